@@ -1,0 +1,135 @@
+//! Identifiers shared by the edge and the cloud.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            pub fn new(s: impl Into<String>) -> Self {
+                $name(s.into())
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A hall, e.g. `main` or `east`. Also part of document ids, so `[a-z0-9-]` only.
+    HallId
+);
+string_id!(
+    /// A service item of the catalogue.
+    ServiceId
+);
+string_id!(
+    /// A department (学院, 处室).
+    DepartmentId
+);
+string_id!(
+    /// A staff member (工号).
+    StaffId
+);
+string_id!(
+    /// A notice.
+    NoticeId
+);
+string_id!(
+    /// An online reservation.
+    BookingId
+);
+string_id!(
+    /// A registered case, e.g. `20261126-main-A023`.
+    CaseNo
+);
+string_id!(
+    /// A pseudonymous visitor: a keyed hash of the campus card number, never the card itself.
+    VisitorId
+);
+
+/// A window's number within its hall (the "5" of "5号窗口").
+pub type WindowNo = u16;
+
+/// A ticket number: the service prefix and the day's count for that prefix, e.g. `A023`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TicketNo {
+    pub prefix: char,
+    pub number: u32,
+}
+
+impl TicketNo {
+    pub fn new(prefix: char, number: u32) -> TicketNo {
+        TicketNo { prefix, number }
+    }
+}
+
+impl fmt::Display for TicketNo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{:03}", self.prefix, self.number)
+    }
+}
+
+/// A ticket number that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a ticket number: a capital letter then digits, e.g. A023")]
+pub struct BadTicketNo(pub String);
+
+impl FromStr for TicketNo {
+    type Err = BadTicketNo;
+    fn from_str(s: &str) -> Result<TicketNo, BadTicketNo> {
+        let bad = || BadTicketNo(s.to_string());
+        let mut chars = s.chars();
+        let prefix = chars.next().filter(char::is_ascii_uppercase).ok_or_else(bad)?;
+        let digits = chars.as_str();
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let number: u32 = digits.parse().map_err(|_| bad())?;
+        if number == 0 {
+            return Err(bad());
+        }
+        Ok(TicketNo { prefix, number })
+    }
+}
+
+impl Serialize for TicketNo {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for TicketNo {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticket_numbers() {
+        assert_eq!(TicketNo::new('A', 23).to_string(), "A023");
+        assert_eq!(TicketNo::new('B', 1234).to_string(), "B1234");
+        assert_eq!("A023".parse::<TicketNo>().unwrap(), TicketNo::new('A', 23));
+        for bad in ["", "a023", "A", "A0", "AB1", "A-1"] {
+            assert!(bad.parse::<TicketNo>().is_err(), "{bad}");
+        }
+    }
+}

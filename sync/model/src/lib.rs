@@ -1,0 +1,16 @@
+//! The shared model of Onestop: the plain typed values the edge and the cloud agree on.
+//!
+//! Architecture invariant: this crate does no IO, reads no clock and knows nothing of Automerge
+//! or SQLite. The mapping to documents lives in `onestop-sync`.
+
+pub mod case;
+pub mod catalog;
+pub mod day;
+pub mod ids;
+pub mod time;
+
+pub use case::*;
+pub use catalog::*;
+pub use day::*;
+pub use ids::*;
+pub use time::*;
