@@ -1,1 +1,27 @@
+//! Onestop's replicated documents.
+//!
+//! - [`docid`]: which documents exist and who writes them;
+//! - [`day`], [`catalog`], [`cases`], [`bookings`], [`cards`]: typed values to and from
+//!   Automerge documents;
+//! - [`store`]: the durable SQLite document store (automerge-repo chunk layout, WAL);
+//! - [`hlc`]: the hybrid logical clock that never goes backwards;
+//! - [`secrets`]: window PINs and visitor pseudonyms.
 
+pub mod bookings;
+pub mod cards;
+pub mod cases;
+pub mod catalog;
+pub mod codec;
+pub mod day;
+pub mod docid;
+pub mod hlc;
+pub mod secrets;
+pub mod store;
+
+pub use codec::{DocError, SCHEMA};
+pub use docid::{DocId, Month};
+pub use hlc::{ClockHealth, HlcStamp};
+pub use store::{Durability, Store, StoreError};
+
+#[cfg(test)]
+mod tests;

@@ -67,6 +67,4 @@ pub enum Rejected {
     TransferToSelf,
     #[error("{0} 号窗口没有待评价的业务 / window {0} has no finished case waiting for a rating")]
     NothingToRate(WindowNo),
-    #[error("缺少案件查询码 / the case needs a verification code")]
-    NoCaseCode,
 }

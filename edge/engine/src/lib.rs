@@ -1,8 +1,7 @@
 //! The queue engine of a hall: commands in, events and effects out, the time passed in.
 //!
 //! Architecture invariants:
-//! - No IO, no clock reads, no threads, no randomness. `now` and every random value (a case's
-//!   verification code) come from the caller.
+//! - No IO, no clock reads, no threads, no randomness: `now` comes from the caller.
 //! - [`Engine::decide`] never changes state; [`Engine::apply`] is the only state transition, so
 //!   the state after a day of commands equals the state rebuilt by replaying that day's events.
 //! - A refused command returns [`Rejected`] and changes nothing.
@@ -18,8 +17,8 @@ pub use config::{ConfigError, HallConfig, ServiceInfo};
 pub use error::Rejected;
 
 use onestop_model::{
-    BookingId, CaseKind, CaseNo, CaseRegistration, Day, DayEvent, Placement, Priority, Rating, ServiceId,
-    Source, StaffId, TicketNo, Timestamp, TransferTarget, VisitorId, WindowNo,
+    BookingId, CaseKind, CaseNo, Day, DayEvent, Placement, Priority, Rating, ServiceId, Source, StaffId,
+    TicketNo, Timestamp, TransferTarget, VisitorId, WindowNo,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -72,12 +71,11 @@ pub enum Command {
     Start {
         window: WindowNo,
     },
-    /// Finish the window's ticket and register its case. `kind` defaults to the service's
-    /// kind; `code` is the visitor's verification code, made by the caller.
+    /// Finish the window's ticket and register its case as `kind` (by default the service's
+    /// kind). The case's details (its verification code) go to the cases document.
     Finish {
         window: WindowNo,
         kind: Option<CaseKind>,
-        code: String,
     },
     /// Rate the window's last finished case.
     Rate {
@@ -408,24 +406,15 @@ impl Engine {
                 }
                 vec![DayEvent::Started { at, ticket, window: *window }]
             }
-            Command::Finish { window, kind, code } => {
+            Command::Finish { window, kind } => {
                 let (i, started) = self.current(*window)?;
                 let t = &self.tickets[i];
                 if !started {
                     return Err(Rejected::NotStarted { window: *window, ticket: t.no });
                 }
-                let code = code.trim();
-                if code.is_empty() {
-                    return Err(Rejected::NoCaseCode);
-                }
                 let service_kind = self.config.services.get(&t.service).map(|s| s.kind);
-                let case = CaseRegistration {
-                    number: self.case_number(t.no),
-                    kind: kind.or(service_kind).unwrap_or(CaseKind::Immediate),
-                    service: t.service.clone(),
-                    code: code.to_string(),
-                };
-                vec![DayEvent::Finished { at, ticket: t.no, window: *window, case }]
+                let kind = kind.or(service_kind).unwrap_or(CaseKind::Immediate);
+                vec![DayEvent::Finished { at, ticket: t.no, window: *window, kind }]
             }
             Command::Rate { window, rating } => {
                 let w = self.window(*window)?;
@@ -437,7 +426,7 @@ impl Engine {
 
     /// The case number of a ticket finished today: `YYYYMMDD-hall-A023`.
     pub fn case_number(&self, ticket: TicketNo) -> CaseNo {
-        CaseNo(format!("{}-{}-{}", self.day.compact(), self.config.hall, ticket))
+        CaseNo::for_ticket(self.day, &self.config.hall, ticket)
     }
 
     fn decide_issue(
@@ -643,12 +632,12 @@ impl Engine {
                 t.status = Status::Serving { window: *window };
                 t.started_at = Some(*at);
             }
-            DayEvent::Finished { at, ticket, window, case } => {
+            DayEvent::Finished { at, ticket, window, .. } => {
                 let i = self.known(*ticket)?;
                 self.release(i, *window);
                 let t = &mut self.tickets[i];
                 t.status = Status::Done;
-                t.case = Some(case.number.clone());
+                t.case = Some(CaseNo::for_ticket(self.day, &self.config.hall, *ticket));
                 if let Some(called) = t.called_at {
                     let h = self.handling.entry(t.service.clone()).or_insert((0, 0));
                     h.0 += at.since(called).max(0);

@@ -104,7 +104,7 @@ fn one_active_ticket_per_card_per_service() {
     open(&mut e, 2, "s1");
     assert_eq!(call(&mut e, 2, 2), a);
     e.handle(&Command::Start { window: 2 }, t(3)).unwrap();
-    e.handle(&Command::Finish { window: 2, kind: None, code: "K3X9".into() }, t(4)).unwrap();
+    e.handle(&Command::Finish { window: 2, kind: None }, t(4)).unwrap();
     issue_as(&mut e, "cert", card("v1"), Priority::Normal, 5);
 }
 
@@ -120,7 +120,7 @@ fn earliest_arrival_first_and_priority_classes() {
     for m in 4..8 {
         let n = call(&mut e, 2, m);
         e.handle(&Command::Start { window: 2 }, t(m)).unwrap();
-        e.handle(&Command::Finish { window: 2, kind: None, code: "C".into() }, t(m)).unwrap();
+        e.handle(&Command::Finish { window: 2, kind: None }, t(m)).unwrap();
         order.push(n);
     }
     assert_eq!(order, vec![green, care, a1, a2]);
@@ -359,7 +359,7 @@ fn transfers_keep_their_placement() {
     for m in 10..14 {
         order.push(call(&mut e, 3, m));
         e.handle(&Command::Start { window: 3 }, t(m)).unwrap();
-        e.handle(&Command::Finish { window: 3, kind: None, code: "x".into() }, t(m)).unwrap();
+        e.handle(&Command::Finish { window: 3, kind: None }, t(m)).unwrap();
     }
     assert_eq!(order, vec![v1, v2, a, late]);
     rejects(
@@ -378,7 +378,7 @@ fn finish_registers_a_case_and_rating_follows() {
     call(&mut e, 1, 1);
     rejects(
         &mut e,
-        Command::Finish { window: 1, kind: None, code: "X".into() },
+        Command::Finish { window: 1, kind: None },
         2,
         Rejected::NotStarted { window: 1, ticket: b },
     );
@@ -389,11 +389,10 @@ fn finish_registers_a_case_and_rating_follows() {
         Rejected::NothingToRate(1),
     );
     e.handle(&Command::Start { window: 1 }, t(2)).unwrap();
-    rejects(&mut e, Command::Finish { window: 1, kind: None, code: " ".into() }, 3, Rejected::NoCaseCode);
-    let evs = e.handle(&Command::Finish { window: 1, kind: None, code: "Q7RM".into() }, t(9)).unwrap();
-    let DayEvent::Finished { case, .. } = &evs[0] else { panic!("{evs:?}") };
-    assert_eq!(case.number.as_str(), "20261126-main-B001");
-    assert_eq!(case.kind, CaseKind::Pending, "visa is a pending service");
+    let evs = e.handle(&Command::Finish { window: 1, kind: None }, t(9)).unwrap();
+    let DayEvent::Finished { kind, .. } = &evs[0] else { panic!("{evs:?}") };
+    assert_eq!(*kind, CaseKind::Pending, "visa is a pending service");
+    assert_eq!(e.ticket(b).unwrap().case.as_ref().unwrap().as_str(), "20261126-main-B001");
     assert_eq!(Effect::of(&evs[0]), Some(Effect::AskRating { ticket: b, window: 1 }));
     e.handle(&Command::Rate { window: 1, rating: Rating::overall(Level::VerySatisfied) }, t(10)).unwrap();
     assert_eq!(e.ticket(b).unwrap().rating, Some(Rating::overall(Level::VerySatisfied)));
@@ -421,12 +420,12 @@ fn estimates_use_the_day_s_handling_times() {
     for m in [1, 11] {
         call(&mut e, 2, m);
         e.handle(&Command::Start { window: 2 }, t(m)).unwrap();
-        e.handle(&Command::Finish { window: 2, kind: None, code: "x".into() }, t(m + 10)).unwrap();
+        e.handle(&Command::Finish { window: 2, kind: None }, t(m + 10)).unwrap();
     }
     issue(&mut e, "cert", 21);
     call(&mut e, 2, 21);
     e.handle(&Command::Start { window: 2 }, t(21)).unwrap();
-    e.handle(&Command::Finish { window: 2, kind: None, code: "x".into() }, t(31)).unwrap();
+    e.handle(&Command::Finish { window: 2, kind: None }, t(31)).unwrap();
     issue(&mut e, "cert", 32);
     let evs = e
         .handle(
@@ -522,7 +521,7 @@ fn command(e: &Engine, op: &Op) -> Command {
             placement: placement(p),
         },
         Op::Start(w) => Command::Start { window: w.into() },
-        Op::Finish(w) => Command::Finish { window: w.into(), kind: None, code: "K".into() },
+        Op::Finish(w) => Command::Finish { window: w.into(), kind: None },
         Op::Rate(w, l) => {
             Command::Rate { window: w.into(), rating: Rating::overall(Level::from_score(l.into()).unwrap()) }
         }
@@ -669,7 +668,7 @@ proptest! {
             issue_as(&mut e, "cert", Source::Anonymous, priority, m);
             let n = call(&mut e, 2, m);
             e.handle(&Command::Start { window: 2 }, t(m)).unwrap();
-            e.handle(&Command::Finish { window: 2, kind: None, code: "x".into() }, t(m)).unwrap();
+            e.handle(&Command::Finish { window: 2, kind: None }, t(m)).unwrap();
             if n == walk_in {
                 called_at = Some(m);
                 break;

@@ -4,7 +4,7 @@
 //! queue engine decided them, and replaying them rebuilds the engine's state exactly.
 
 use crate::catalog::{CaseKind, Placement};
-use crate::ids::{BookingId, CaseNo, ServiceId, StaffId, TicketNo, VisitorId, WindowNo};
+use crate::ids::{BookingId, ServiceId, StaffId, TicketNo, VisitorId, WindowNo};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -175,19 +175,9 @@ pub enum TransferTarget {
     Service(ServiceId),
 }
 
-/// The case registered when a ticket is finished.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct CaseRegistration {
-    pub number: CaseNo,
-    pub kind: CaseKind,
-    pub service: ServiceId,
-    /// The short code that, with the case number, opens the case's page online.
-    pub code: String,
-}
-
 /// One fact of the day. `at` is the node's hybrid-logical-clock time of the fact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case", tag = "event")]
 pub enum DayEvent {
     Issued {
         at: Timestamp,
@@ -249,11 +239,13 @@ pub enum DayEvent {
         ticket: TicketNo,
         window: WindowNo,
     },
+    /// The ticket is done and its case registered as `kind`; the case's number is
+    /// [`CaseNo::for_ticket`](crate::CaseNo::for_ticket), its details live in the cases document.
     Finished {
         at: Timestamp,
         ticket: TicketNo,
         window: WindowNo,
-        case: CaseRegistration,
+        kind: CaseKind,
     },
     Rated {
         at: Timestamp,

@@ -20,6 +20,12 @@ macro_rules! string_id {
             }
         }
 
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
@@ -60,6 +66,13 @@ string_id!(
     /// A pseudonymous visitor: a keyed hash of the campus card number, never the card itself.
     VisitorId
 );
+
+impl CaseNo {
+    /// The number of the case registered for `ticket` on `day` in `hall`: `20261126-main-A023`.
+    pub fn for_ticket(day: crate::Day, hall: &HallId, ticket: TicketNo) -> CaseNo {
+        CaseNo(format!("{}-{}-{}", day.compact(), hall, ticket))
+    }
+}
 
 /// A window's number within its hall (the "5" of "5号窗口").
 pub type WindowNo = u16;

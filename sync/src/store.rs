@@ -1,0 +1,481 @@
+//! The durable document store: Automerge documents in SQLite, in the automerge-repo layout.
+//!
+//! - Every write appends one incremental chunk per changed document **and** the new hybrid
+//!   logical clock reading in one SQLite transaction, made durable (`synchronous=FULL` on the
+//!   edge) before [`Store::write`] returns. A ticket is on disk before anyone prints it.
+//! - Compaction writes a snapshot and deletes the chunks it covers in one transaction, when a
+//!   document's incremental bytes exceed its snapshot (and a floor, so a busy day is not saved
+//!   whole every few commands).
+//! - The node's Automerge actor id is made on first open and stored; it is never in an image.
+//! - Per-(peer, document) sync state has its own table.
+//!
+//! If a write fails, nothing of it is on disk and the documents it touched are dropped from
+//! memory, to be reloaded from disk as they were.
+
+use crate::docid::DocId;
+use crate::hlc::{self, HlcStamp};
+use automerge::transaction::{CommitOptions, Transaction};
+use automerge::{ActorId, Automerge, AutomergeError};
+use onestop_model::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// How hard a commit waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: a returned write survives a power cut (the edge).
+    Full,
+    /// `synchronous=NORMAL`: a returned write survives a crash of the process (the cloud,
+    /// whose documents also live on the halls).
+    Normal,
+}
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("数据库错误 / database error in {path}: {source}")]
+    Sql { path: String, source: Box<rusqlite::Error> },
+    #[error("文档 {doc} 已损坏，无法读取 / document {doc} in the store cannot be loaded: {source}")]
+    Corrupt { doc: String, source: Box<AutomergeError> },
+    #[error(
+        "数据库由更新版本创建（{found}）/ the store was made by a newer Onestop (store version {found}, this build knows {supported})"
+    )]
+    NewerStore { found: i64, supported: i64 },
+    #[error(
+        "clock stamp {given:?} is not after the last stamp written {last:?}: take stamps from Store::next_stamp"
+    )]
+    StampNotAfter { given: HlcStamp, last: HlcStamp },
+    #[error("automerge: {0}")]
+    Automerge(Box<AutomergeError>),
+    #[error("{0}")]
+    Rejected(String),
+}
+
+impl From<AutomergeError> for StoreError {
+    fn from(e: AutomergeError) -> StoreError {
+        StoreError::Automerge(Box::new(e))
+    }
+}
+
+impl StoreError {
+    /// A domain error raised inside a write (the write is abandoned, nothing is stored).
+    pub fn rejected(e: impl std::fmt::Display) -> StoreError {
+        StoreError::Rejected(e.to_string())
+    }
+}
+
+const STORE_VERSION: i64 = 1;
+const KIND_INCREMENTAL: i64 = 0;
+const KIND_SNAPSHOT: i64 = 1;
+
+/// Compaction waits until a document's incremental chunks reach at least this many bytes.
+pub const DEFAULT_COMPACT_FLOOR: u64 = 256 * 1024;
+
+struct Slot {
+    doc: Automerge,
+    snapshot_bytes: u64,
+    incremental_bytes: u64,
+}
+
+/// Chunk sizes of one document, for compaction and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChunkBytes {
+    pub snapshot: u64,
+    pub incremental: u64,
+    pub chunks: u64,
+}
+
+/// The document store of one node.
+pub struct Store {
+    conn: Connection,
+    path: String,
+    actor: ActorId,
+    hlc: HlcStamp,
+    docs: HashMap<DocId, Slot>,
+    compact_floor: u64,
+    compactions: u64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).field("actor", &self.actor).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path, durability: Durability) -> Result<Store, StoreError> {
+        let name = path.display().to_string();
+        let conn = Connection::open(path).map_err(|source| StoreError::Sql { path: name.clone(), source: Box::new(source) })?;
+        Store::init(conn, name, durability)
+    }
+
+    /// A store in memory, for tests and tools.
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        let conn = Connection::open_in_memory()
+            .map_err(|source| StoreError::Sql { path: ":memory:".into(), source: Box::new(source) })?;
+        Store::init(conn, ":memory:".into(), Durability::Normal)
+    }
+
+    fn init(conn: Connection, path: String, durability: Durability) -> Result<Store, StoreError> {
+        let sql = |source| StoreError::Sql { path: path.clone(), source: Box::new(source) };
+        let sync = match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        conn.pragma_update(None, "synchronous", sync).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+             CREATE TABLE IF NOT EXISTS chunks (
+                 id INTEGER PRIMARY KEY AUTOINCREMENT,
+                 doc TEXT NOT NULL,
+                 kind INTEGER NOT NULL,
+                 data BLOB NOT NULL);
+             CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks (doc, id);
+             CREATE TABLE IF NOT EXISTS sync_state (
+                 peer TEXT NOT NULL,
+                 doc TEXT NOT NULL,
+                 state BLOB NOT NULL,
+                 PRIMARY KEY (peer, doc));",
+        )
+        .map_err(sql)?;
+        let get = |key: &str| -> Result<Option<Vec<u8>>, StoreError> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+                .map_err(sql)
+        };
+        match get("store_version")? {
+            None => {
+                conn.execute(
+                    "INSERT INTO meta VALUES ('store_version', ?1)",
+                    [STORE_VERSION.to_be_bytes().to_vec()],
+                )
+                .map_err(sql)?;
+            }
+            Some(v) => {
+                let found = v.try_into().map(i64::from_be_bytes).unwrap_or(i64::MAX);
+                if found > STORE_VERSION {
+                    return Err(StoreError::NewerStore { found, supported: STORE_VERSION });
+                }
+            }
+        }
+        let actor = match get("actor")? {
+            Some(bytes) => ActorId::from(bytes),
+            None => {
+                let mut bytes = [0u8; 16];
+                getrandom::fill(&mut bytes).expect("the OS random source");
+                conn.execute("INSERT INTO meta VALUES ('actor', ?1)", [bytes.to_vec()]).map_err(sql)?;
+                ActorId::from(bytes)
+            }
+        };
+        let hlc = get("hlc")?.and_then(|b| HlcStamp::from_bytes(&b)).unwrap_or_default();
+        Ok(Store {
+            conn,
+            path,
+            actor,
+            hlc,
+            docs: HashMap::new(),
+            compact_floor: DEFAULT_COMPACT_FLOOR,
+            compactions: 0,
+        })
+    }
+
+    fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Sql { path: self.path.clone(), source: Box::new(source) }
+    }
+
+    /// This node's Automerge actor.
+    pub fn actor(&self) -> &ActorId {
+        &self.actor
+    }
+
+    /// The last hybrid-logical-clock stamp written.
+    pub fn last_stamp(&self) -> HlcStamp {
+        self.hlc
+    }
+
+    /// The stamp a write at wall time `wall` would carry: never before the last one.
+    pub fn next_stamp(&self, wall: Timestamp) -> HlcStamp {
+        hlc::next_stamp(self.hlc, wall)
+    }
+
+    /// Sets how many incremental bytes a document needs before it may be compacted.
+    pub fn set_compact_floor(&mut self, bytes: u64) {
+        self.compact_floor = bytes;
+    }
+
+    /// How many compactions this store has run since it was opened.
+    pub fn compactions(&self) -> u64 {
+        self.compactions
+    }
+
+    fn slot(&mut self, id: &DocId) -> Result<&mut Slot, StoreError> {
+        if !self.docs.contains_key(id) {
+            let slot = self.load_slot(id)?;
+            self.docs.insert(id.clone(), slot);
+        }
+        Ok(self.docs.get_mut(id).expect("just inserted"))
+    }
+
+    fn load_slot(&self, id: &DocId) -> Result<Slot, StoreError> {
+        let name = id.to_string();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT kind, data FROM chunks WHERE doc = ?1 ORDER BY id")
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([&name], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+            .map_err(self.sql())?;
+        let (mut snapshot_bytes, mut incremental_bytes) = (0u64, 0u64);
+        let mut bytes = Vec::new();
+        for row in rows {
+            let (kind, data) = row.map_err(self.sql())?;
+            if kind == KIND_SNAPSHOT {
+                snapshot_bytes += data.len() as u64;
+            } else {
+                incremental_bytes += data.len() as u64;
+            }
+            bytes.extend_from_slice(&data);
+        }
+        let doc = if bytes.is_empty() {
+            Automerge::new()
+        } else {
+            Automerge::load(&bytes).map_err(|source| StoreError::Corrupt { doc: name, source: Box::new(source) })?
+        };
+        Ok(Slot { doc: doc.with_actor(self.actor.clone()), snapshot_bytes, incremental_bytes })
+    }
+
+    /// The document, loaded from disk on first use; `None` if the store has never held it.
+    pub fn doc(&mut self, id: &DocId) -> Result<Option<&Automerge>, StoreError> {
+        let slot = self.slot(id)?;
+        Ok(if slot.doc.is_empty() { None } else { Some(&slot.doc) })
+    }
+
+    /// Every document the store holds on disk.
+    pub fn list_docs(&self) -> Result<Vec<DocId>, StoreError> {
+        let mut stmt =
+            self.conn.prepare("SELECT DISTINCT doc FROM chunks ORDER BY doc").map_err(self.sql())?;
+        let names: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(self.sql())?
+            .collect::<Result<_, _>>()
+            .map_err(self.sql())?;
+        Ok(names.iter().filter_map(|n| n.parse().ok()).collect())
+    }
+
+    /// Chunk sizes on disk for one document.
+    pub fn chunk_bytes(&self, id: &DocId) -> Result<ChunkBytes, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(SUM(CASE kind WHEN ?2 THEN length(data) END), 0),
+                        COALESCE(SUM(CASE kind WHEN ?3 THEN length(data) END), 0),
+                        COUNT(*)
+                 FROM chunks WHERE doc = ?1",
+                params![id.to_string(), KIND_SNAPSHOT, KIND_INCREMENTAL],
+                |r| {
+                    let n = |i| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+                    Ok(ChunkBytes { snapshot: n(0)?, incremental: n(1)?, chunks: n(2)? })
+                },
+            )
+            .map_err(self.sql())
+    }
+
+    /// Forgets every document held in memory (they reload from disk on next use).
+    pub fn evict_all(&mut self) {
+        self.docs.clear();
+    }
+
+    /// Runs `f` as one durable write carrying `stamp`: every document it changes gets one
+    /// incremental chunk, stored with the clock in one SQLite transaction. If `f` fails or
+    /// the disk refuses, nothing is stored and the touched documents reload from disk.
+    pub fn write<R>(
+        &mut self,
+        stamp: HlcStamp,
+        f: impl FnOnce(&mut Batch<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        if stamp <= self.hlc {
+            return Err(StoreError::StampNotAfter { given: stamp, last: self.hlc });
+        }
+        let mut batch = Batch { store: self, stamp, chunks: Vec::new(), touched: Vec::new() };
+        let result = f(&mut batch);
+        let Batch { chunks, touched, .. } = batch;
+        let out = match result {
+            Ok(out) => out,
+            Err(e) => {
+                for id in &touched {
+                    self.docs.remove(id);
+                }
+                return Err(e);
+            }
+        };
+        if let Err(e) = self.commit(stamp, &chunks) {
+            for id in &touched {
+                self.docs.remove(id);
+            }
+            return Err(e);
+        }
+        self.hlc = stamp;
+        for (id, bytes) in &chunks {
+            if let Some(slot) = self.docs.get_mut(id) {
+                slot.incremental_bytes += bytes.len() as u64;
+            }
+        }
+        for (id, _) in &chunks {
+            if let Err(error) = self.maybe_compact(id) {
+                // The write is durable; a failed compaction only leaves more chunks to read.
+                tracing::warn!(message = "Compaction failed.", doc = %id, %error);
+            }
+        }
+        Ok(out)
+    }
+
+    fn commit(&mut self, stamp: HlcStamp, chunks: &[(DocId, Vec<u8>)]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sql { path: path.clone(), source: Box::new(source) };
+        let tx = self.conn.transaction().map_err(sql)?;
+        {
+            let mut insert =
+                tx.prepare_cached("INSERT INTO chunks (doc, kind, data) VALUES (?1, ?2, ?3)").map_err(sql)?;
+            for (id, bytes) in chunks {
+                insert.execute(params![id.to_string(), KIND_INCREMENTAL, bytes]).map_err(sql)?;
+            }
+            tx.prepare_cached("INSERT OR REPLACE INTO meta VALUES ('hlc', ?1)")
+                .map_err(sql)?
+                .execute([stamp.to_bytes().to_vec()])
+                .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
+    }
+
+    fn maybe_compact(&mut self, id: &DocId) -> Result<(), StoreError> {
+        let floor = self.compact_floor;
+        let due = self
+            .docs
+            .get(id)
+            .is_some_and(|s| s.incremental_bytes > s.snapshot_bytes && s.incremental_bytes >= floor);
+        if due { self.compact(id) } else { Ok(()) }
+    }
+
+    /// Replaces a document's chunks by one snapshot, in one transaction.
+    pub fn compact(&mut self, id: &DocId) -> Result<(), StoreError> {
+        let name = id.to_string();
+        let snapshot = {
+            let slot = self.slot(id)?;
+            if slot.doc.is_empty() {
+                return Ok(());
+            }
+            slot.doc.save()
+        };
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sql { path: path.clone(), source: Box::new(source) };
+        let tx = self.conn.transaction().map_err(sql)?;
+        let covered: Option<i64> =
+            tx.query_row("SELECT MAX(id) FROM chunks WHERE doc = ?1", [&name], |r| r.get(0)).map_err(sql)?;
+        tx.execute(
+            "INSERT INTO chunks (doc, kind, data) VALUES (?1, ?2, ?3)",
+            params![name, KIND_SNAPSHOT, snapshot],
+        )
+        .map_err(sql)?;
+        if let Some(max) = covered {
+            tx.execute("DELETE FROM chunks WHERE doc = ?1 AND id <= ?2", params![name, max]).map_err(sql)?;
+        }
+        tx.commit().map_err(sql)?;
+        let slot = self.docs.get_mut(id).expect("loaded above");
+        slot.snapshot_bytes = snapshot.len() as u64;
+        slot.incremental_bytes = 0;
+        self.compactions += 1;
+        Ok(())
+    }
+
+    /// The persisted sync state for `peer` and `doc`, if any.
+    pub fn load_sync_state(&self, peer: &str, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT state FROM sync_state WHERE peer = ?1 AND doc = ?2",
+                params![peer, doc.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sql())
+    }
+
+    /// Persists the sync state for `peer` and `doc` (encoded with `automerge::sync::State::encode`).
+    pub fn save_sync_state(&self, peer: &str, doc: &DocId, state: &[u8]) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO sync_state VALUES (?1, ?2, ?3)",
+                params![peer, doc.to_string(), state],
+            )
+            .map(|_| ())
+            .map_err(self.sql())
+    }
+}
+
+/// The documents changed by one durable write.
+pub struct Batch<'s> {
+    store: &'s mut Store,
+    stamp: HlcStamp,
+    chunks: Vec<(DocId, Vec<u8>)>,
+    touched: Vec<DocId>,
+}
+
+impl Batch<'_> {
+    /// The clock stamp of this write: the time of the facts it records.
+    pub fn stamp(&self) -> HlcStamp {
+        self.stamp
+    }
+
+    /// Reads a document inside the write (`None` if it does not exist yet).
+    pub fn doc(&mut self, id: &DocId) -> Result<Option<&Automerge>, StoreError> {
+        self.store.doc(id)
+    }
+
+    /// Edits a document in one Automerge transaction (created if new). If `f` fails the
+    /// transaction is rolled back.
+    pub fn edit<R>(
+        &mut self,
+        id: &DocId,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let time = self.stamp.physical / 1000;
+        self.change(id, |doc| {
+            let mut tx = doc.transaction();
+            match f(&mut tx) {
+                Ok(r) => {
+                    tx.commit_with(CommitOptions::default().with_time(time));
+                    Ok(r)
+                }
+                Err(e) => {
+                    tx.rollback();
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    /// Changes a document by any means (e.g. applying a peer's sync message); whatever it
+    /// adds becomes this write's chunk for the document.
+    pub fn change<R>(
+        &mut self,
+        id: &DocId,
+        f: impl FnOnce(&mut Automerge) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        if !self.touched.contains(id) {
+            self.touched.push(id.clone());
+        }
+        let slot = self.store.slot(id)?;
+        let heads = slot.doc.get_heads();
+        let out = f(&mut slot.doc)?;
+        let bytes = slot.doc.save_after(&heads);
+        if !bytes.is_empty() {
+            match self.chunks.iter_mut().find(|(d, _)| d == id) {
+                Some((_, existing)) => existing.extend_from_slice(&bytes),
+                None => self.chunks.push((id.clone(), bytes)),
+            }
+        }
+        Ok(out)
+    }
+}
