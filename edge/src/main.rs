@@ -1,1 +1,420 @@
-fn main() {}
+//! `onestop-edge`: the hall node's command line.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use onestop_edge::clock::{Clock, ManualClock, SystemClock};
+use onestop_edge::node::{self, Node};
+use onestop_edge::{script, seed, sim};
+use onestop_engine::{Effect, Engine, Status};
+use onestop_model::{Day, DayEvent, HallId, Timestamp};
+use onestop_sync::secrets::VisitorKey;
+use onestop_sync::{DocId, Durability, Store, day};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Onestop hall node: ticketing, calling and acceptance for one service hall, working offline.
+///
+/// A node keeps its data in a directory: `onestop.sqlite` (the documents) and `node.toml`
+/// (which hall it serves and the campus visitor key). `init` makes one.
+#[derive(Parser)]
+#[command(name = "onestop-edge", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create a node's data directory for a hall, with its catalogue.
+    Init {
+        /// The node's data directory (created if missing).
+        #[arg(long)]
+        data: PathBuf,
+        /// The hall this node serves (an id from the catalogue).
+        #[arg(long)]
+        hall: String,
+        /// The catalogue TOML file (see deploy/demo/catalog.toml).
+        #[arg(long, conflicts_with = "demo_catalog")]
+        catalog: Option<PathBuf>,
+        /// Use a generated campus catalogue with this many windows instead of a file.
+        #[arg(long)]
+        demo_catalog: Option<u16>,
+        /// The campus visitor key (64 hex digits), the same in every hall. Made if absent.
+        #[arg(long)]
+        visitor_key: Option<String>,
+    },
+    /// Run one hall command, e.g. `issue cert card=20230001`, `call 3`, `finish 3 pending`.
+    ///
+    /// Commands:
+    ///   issue SERVICE [card=NUMBER | booking=CODE] [priority=normal|care|green]
+    ///   check-in WINDOW STAFF · check-out WINDOW · pause WINDOW REASON… · resume WINDOW
+    ///   call WINDOW [TICKET] · recall WINDOW · no-show WINDOW · reactivate TICKET
+    ///   transfer WINDOW window=N|service=ID [front|back|original]
+    ///   start WINDOW · finish WINDOW [immediate|pending] · rate WINDOW 1-5
+    #[command(verbatim_doc_comment)]
+    Do {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The command, as words.
+        #[arg(required = true, trailing_var_arg = true)]
+        line: Vec<String>,
+    },
+    /// Show a day of the hall: windows, the waiting queue, the day's figures.
+    Status {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The day to show (YYYY-MM-DD); today by default.
+        #[arg(long)]
+        date: Option<Day>,
+    },
+    /// Run a simulated busy period through the node's real engine and store, in simulated
+    /// time starting from the node's clock: afterwards the node's clock is ahead of the wall
+    /// clock by the simulated hours. For demo and test nodes, never a hall in service.
+    Simulate {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Visitors arriving.
+        #[arg(long, default_value_t = 1000)]
+        tickets: usize,
+        /// Over this many hours.
+        #[arg(long, default_value_t = 3.0)]
+        hours: f64,
+        /// The seed of the simulated day (the same seed gives the same day).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print each ticket number as soon as it is durable (used by tests).
+        #[arg(long)]
+        echo: bool,
+    },
+    /// Make a demo hall in a directory, simulate a busy morning ending now, then restart the
+    /// node from its documents and show the hall.
+    Demo {
+        /// Where to keep the demo hall (default: ./onestop-demo).
+        #[arg(long, default_value = "onestop-demo")]
+        data: PathBuf,
+        /// Visitors arriving during the morning.
+        #[arg(long, default_value_t = 1500)]
+        tickets: usize,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeFile {
+    hall: HallId,
+    visitor_key: String,
+}
+
+fn store_path(data: &Path) -> PathBuf {
+    data.join("onestop.sqlite")
+}
+
+fn read_node_file(data: &Path) -> Result<(HallId, VisitorKey)> {
+    let path = data.join("node.toml");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cannot read {}: is this a node directory? (make one with `onestop-edge init`)",
+            path.display()
+        )
+    })?;
+    let f: NodeFile =
+        toml::from_str(&text).with_context(|| format!("{} is not a valid node file", path.display()))?;
+    let key = VisitorKey::from_hex(&f.visitor_key)
+        .with_context(|| format!("{}: visitor_key must be 64 hexadecimal digits", path.display()))?;
+    Ok((f.hall, key))
+}
+
+fn open_node(data: &Path, clock: Box<dyn Clock>) -> Result<Node> {
+    let (hall, key) = read_node_file(data)?;
+    let store = Store::open(&store_path(data), Durability::Full)?;
+    Ok(Node::open(store, hall, clock, key)?)
+}
+
+fn init(
+    data: &Path,
+    hall: &str,
+    catalog: Option<&Path>,
+    demo: Option<u16>,
+    key: Option<&str>,
+    wall: Timestamp,
+) -> Result<()> {
+    let hall = HallId::new(hall);
+    let catalog = match (catalog, demo) {
+        (Some(path), None) => seed::load(path)?,
+        (None, Some(windows)) => sim::campus_catalog(&hall, windows),
+        _ => bail!("give the catalogue with --catalog FILE or --demo-catalog WINDOWS"),
+    };
+    if !catalog.halls.contains_key(&hall) {
+        bail!(
+            "the catalogue has no hall '{hall}' (it has: {})",
+            catalog.halls.keys().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
+    let node_file = data.join("node.toml");
+    let key_hex = match key {
+        Some(k) => {
+            VisitorKey::from_hex(k).context("--visitor-key must be 64 hexadecimal digits")?;
+            k.trim().to_string()
+        }
+        None => match read_node_file(data) {
+            Ok(_) => {
+                let text = std::fs::read_to_string(&node_file)?;
+                toml::from_str::<NodeFile>(&text)?.visitor_key
+            }
+            Err(_) => {
+                let mut bytes = [0u8; 32];
+                getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
+                bytes.iter().map(|b| format!("{b:02x}")).collect()
+            }
+        },
+    };
+    std::fs::write(&node_file, format!("hall = \"{hall}\"\nvisitor_key = \"{key_hex}\"\n"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&node_file, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let mut store = Store::open(&store_path(data), Durability::Full)?;
+    node::publish_catalog(&mut store, &catalog, wall)?;
+    println!(
+        "节点已就绪 / node ready: hall {hall}, {} windows, {} services, data in {}",
+        catalog.halls[&hall].windows.len(),
+        catalog.services.len(),
+        data.display()
+    );
+    Ok(())
+}
+
+fn run_line(data: &Path, line: &str) -> Result<()> {
+    let request = script::parse(line)?;
+    let mut node = open_node(data, Box::new(SystemClock))?;
+    let cmd = node.resolve(request)?;
+    let outcome = node.execute(&cmd)?;
+    if let Some(alarm) = node.clock_alarm() {
+        eprintln!("⚠ {alarm}");
+    }
+    let offset = node.engine().config().utc_offset_minutes;
+    for ev in &outcome.events {
+        println!("{} {}", ev.at().local_hm(offset), describe(ev));
+    }
+    for effect in &outcome.effects {
+        match effect {
+            Effect::PrintTicket { ticket, service, ahead, wait_estimate_min, .. } => println!(
+                "→ 打印 / print: {ticket} · {service} · 前面 {ahead} 人 / {ahead} ahead · 约 {} 分钟 / about {} min",
+                wait_estimate_min, wait_estimate_min
+            ),
+            Effect::Announce { ticket, window, repeat } => println!(
+                "→ 播报 / announce{}: 请 {ticket} 号到 {window} 号窗口办理 / number {ticket} to window {window}",
+                if *repeat { " (重呼 / recall)" } else { "" }
+            ),
+            Effect::AskRating { ticket, window } => {
+                println!("→ 请评价 / rating invited at window {window} for {ticket}")
+            }
+        }
+    }
+    if let Some(case) = &outcome.case {
+        println!(
+            "→ 案件 / case {} ({}), 查询码 / code {}",
+            case.number,
+            if case.kind == onestop_model::CaseKind::Pending {
+                "承诺件 / pending"
+            } else {
+                "即办件 / immediate"
+            },
+            case.code
+        );
+    }
+    Ok(())
+}
+
+fn describe(ev: &DayEvent) -> String {
+    match ev {
+        DayEvent::Issued { ticket, service, .. } => format!("取号 / issued {ticket} for {service}"),
+        DayEvent::CheckedIn { window, staff, .. } => {
+            format!("{window} 号窗口签到 / window {window} checked in by {staff}")
+        }
+        DayEvent::CheckedOut { window, .. } => format!("{window} 号窗口签退 / window {window} checked out"),
+        DayEvent::Paused { window, reason, .. } => {
+            format!("{window} 号窗口暂停 / window {window} paused: {reason}")
+        }
+        DayEvent::Resumed { window, .. } => format!("{window} 号窗口恢复 / window {window} resumed"),
+        DayEvent::Called { ticket, window, .. } => format!("叫号 / called {ticket} to window {window}"),
+        DayEvent::Recalled { ticket, window, .. } => format!("重呼 / recalled {ticket} to window {window}"),
+        DayEvent::NoShow { ticket, .. } => format!("过号 / {ticket} did not come"),
+        DayEvent::Reactivated { ticket, .. } => format!("恢复 / {ticket} is waiting again"),
+        DayEvent::Transferred { ticket, to, .. } => format!("转移 / {ticket} transferred to {to:?}"),
+        DayEvent::Started { ticket, window, .. } => format!("开始办理 / {ticket} started at window {window}"),
+        DayEvent::Finished { ticket, kind, .. } => format!("办结 / {ticket} finished ({})", kind.as_str()),
+        DayEvent::Rated { ticket, rating, .. } => {
+            format!("评价 / {ticket} rated {} {}", rating.level.zh(), rating.level.en())
+        }
+    }
+}
+
+fn status(data: &Path, date: Option<Day>) -> Result<()> {
+    let (hall, key) = read_node_file(data)?;
+    let store = Store::open(&store_path(data), Durability::Full)?;
+    let started = std::time::Instant::now();
+    let mut node = Node::open(store, hall.clone(), Box::new(SystemClock), key)?;
+    let engine = match date {
+        Some(d) if d != node.engine().day() => {
+            let config = node.engine().config().clone();
+            let id = DocId::Day { hall: hall.clone(), day: d };
+            let name = id.to_string();
+            match node.store().doc(&id)? {
+                None => bail!("no record of {d} in this node (no document {name})"),
+                Some(doc) => Engine::replay(config, d, &day::read(doc, &name)?.events)?,
+            }
+        }
+        _ => node.engine().clone(),
+    };
+    print_status(&hall, &engine, started.elapsed());
+    Ok(())
+}
+
+fn print_status(hall: &HallId, e: &Engine, load: std::time::Duration) {
+    let offset = e.config().utc_offset_minutes;
+    println!(
+        "服务大厅 / hall {hall} · {} · rebuilt from its document in {:.1} ms",
+        e.day(),
+        load.as_secs_f64() * 1e3
+    );
+    println!("窗口 / windows:");
+    for (w, s) in e.windows() {
+        let state = match (&s.staff, &s.paused, s.current.map(|i| &e.tickets()[i])) {
+            (None, _, _) => "未签到 / closed".to_string(),
+            (Some(_), Some(reason), _) => format!("暂停 / paused: {reason}"),
+            (Some(_), None, Some(t)) => match t.status {
+                Status::Serving { .. } => format!("办理中 / serving {}", t.no),
+                _ => format!("已叫号 / called {}", t.no),
+            },
+            (Some(_), None, None) => "空闲 / free".to_string(),
+        };
+        let staff = s.staff.as_ref().map_or("-".to_string(), |s| s.to_string());
+        println!("  {w:>3}  {staff:<6} {state}");
+    }
+    let mut waiting: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for t in e.waiting() {
+        waiting.entry(t.service.to_string()).or_default().push(t.no.to_string());
+    }
+    println!("等候 / waiting: {}", waiting.values().map(Vec::len).sum::<usize>());
+    for (service, tickets) in &waiting {
+        let shown: Vec<&str> = tickets.iter().take(8).map(String::as_str).collect();
+        let more = if tickets.len() > 8 { format!(" … +{}", tickets.len() - 8) } else { String::new() };
+        println!("  {service:<12} {:>3}  {}{more}", tickets.len(), shown.join(" "));
+    }
+    let done = e.tickets().iter().filter(|t| t.status == Status::Done).count();
+    let no_show = e.tickets().iter().filter(|t| t.status == Status::NoShow).count();
+    let rated: Vec<_> = e.tickets().iter().filter_map(|t| t.rating).collect();
+    let satisfied = rated.iter().filter(|r| r.level.is_satisfied()).count();
+    println!(
+        "今日 / today: {} 取号 issued, {done} 办结 finished, {no_show} 过号 no-shows, {} 评价 rated, 满意率 satisfaction {}",
+        e.tickets().len(),
+        rated.len(),
+        if rated.is_empty() {
+            "-".into()
+        } else {
+            format!("{:.2}%", 100.0 * satisfied as f64 / rated.len() as f64)
+        }
+    );
+    if let Some(last) = e.tickets().last() {
+        println!("最后取号 / last ticket: {} at {}", last.no, last.issued_at.local_hm(offset));
+    }
+}
+
+/// Simulates `hours` of a busy hall from `opens`: arrivals keep coming until the end, so the
+/// hall is mid-stream when it stops.
+fn simulate(
+    data: &Path,
+    tickets: usize,
+    hours: f64,
+    seed: u64,
+    opens: Option<Timestamp>,
+    echo: bool,
+) -> Result<()> {
+    let clock = ManualClock::new(SystemClock.now());
+    let mut node = open_node(data, Box::new(clock.clone()))?;
+    let opens = opens.unwrap_or_else(|| node.store().last_stamp().time().max(SystemClock.now()));
+    clock.set(opens);
+    let hall = node.hall().clone();
+    let catalog = node::load_catalog(node.store())?;
+    let windows = catalog.halls[&hall].windows.len() as u16;
+    let until = opens.plus_ms((hours * 3_600_000.0) as i64);
+    let plan = sim::DayPlan { tickets, windows, seed, opens, hours: hours * 1.2, until: Some(until) };
+    let started = std::time::Instant::now();
+    let stats = sim::run_day(&plan, &catalog, &hall, |cmd, at| {
+        let outcome = sim::on_node(&mut node, &clock, cmd, at)?;
+        if echo {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            for ev in &outcome.events {
+                if let DayEvent::Issued { ticket, .. } = ev {
+                    let _ = writeln!(out, "issued {ticket}");
+                }
+            }
+            let _ = out.flush();
+        }
+        Ok(outcome.events)
+    });
+    println!("模拟 / simulated in {:.2} s: {stats}", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn demo(data: &Path, tickets: usize) -> Result<()> {
+    if data.exists() && std::fs::read_dir(data)?.next().is_some() && !data.join("node.toml").exists() {
+        bail!("{} exists and is not a node directory: choose another --data", data.display());
+    }
+    if data.join("node.toml").exists() {
+        std::fs::remove_dir_all(data)
+            .with_context(|| format!("cannot clear the old demo in {}", data.display()))?;
+    }
+    // The morning ends now: the demo hall is then live in real time.
+    let opens = SystemClock.now().plus_ms(-3 * 3_600_000);
+    init(data, "main", None, Some(31), None, opens)?;
+    simulate(data, tickets, 3.0, 7, Some(opens), false)?;
+    println!("重启节点 / restarting the node from its documents …");
+    status(data, None)?;
+    println!();
+    println!("数据 / data: {}", data.display());
+    println!(
+        "试试 / try:  cargo run -p onestop-edge -- do --data {} issue registry-1 card=20230001",
+        data.display()
+    );
+    println!("            cargo run -p onestop-edge -- status --data {}", data.display());
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("错误 / error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Cmd::Init { data, hall, catalog, demo_catalog, visitor_key } => {
+            init(&data, &hall, catalog.as_deref(), demo_catalog, visitor_key.as_deref(), SystemClock.now())
+        }
+        Cmd::Do { data, line } => run_line(&data, &line.join(" ")),
+        Cmd::Status { data, date } => status(&data, date),
+        Cmd::Simulate { data, tickets, hours, seed, echo } => {
+            simulate(&data, tickets, hours, seed, None, echo)
+        }
+        Cmd::Demo { data, tickets } => demo(&data, tickets),
+    }
+}

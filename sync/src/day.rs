@@ -1,18 +1,28 @@
 //! The `hall/H/day/D` document: an append-only list of the day's events.
 //!
 //! ```text
-//! { type: "day", schema: 1, hall: "main", day: "2026-11-26",
-//!   events: [ { k: "issued", at: <ms>, t: "A001", s: "cert", src: "card", v: "…", … }, … ] }
+//! { type: "day", schema: 1, hall: "main", day: "2026-11-26", t0: <local midnight, ms>,
+//!   events: [ "I 30600 A001 cert n 0 0 c k3v9… u 计算机学院", "CI 30605 5 s001", … ] }
 //! ```
-//! Each event is one flat map with short keys: a busy day holds tens of thousands of them.
+//!
+//! Each event is one compact string: a kind code, the second of the day (from `t0`), then the
+//! kind's fields in a fixed order, separated by spaces (free text escapes `%` and space). A
+//! busy day holds some 27,000 events; as maps of fields they took 384 KB compacted, as these
+//! strings about half (see BENCHMARKS.md). Event times therefore have whole-second
+//! resolution; the node gives the engine whole seconds.
+//!
+//! Evolution: a newer writer may append fields at the end of an event; readers ignore fields
+//! they do not know and give absent trailing fields their defaults, so older and newer nodes
+//! read each other's days.
 
-use crate::codec::{self, DocError, Fields, i, s, ts};
+use crate::codec::{self, DocError};
 use automerge::transaction::Transactable;
-use automerge::{AutomergeError, ObjType, ROOT, ReadDoc, ScalarValue};
+use automerge::{AutomergeError, ObjType, ROOT, ReadDoc, ScalarValue, hydrate};
 use onestop_model::{
     BookingId, CaseKind, Day, DayEvent, HallId, Level, PersonKind, Placement, Priority, Rating, ServiceId,
-    Source, StaffId, TicketNo, Timestamp, TransferTarget, Visitor, VisitorId,
+    Source, StaffId, TicketNo, Timestamp, TransferTarget, Visitor, VisitorId, WindowNo,
 };
+use std::fmt::Write;
 
 /// A day document, read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,189 +32,340 @@ pub struct DayDoc {
     pub events: Vec<DayEvent>,
 }
 
+/// The origin of event times in the document: local midnight of the day.
+fn t0(day: Day, utc_offset_minutes: i32) -> Timestamp {
+    day.start(utc_offset_minutes)
+}
+
 /// Appends `events` to the day document, creating its header if the document is new.
+/// Event times are stored in whole seconds.
 pub fn append(
     tx: &mut impl Transactable,
     hall: &HallId,
     day: Day,
+    utc_offset_minutes: i32,
     events: &[DayEvent],
 ) -> Result<(), AutomergeError> {
-    let list = match tx.get(ROOT, "events")? {
-        Some((automerge::Value::Object(ObjType::List), id)) => id,
+    let (list, origin) = match (tx.get(ROOT, "events")?, tx.get(ROOT, "t0")?) {
+        (Some((automerge::Value::Object(ObjType::List), id)), Some((automerge::Value::Scalar(t), _))) => {
+            let origin = match t.as_ref() {
+                ScalarValue::Timestamp(ms) | ScalarValue::Int(ms) => Timestamp(*ms),
+                _ => t0(day, utc_offset_minutes),
+            };
+            (id, origin)
+        }
         _ => {
             codec::init_root(tx, "day")?;
             tx.put(ROOT, "hall", hall.as_str())?;
             tx.put(ROOT, "day", day.to_string())?;
-            tx.put_object(ROOT, "events", ObjType::List)?
+            let origin = t0(day, utc_offset_minutes);
+            tx.put(ROOT, "t0", ScalarValue::Timestamp(origin.0))?;
+            (tx.put_object(ROOT, "events", ObjType::List)?, origin)
         }
     };
-    for ev in events {
-        codec::append_map(tx, &list, &fields(ev))?;
+    let len = tx.length(&list);
+    for (i, ev) in events.iter().enumerate() {
+        tx.insert(&list, len + i, encode(ev, origin))?;
     }
     Ok(())
 }
 
-fn level(l: Option<Level>) -> Option<ScalarValue> {
-    l.map(|l| ScalarValue::Int(i64::from(l.score())))
+/// Free text inside an event: `%` and spaces escaped, never empty.
+fn text(out: &mut String, s: &str) {
+    out.push(' ');
+    if s.is_empty() {
+        out.push_str("%-");
+        return;
+    }
+    for c in s.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            ' ' => out.push_str("%20"),
+            '\t' | '\n' | '\r' => out.push_str("%20"),
+            c => out.push(c),
+        }
+    }
 }
 
-/// The flat fields of an event, in a fixed order (stable columns compress well).
-fn fields(ev: &DayEvent) -> Vec<(&'static str, Option<ScalarValue>)> {
-    let mut f = vec![("k", s(ev.name())), ("at", ts(ev.at()))];
-    if let Some(t) = ev.ticket() {
-        f.push(("t", s(t.to_string())));
+fn untext(s: &str) -> String {
+    if s == "%-" {
+        return String::new();
     }
+    s.replace("%20", " ").replace("%25", "%")
+}
+
+fn person(k: PersonKind) -> &'static str {
+    match k {
+        PersonKind::Undergraduate => "u",
+        PersonKind::Graduate => "g",
+        PersonKind::Staff => "s",
+        PersonKind::Other => "o",
+    }
+}
+
+fn placement(p: Placement) -> &'static str {
+    match p {
+        Placement::Front => "f",
+        Placement::Back => "b",
+        Placement::Original => "o",
+    }
+}
+
+fn level(l: Option<Level>) -> String {
+    l.map_or("-".into(), |l| l.score().to_string())
+}
+
+/// One event as its compact string.
+pub fn encode(ev: &DayEvent, origin: Timestamp) -> String {
+    let code = match ev {
+        DayEvent::Issued { .. } => "I",
+        DayEvent::CheckedIn { .. } => "CI",
+        DayEvent::CheckedOut { .. } => "CO",
+        DayEvent::Paused { .. } => "P",
+        DayEvent::Resumed { .. } => "R",
+        DayEvent::Called { .. } => "C",
+        DayEvent::Recalled { .. } => "RC",
+        DayEvent::NoShow { .. } => "N",
+        DayEvent::Reactivated { .. } => "RA",
+        DayEvent::Transferred { .. } => "T",
+        DayEvent::Started { .. } => "S",
+        DayEvent::Finished { .. } => "F",
+        DayEvent::Rated { .. } => "RT",
+    };
+    let secs = |t: Timestamp| t.since(origin).div_euclid(1000);
+    let mut out = format!("{code} {}", secs(ev.at()));
+    if let Some(t) = ev.ticket() {
+        let _ = write!(out, " {t}");
+    }
+    let visitor = |out: &mut String, v: &Visitor| {
+        text(out, v.id.as_str());
+        let _ = write!(out, " {}", person(v.kind));
+        text(out, &v.college);
+    };
     match ev {
-        DayEvent::Issued { service, source, priority, ahead, wait_estimate_s, .. } => {
-            f.push(("s", s(service)));
-            let visitor = source.visitor();
+        DayEvent::Issued { service, source, priority, ahead, wait_estimate_min, .. } => {
+            text(&mut out, service.as_str());
+            let p = match priority {
+                Priority::Normal => "n",
+                Priority::Care => "c",
+                Priority::Green => "g",
+            };
+            let _ = write!(out, " {p} {ahead} {wait_estimate_min}");
             match source {
-                Source::Card(_) => f.push(("src", s("card"))),
-                Source::Anonymous => f.push(("src", s("anon"))),
-                Source::Booking { booking, slot_start, slot_end, .. } => {
-                    f.push(("src", s("booking")));
-                    f.push(("b", s(booking)));
-                    f.push(("bs", ts(*slot_start)));
-                    f.push(("be", ts(*slot_end)));
+                Source::Anonymous => out.push_str(" a"),
+                Source::Card(v) => {
+                    out.push_str(" c");
+                    visitor(&mut out, v);
+                }
+                Source::Booking { booking, slot_start, slot_end, visitor: v } => {
+                    out.push_str(" b");
+                    text(&mut out, booking.as_str());
+                    let _ = write!(out, " {} {}", secs(*slot_start), secs(*slot_end));
+                    if let Some(v) = v {
+                        visitor(&mut out, v);
+                    }
                 }
             }
-            if let Some(v) = visitor {
-                f.push(("v", s(&v.id)));
-                f.push(("vk", s(v.kind.as_str())));
-                f.push(("vc", s(&v.college)));
-            }
-            if *priority != Priority::Normal {
-                f.push(("p", s(priority.as_str())));
-            }
-            f.push(("ah", i(*ahead)));
-            f.push(("est", i(*wait_estimate_s)));
         }
         DayEvent::CheckedIn { window, staff, .. } => {
-            f.push(("w", i(*window)));
-            f.push(("st", s(staff)));
+            let _ = write!(out, " {window}");
+            text(&mut out, staff.as_str());
         }
         DayEvent::Paused { window, reason, .. } => {
-            f.push(("w", i(*window)));
-            f.push(("r", s(reason)));
+            let _ = write!(out, " {window}");
+            text(&mut out, reason);
         }
-        DayEvent::CheckedOut { window, .. }
-        | DayEvent::Resumed { window, .. }
-        | DayEvent::Called { window, .. }
+        DayEvent::CheckedOut { window, .. } | DayEvent::Resumed { window, .. } => {
+            let _ = write!(out, " {window}");
+        }
+        DayEvent::Called { window, .. }
         | DayEvent::Recalled { window, .. }
         | DayEvent::NoShow { window, .. }
-        | DayEvent::Started { window, .. } => f.push(("w", i(*window))),
-        DayEvent::Reactivated { placement, .. } => f.push(("pl", s(placement.as_str()))),
-        DayEvent::Transferred { window, to, placement, .. } => {
-            f.push(("w", i(*window)));
+        | DayEvent::Started { window, .. } => {
+            let _ = write!(out, " {window}");
+        }
+        DayEvent::Reactivated { placement: p, .. } => {
+            let _ = write!(out, " {}", placement(*p));
+        }
+        DayEvent::Transferred { window, to, placement: p, .. } => {
+            let _ = write!(out, " {window} {}", placement(*p));
             match to {
-                TransferTarget::Window(w) => f.push(("tw", i(*w))),
-                TransferTarget::Service(sv) => f.push(("ts", s(sv))),
+                TransferTarget::Window(w) => {
+                    let _ = write!(out, " w {w}");
+                }
+                TransferTarget::Service(s) => {
+                    out.push_str(" s");
+                    text(&mut out, s.as_str());
+                }
             }
-            f.push(("pl", s(placement.as_str())));
         }
         DayEvent::Finished { window, kind, .. } => {
-            f.push(("w", i(*window)));
-            f.push(("ck", s(kind.as_str())));
+            let k = match kind {
+                CaseKind::Immediate => "i",
+                CaseKind::Pending => "p",
+            };
+            let _ = write!(out, " {window} {k}");
         }
         DayEvent::Rated { window, rating, .. } => {
-            f.push(("w", i(*window)));
-            f.push(("l", level(Some(rating.level))));
-            f.push(("la", level(rating.attitude)));
-            f.push(("le", level(rating.efficiency)));
-            f.push(("lq", level(rating.quality)));
-        }
-    }
-    f
-}
-
-fn ticket(f: &Fields<'_>) -> Result<TicketNo, DocError> {
-    let raw = f.str("t")?;
-    raw.parse().map_err(|_| f.bad("t", raw))
-}
-
-fn opt_level(f: &Fields<'_>, field: &'static str) -> Result<Option<Level>, DocError> {
-    match f.opt_int(field)? {
-        None => Ok(None),
-        Some(n) => Level::from_score(n).map(Some).ok_or_else(|| f.bad(field, n)),
-    }
-}
-
-/// Reads one event.
-pub fn event(f: &Fields<'_>) -> Result<DayEvent, DocError> {
-    let at = Timestamp(f.int("at")?);
-    let kind = f.str("k")?;
-    let window = || f.num::<u16>("w");
-    let placement = || f.parsed("pl", Placement::parse);
-    Ok(match kind {
-        "issued" => {
-            let visitor = match f.opt_str("v")? {
-                None => None,
-                Some(v) => Some(Visitor {
-                    id: VisitorId::new(v),
-                    kind: f.parsed("vk", PersonKind::parse)?,
-                    college: f.opt_str("vc")?.unwrap_or_default().to_string(),
-                }),
-            };
-            let source = match f.str("src")? {
-                "card" => Source::Card(visitor.ok_or_else(|| f.bad("v", "(missing for a card)"))?),
-                "anon" => Source::Anonymous,
-                "booking" => Source::Booking {
-                    booking: BookingId::new(f.str("b")?),
-                    slot_start: Timestamp(f.int("bs")?),
-                    slot_end: Timestamp(f.int("be")?),
-                    visitor,
-                },
-                other => return Err(f.bad("src", other)),
-            };
-            DayEvent::Issued {
-                at,
-                ticket: ticket(f)?,
-                service: ServiceId::new(f.str("s")?),
-                source,
-                priority: f.opt_parsed("p", Priority::parse)?.unwrap_or(Priority::Normal),
-                ahead: f.opt_int("ah")?.unwrap_or(0).try_into().map_err(|_| f.bad("ah", "(out of range)"))?,
-                wait_estimate_s: f
-                    .opt_int("est")?
-                    .unwrap_or(0)
-                    .try_into()
-                    .map_err(|_| f.bad("est", "(out of range)"))?,
+            let _ = write!(out, " {window} {}", rating.level.score());
+            // Dimensions are optional: absent ones at the end are left out.
+            let dims = [rating.attitude, rating.efficiency, rating.quality];
+            let given = dims.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
+            for d in &dims[..given] {
+                let _ = write!(out, " {}", level(*d));
             }
         }
-        "checked_in" => DayEvent::CheckedIn { at, window: window()?, staff: StaffId::new(f.str("st")?) },
-        "checked_out" => DayEvent::CheckedOut { at, window: window()? },
-        "paused" => DayEvent::Paused { at, window: window()?, reason: f.str("r")?.to_string() },
-        "resumed" => DayEvent::Resumed { at, window: window()? },
-        "called" => DayEvent::Called { at, ticket: ticket(f)?, window: window()? },
-        "recalled" => DayEvent::Recalled { at, ticket: ticket(f)?, window: window()? },
-        "no_show" => DayEvent::NoShow { at, ticket: ticket(f)?, window: window()? },
-        "reactivated" => DayEvent::Reactivated { at, ticket: ticket(f)?, placement: placement()? },
-        "transferred" => {
-            let to = match (f.opt_int("tw")?, f.opt_str("ts")?) {
-                (Some(w), None) => TransferTarget::Window(u16::try_from(w).map_err(|_| f.bad("tw", w))?),
-                (None, Some(sv)) => TransferTarget::Service(ServiceId::new(sv)),
-                _ => return Err(f.bad("tw", "(a transfer names one window or one service)")),
-            };
-            DayEvent::Transferred { at, ticket: ticket(f)?, window: window()?, to, placement: placement()? }
+    }
+    out
+}
+
+/// Reads the fields of one event string in order.
+struct Tokens<'a> {
+    raw: &'a str,
+    what: &'a str,
+    parts: std::str::SplitAsciiWhitespace<'a>,
+}
+
+impl<'a> Tokens<'a> {
+    fn bad(&self, why: &str) -> DocError {
+        DocError::BadValue {
+            what: self.what.to_string(),
+            field: "event",
+            value: format!("{} ({why})", self.raw),
         }
-        "started" => DayEvent::Started { at, ticket: ticket(f)?, window: window()? },
-        "finished" => DayEvent::Finished {
-            at,
-            ticket: ticket(f)?,
-            window: window()?,
-            kind: f.parsed("ck", CaseKind::parse)?,
-        },
-        "rated" => DayEvent::Rated {
-            at,
-            ticket: ticket(f)?,
-            window: window()?,
-            rating: Rating {
-                level: opt_level(f, "l")?.ok_or_else(|| f.bad("l", "(missing)"))?,
-                attitude: opt_level(f, "la")?,
-                efficiency: opt_level(f, "le")?,
-                quality: opt_level(f, "lq")?,
-            },
-        },
-        other => return Err(f.bad("k", other)),
+    }
+    fn next(&mut self, name: &str) -> Result<&'a str, DocError> {
+        let raw = self.raw;
+        self.parts.next().ok_or_else(|| DocError::BadValue {
+            what: self.what.to_string(),
+            field: "event",
+            value: format!("{raw} (missing {name})"),
+        })
+    }
+    fn opt(&mut self) -> Option<&'a str> {
+        self.parts.next()
+    }
+    fn num<T: std::str::FromStr>(&mut self, name: &str) -> Result<T, DocError> {
+        let t = self.next(name)?;
+        t.parse().map_err(|_| self.bad(&format!("{name} '{t}' is not a number")))
+    }
+    fn ticket(&mut self) -> Result<TicketNo, DocError> {
+        let t = self.next("ticket")?;
+        t.parse().map_err(|_| self.bad(&format!("'{t}' is not a ticket number")))
+    }
+    fn window(&mut self) -> Result<WindowNo, DocError> {
+        self.num("window")
+    }
+    fn text(&mut self, name: &str) -> Result<String, DocError> {
+        Ok(untext(self.next(name)?))
+    }
+    fn placement(&mut self) -> Result<Placement, DocError> {
+        match self.next("placement")? {
+            "f" => Ok(Placement::Front),
+            "b" => Ok(Placement::Back),
+            "o" => Ok(Placement::Original),
+            other => Err(self.bad(&format!("placement '{other}'"))),
+        }
+    }
+    fn level(&mut self, name: &str) -> Result<Option<Level>, DocError> {
+        match self.opt() {
+            None | Some("-") => Ok(None),
+            Some(n) => n
+                .parse::<i64>()
+                .ok()
+                .and_then(Level::from_score)
+                .map(Some)
+                .ok_or_else(|| self.bad(&format!("{name} '{n}' is not a level 1-5"))),
+        }
+    }
+    fn visitor(&mut self) -> Result<Option<Visitor>, DocError> {
+        let Some(id) = self.opt() else { return Ok(None) };
+        let kind = match self.next("person kind")? {
+            "u" => PersonKind::Undergraduate,
+            "g" => PersonKind::Graduate,
+            "s" => PersonKind::Staff,
+            "o" => PersonKind::Other,
+            other => return Err(self.bad(&format!("person kind '{other}'"))),
+        };
+        Ok(Some(Visitor { id: VisitorId::new(untext(id)), kind, college: self.text("college")? }))
+    }
+}
+
+/// Reads one event string.
+pub fn decode(raw: &str, origin: Timestamp, what: &str) -> Result<DayEvent, DocError> {
+    let mut t = Tokens { raw, what, parts: raw.split_ascii_whitespace() };
+    let code = t.next("kind")?;
+    let secs: i64 = t.num("time")?;
+    let at = origin.plus_ms(secs * 1000);
+    let time = |s: i64| origin.plus_ms(s * 1000);
+    Ok(match code {
+        "I" => {
+            let ticket = t.ticket()?;
+            let service = ServiceId::new(t.text("service")?);
+            let priority = match t.next("priority")? {
+                "n" => Priority::Normal,
+                "c" => Priority::Care,
+                "g" => Priority::Green,
+                other => return Err(t.bad(&format!("priority '{other}'"))),
+            };
+            let ahead = t.num("ahead")?;
+            let wait_estimate_min = t.num("estimate")?;
+            let source = match t.next("source")? {
+                "a" => Source::Anonymous,
+                "c" => Source::Card(t.visitor()?.ok_or_else(|| t.bad("a card ticket without its visitor"))?),
+                "b" => {
+                    let booking = BookingId::new(t.text("booking")?);
+                    let slot_start = time(t.num("slot start")?);
+                    let slot_end = time(t.num("slot end")?);
+                    Source::Booking { booking, slot_start, slot_end, visitor: t.visitor()? }
+                }
+                other => return Err(t.bad(&format!("source '{other}'"))),
+            };
+            DayEvent::Issued { at, ticket, service, source, priority, ahead, wait_estimate_min }
+        }
+        "CI" => DayEvent::CheckedIn { at, window: t.window()?, staff: StaffId::new(t.text("staff")?) },
+        "CO" => DayEvent::CheckedOut { at, window: t.window()? },
+        "P" => DayEvent::Paused { at, window: t.window()?, reason: t.text("reason")? },
+        "R" => DayEvent::Resumed { at, window: t.window()? },
+        "C" => DayEvent::Called { at, ticket: t.ticket()?, window: t.window()? },
+        "RC" => DayEvent::Recalled { at, ticket: t.ticket()?, window: t.window()? },
+        "N" => DayEvent::NoShow { at, ticket: t.ticket()?, window: t.window()? },
+        "RA" => DayEvent::Reactivated { at, ticket: t.ticket()?, placement: t.placement()? },
+        "T" => {
+            let ticket = t.ticket()?;
+            let window = t.window()?;
+            let placement = t.placement()?;
+            let to = match t.next("target")? {
+                "w" => TransferTarget::Window(t.window()?),
+                "s" => TransferTarget::Service(ServiceId::new(t.text("service")?)),
+                other => return Err(t.bad(&format!("transfer target '{other}'"))),
+            };
+            DayEvent::Transferred { at, ticket, window, to, placement }
+        }
+        "S" => DayEvent::Started { at, ticket: t.ticket()?, window: t.window()? },
+        "F" => {
+            let ticket = t.ticket()?;
+            let window = t.window()?;
+            let kind = match t.next("case kind")? {
+                "i" => CaseKind::Immediate,
+                "p" => CaseKind::Pending,
+                other => return Err(t.bad(&format!("case kind '{other}'"))),
+            };
+            DayEvent::Finished { at, ticket, window, kind }
+        }
+        "RT" => {
+            let ticket = t.ticket()?;
+            let window = t.window()?;
+            let level = t.level("level")?.ok_or_else(|| t.bad("a rating without its level"))?;
+            let rating = Rating {
+                level,
+                attitude: t.level("attitude")?,
+                efficiency: t.level("efficiency")?,
+                quality: t.level("quality")?,
+            };
+            DayEvent::Rated { at, ticket, window, rating }
+        }
+        other => return Err(t.bad(&format!("unknown kind '{other}'"))),
     })
 }
 
@@ -215,10 +376,18 @@ pub fn read(doc: &impl ReadDoc, name: &str) -> Result<DayDoc, DocError> {
     let hall = HallId::new(root.str("hall")?);
     let day_raw = root.str("day")?;
     let day: Day = day_raw.parse().map_err(|_| root.bad("day", day_raw))?;
+    let origin = Timestamp(root.int("t0")?);
     let list = root.list("events")?;
     let mut events = Vec::with_capacity(list.len());
-    for item in codec::items(list, "event") {
-        events.push(event(&item?)?);
+    for (i, item) in list.iter().enumerate() {
+        let hydrate::Value::Scalar(ScalarValue::Str(s)) = &item.value else {
+            return Err(DocError::WrongType {
+                what: format!("event #{i}"),
+                field: "(item)",
+                expected: "a string",
+            });
+        };
+        events.push(decode(s, origin, &format!("event #{i}"))?);
     }
     Ok(DayDoc { hall, day, events })
 }

@@ -59,16 +59,18 @@ impl VisitorKey {
         Some(VisitorKey(key))
     }
 
-    /// The pseudonym of a card: 12 base-32 characters (60 bits) of HMAC-SHA256. The same card
+    /// The pseudonym of a card: 10 base-32 characters (50 bits) of HMAC-SHA256. The same card
     /// gives the same pseudonym in every hall; the card number cannot be read back from it.
+    /// 50 bits keep a campus of 100,000 cards free of collisions (about 1 chance in 200,000)
+    /// while every day document carries thousands of them.
     pub fn pseudonym(&self, card: &str) -> VisitorId {
         const ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).expect("any key length");
         mac.update(card.trim().as_bytes());
         let digest = mac.finalize().into_bytes();
         let mut bits: u64 = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
-        let mut out = String::with_capacity(12);
-        for _ in 0..12 {
+        let mut out = String::with_capacity(10);
+        for _ in 0..10 {
             out.push(ALPHABET[(bits >> 59) as usize] as char);
             bits <<= 5;
         }
@@ -112,7 +114,7 @@ mod tests {
         let k2 = VisitorKey::new([2; 32]);
         let a = k1.pseudonym("2023010203");
         assert_eq!(a, k1.pseudonym(" 2023010203 "));
-        assert_eq!(a.as_str().len(), 12);
+        assert_eq!(a.as_str().len(), 10);
         assert_ne!(a, k1.pseudonym("2023010204"));
         assert_ne!(a, k2.pseudonym("2023010203"));
         assert!(!a.as_str().contains("2023"));

@@ -14,7 +14,7 @@
 
 use crate::docid::DocId;
 use crate::hlc::{self, HlcStamp};
-use automerge::transaction::{CommitOptions, Transaction};
+use automerge::transaction::Transaction;
 use automerge::{ActorId, Automerge, AutomergeError};
 use onestop_model::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -95,6 +95,7 @@ pub struct Store {
     docs: HashMap<DocId, Slot>,
     compact_floor: u64,
     compactions: u64,
+    appended: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -107,7 +108,8 @@ impl Store {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path, durability: Durability) -> Result<Store, StoreError> {
         let name = path.display().to_string();
-        let conn = Connection::open(path).map_err(|source| StoreError::Sql { path: name.clone(), source: Box::new(source) })?;
+        let conn = Connection::open(path)
+            .map_err(|source| StoreError::Sql { path: name.clone(), source: Box::new(source) })?;
         Store::init(conn, name, durability)
     }
 
@@ -180,6 +182,7 @@ impl Store {
             docs: HashMap::new(),
             compact_floor: DEFAULT_COMPACT_FLOOR,
             compactions: 0,
+            appended: 0,
         })
     }
 
@@ -205,6 +208,11 @@ impl Store {
     /// Sets how many incremental bytes a document needs before it may be compacted.
     pub fn set_compact_floor(&mut self, bytes: u64) {
         self.compact_floor = bytes;
+    }
+
+    /// Bytes of incremental chunks appended since the store was opened.
+    pub fn appended_bytes(&self) -> u64 {
+        self.appended
     }
 
     /// How many compactions this store has run since it was opened.
@@ -243,7 +251,8 @@ impl Store {
         let doc = if bytes.is_empty() {
             Automerge::new()
         } else {
-            Automerge::load(&bytes).map_err(|source| StoreError::Corrupt { doc: name, source: Box::new(source) })?
+            Automerge::load(&bytes)
+                .map_err(|source| StoreError::Corrupt { doc: name, source: Box::new(source) })?
         };
         Ok(Slot { doc: doc.with_actor(self.actor.clone()), snapshot_bytes, incremental_bytes })
     }
@@ -319,6 +328,7 @@ impl Store {
         }
         self.hlc = stamp;
         for (id, bytes) in &chunks {
+            self.appended += bytes.len() as u64;
             if let Some(slot) = self.docs.get_mut(id) {
                 slot.incremental_bytes += bytes.len() as u64;
             }
@@ -440,12 +450,13 @@ impl Batch<'_> {
         id: &DocId,
         f: impl FnOnce(&mut Transaction<'_>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        let time = self.stamp.physical / 1000;
         self.change(id, |doc| {
             let mut tx = doc.transaction();
             match f(&mut tx) {
                 Ok(r) => {
-                    tx.commit_with(CommitOptions::default().with_time(time));
+                    // No commit time: the facts carry their own times, and a time per change
+                    // costs about a byte each in the compacted document.
+                    tx.commit();
                     Ok(r)
                 }
                 Err(e) => {

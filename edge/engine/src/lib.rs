@@ -91,7 +91,7 @@ pub enum Effect {
         ticket: TicketNo,
         service: ServiceId,
         ahead: u32,
-        wait_estimate_s: u32,
+        wait_estimate_min: u32,
         issued_at: Timestamp,
     },
     /// Speak and show a call; `repeat` for a recall.
@@ -104,11 +104,11 @@ impl Effect {
     /// The effect an event asks for, if any.
     pub fn of(event: &DayEvent) -> Option<Effect> {
         Some(match event {
-            DayEvent::Issued { at, ticket, service, ahead, wait_estimate_s, .. } => Effect::PrintTicket {
+            DayEvent::Issued { at, ticket, service, ahead, wait_estimate_min, .. } => Effect::PrintTicket {
                 ticket: *ticket,
                 service: service.clone(),
                 ahead: *ahead,
-                wait_estimate_s: *wait_estimate_s,
+                wait_estimate_min: *wait_estimate_min,
                 issued_at: *at,
             },
             DayEvent::Called { ticket, window, .. } => {
@@ -457,7 +457,7 @@ impl Engine {
         }
         let number = self.counters.get(&info.prefix).copied().unwrap_or(0) + 1;
         let ticket = TicketNo::new(info.prefix, number);
-        let (ahead, wait_estimate_s) = rank::estimate(self, service, source, priority, now);
+        let (ahead, wait_estimate_min) = rank::estimate(self, service, source, priority, now);
         Ok(DayEvent::Issued {
             at: now,
             ticket,
@@ -465,7 +465,7 @@ impl Engine {
             source: source.clone(),
             priority,
             ahead,
-            wait_estimate_s,
+            wait_estimate_min,
         })
     }
 

@@ -87,7 +87,8 @@ pub fn next_for_window(engine: &Engine, window: WindowNo, now: Timestamp) -> Opt
         .map(|(_, seq)| seq)
 }
 
-/// People ahead of a new ticket and its estimated wait in seconds.
+/// People ahead of a new ticket and its estimated wait in whole minutes (rounded up), as
+/// printed on the ticket.
 ///
 /// Ahead: waiting tickets for the same service placed at the front, of a higher class, or of
 /// the same class (they arrived earlier). The wait: those people times the mean handling time
@@ -118,5 +119,5 @@ pub fn estimate(
         .count()
         .max(1) as i64;
     let wait_ms = i64::from(ahead) * per_case_ms / open;
-    (ahead, u32::try_from(wait_ms / 1000).unwrap_or(u32::MAX))
+    (ahead, u32::try_from((wait_ms + 59_999) / 60_000).unwrap_or(u32::MAX))
 }

@@ -416,7 +416,7 @@ fn estimates_use_the_day_s_handling_times() {
             t(0),
         )
         .unwrap();
-    assert!(matches!(evs[0], DayEvent::Issued { ahead: 1, wait_estimate_s: 240, .. }), "{evs:?}");
+    assert!(matches!(evs[0], DayEvent::Issued { ahead: 1, wait_estimate_min: 4, .. }), "{evs:?}");
     for m in [1, 11] {
         call(&mut e, 2, m);
         e.handle(&Command::Start { window: 2 }, t(m)).unwrap();
@@ -434,7 +434,7 @@ fn estimates_use_the_day_s_handling_times() {
         )
         .unwrap();
     // Three cases of 10 minutes each now set the pace.
-    assert!(matches!(evs[0], DayEvent::Issued { ahead: 1, wait_estimate_s: 600, .. }), "{evs:?}");
+    assert!(matches!(evs[0], DayEvent::Issued { ahead: 1, wait_estimate_min: 10, .. }), "{evs:?}");
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 /// Text a visitor or staff member reads: Chinese first, English second.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Text {
     pub zh: String,
     #[serde(default)]
@@ -76,6 +77,7 @@ fn default_expected_minutes() -> u32 {
 /// A service served at a window, with its weight (≥ 1): a heavier service's waiting time counts
 /// for more when the window picks the next ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WindowService {
     pub service: ServiceId,
     #[serde(default = "one")]
@@ -87,6 +89,7 @@ fn one() -> u32 {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Window {
     pub number: WindowNo,
     #[serde(default)]

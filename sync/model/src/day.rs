@@ -187,7 +187,7 @@ pub enum DayEvent {
         priority: Priority,
         /// People ahead and the estimated wait, as printed on the ticket.
         ahead: u32,
-        wait_estimate_s: u32,
+        wait_estimate_min: u32,
     },
     CheckedIn {
         at: Timestamp,

@@ -1,0 +1,290 @@
+//! The hall node's core: the queue engine around the durable store.
+//!
+//! A command runs as: stamp the time (hybrid logical clock) → the engine decides the events →
+//! the events, the case they register and the booking they check in are written in one
+//! durable write → the engine applies them → the effects (print, announce) are returned to
+//! the caller. A ticket is therefore on disk before it can be printed, and a crash at any
+//! point loses nothing that was acknowledged.
+
+use crate::clock::Clock;
+use crate::script::Request;
+use onestop_engine::{Command, ConfigError, Effect, Engine, HallConfig, Rejected, ReplayError, Status};
+use onestop_model::{
+    BookingStatus, BookingStep, Case, CaseKind, CaseStatus, CaseStep, Catalog, Day, DayEvent, HallId,
+    PersonKind, Source, Timestamp, Visitor,
+};
+use onestop_sync::secrets::{VisitorKey, random_code};
+use onestop_sync::store::StoreError;
+use onestop_sync::{ClockHealth, DocError, DocId, Month, Store, bookings, cards, cases, catalog, day};
+
+/// Why a command did not run. Nothing was stored in any case.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Rejected(#[from] Rejected),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("文档无法读取 / a document cannot be read: {0}")]
+    Doc(#[from] DocError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("当天记录无法重建 / today's record cannot be replayed: {0}")]
+    Replay(#[from] ReplayError),
+    #[error("今天没有预约码 {0} / there is no booking with code {0} for today in this hall")]
+    UnknownBooking(String),
+    #[error("预约 {code} 已取消 / booking {code} was cancelled")]
+    BookingCancelled { code: String },
+    #[error("预约 {code} 办理的是 {booked}，不是 {asked} / booking {code} is for {booked}, not {asked}")]
+    BookingForOtherService { code: String, booked: String, asked: String },
+    #[error(
+        "本节点尚无服务目录 / this node has no catalogue yet: run `onestop-edge init --catalog FILE` or connect it to the cloud"
+    )]
+    NoCatalog,
+}
+
+/// What a command did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub events: Vec<DayEvent>,
+    pub effects: Vec<Effect>,
+    /// The case registered by a finish, with its verification code.
+    pub case: Option<Case>,
+}
+
+/// A hall node: one hall's engine, store and clock.
+pub struct Node {
+    store: Store,
+    hall: HallId,
+    engine: Engine,
+    clock: Box<dyn Clock>,
+    visitor_key: VisitorKey,
+    clock_alarm: Option<String>,
+}
+
+/// Reads the catalogue document of the store.
+pub fn load_catalog(store: &mut Store) -> Result<Catalog, NodeError> {
+    let doc = store.doc(&DocId::Catalog)?.ok_or(NodeError::NoCatalog)?;
+    Ok(catalog::read(doc)?)
+}
+
+/// Writes `catalog` into the store's catalogue document (what the cloud does over sync; used
+/// to set up a node that has not met its cloud yet, and by tests and the demo).
+pub fn publish_catalog(store: &mut Store, catalog: &Catalog, wall: Timestamp) -> Result<(), NodeError> {
+    catalog.validate().map_err(ConfigError::from)?;
+    let stamp = store.next_stamp(wall);
+    store.write(stamp, |b| b.edit(&DocId::Catalog, |tx| Ok(catalog::write(tx, catalog)?)))?;
+    Ok(())
+}
+
+impl Node {
+    /// Opens the node for `hall`: reads the catalogue and rebuilds today's engine by replaying
+    /// today's document.
+    pub fn open(
+        mut store: Store,
+        hall: HallId,
+        clock: Box<dyn Clock>,
+        visitor_key: VisitorKey,
+    ) -> Result<Node, NodeError> {
+        let config = HallConfig::from_catalog(&load_catalog(&mut store)?, &hall)?;
+        let today = store.next_stamp(clock.now()).time().day(config.utc_offset_minutes);
+        let engine = replay_day(&mut store, config, today)?;
+        let mut node = Node { store, hall, engine, clock, visitor_key, clock_alarm: None };
+        node.check_clock();
+        Ok(node)
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+    pub fn hall(&self) -> &HallId {
+        &self.hall
+    }
+    pub fn store(&mut self) -> &mut Store {
+        &mut self.store
+    }
+    pub fn into_store(self) -> Store {
+        self.store
+    }
+    /// The clock alarm, if the wall clock is implausible (shown to the hall manager).
+    pub fn clock_alarm(&self) -> Option<&str> {
+        self.clock_alarm.as_deref()
+    }
+
+    fn check_clock(&mut self) -> Timestamp {
+        let wall = self.clock.now();
+        let health = ClockHealth::assess(wall, self.store.last_stamp());
+        let alarm = health.alarm();
+        let was_alarmed = self.clock_alarm.is_some();
+        match &alarm {
+            Some(text) if !was_alarmed => {
+                tracing::warn!(message = "Implausible clock.", hall = %self.hall, alarm = %text)
+            }
+            None if was_alarmed => {
+                tracing::info!(message = "The clock is plausible again.", hall = %self.hall)
+            }
+            _ => {}
+        }
+        self.clock_alarm = alarm;
+        wall
+    }
+
+    /// The visitor a campus card stands for: its pseudonym and, when the directory knows the
+    /// card, the person's kind and college.
+    pub fn visitor_for_card(&mut self, card: &str) -> Result<Visitor, NodeError> {
+        let id = self.visitor_key.pseudonym(card);
+        let entry = match self.store.doc(&DocId::Cards)? {
+            Some(doc) => cards::lookup(doc, card)?,
+            None => None,
+        };
+        Ok(match entry {
+            Some(e) => Visitor { id, kind: e.kind, college: e.college },
+            None => Visitor { id, kind: PersonKind::Other, college: String::new() },
+        })
+    }
+
+    /// Turns a parsed request into a command: a card becomes a pseudonymous visitor, a booking
+    /// code becomes today's booking.
+    pub fn resolve(&mut self, request: Request) -> Result<Command, NodeError> {
+        Ok(match request {
+            Request::Command(c) => c,
+            Request::IssueByCard { service, card, priority } => {
+                Command::Issue { service, source: Source::Card(self.visitor_for_card(&card)?), priority }
+            }
+            Request::IssueByBooking { service, code, priority } => {
+                let today = self
+                    .store
+                    .next_stamp(self.clock.now())
+                    .time()
+                    .day(self.engine.config().utc_offset_minutes);
+                let id = DocId::Bookings { hall: self.hall.clone(), day: today };
+                let name = id.to_string();
+                let booking = match self.store.doc(&id)? {
+                    Some(doc) => bookings::read(doc, &name)?.into_iter().find(|b| b.code == code),
+                    None => None,
+                }
+                .ok_or_else(|| NodeError::UnknownBooking(code.clone()))?;
+                if booking.status() == BookingStatus::Cancelled {
+                    return Err(NodeError::BookingCancelled { code });
+                }
+                if booking.service != service {
+                    return Err(NodeError::BookingForOtherService {
+                        code,
+                        booked: booking.service.to_string(),
+                        asked: service.to_string(),
+                    });
+                }
+                Command::Issue {
+                    service,
+                    source: Source::Booking {
+                        booking: booking.id,
+                        slot_start: booking.slot_start,
+                        slot_end: booking.slot_end,
+                        visitor: booking.visitor,
+                    },
+                    priority,
+                }
+            }
+        })
+    }
+
+    /// Runs one command durably; see the module documentation.
+    pub fn execute(&mut self, cmd: &Command) -> Result<Outcome, NodeError> {
+        let wall = self.check_clock();
+        let stamp = self.store.next_stamp(wall);
+        // Event times are whole seconds (see onestop_sync::day); the stamp keeps the order.
+        let now = Timestamp(stamp.physical.div_euclid(1000) * 1000);
+        let today = now.day(self.engine.config().utc_offset_minutes);
+        if today > self.engine.day() {
+            self.roll_over(today)?;
+        }
+        let events = self.engine.decide(cmd, now)?;
+        let case = self.case_for(&events, now);
+        let day_id = DocId::Day { hall: self.hall.clone(), day: today };
+        let hall = self.hall.clone();
+        let offset = self.engine.config().utc_offset_minutes;
+        self.store.write(stamp, |b| {
+            b.edit(&day_id, |tx| Ok(day::append(tx, &hall, today, offset, &events)?))?;
+            if let Some(case) = &case {
+                let month = Month::of(today);
+                let cases_id = DocId::Cases { hall: hall.clone(), month };
+                b.edit(&cases_id, |tx| Ok(cases::register(tx, &hall, &month.to_string(), case)?))?;
+            }
+            for ev in &events {
+                if let DayEvent::Issued { source: Source::Booking { booking, .. }, .. } = ev {
+                    let bookings_id = DocId::Bookings { hall: hall.clone(), day: today };
+                    if b.doc(&bookings_id)?.is_some() {
+                        let step =
+                            BookingStep { at: now, status: BookingStatus::CheckedIn, by: hall.to_string() };
+                        b.edit(&bookings_id, |tx| Ok(bookings::add_step(tx, booking, &step)?))?;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        for ev in &events {
+            self.engine.apply(ev).expect("events from decide always apply");
+        }
+        let effects = events.iter().filter_map(Effect::of).collect();
+        Ok(Outcome { events, effects, case })
+    }
+
+    /// The case a finish registers: number, fresh verification code, first steps.
+    fn case_for(&self, events: &[DayEvent], now: Timestamp) -> Option<Case> {
+        let (ticket, window, kind) = events.iter().find_map(|e| match e {
+            DayEvent::Finished { ticket, window, kind, .. } => Some((*ticket, *window, *kind)),
+            _ => None,
+        })?;
+        let t = self.engine.ticket(ticket)?;
+        debug_assert!(matches!(t.status, Status::Serving { .. }));
+        let staff = self.engine.windows().get(&window).and_then(|w| w.staff.clone());
+        let by = staff.as_ref().map_or_else(|| "system".to_string(), |s| s.to_string());
+        let mut history =
+            vec![CaseStep { at: now, status: CaseStatus::Registered, by: by.clone(), reason: None }];
+        if kind == CaseKind::Immediate {
+            history.push(CaseStep { at: now, status: CaseStatus::Completed, by, reason: None });
+        }
+        Some(Case {
+            number: self.engine.case_number(ticket),
+            code: random_code(6),
+            kind,
+            hall: self.hall.clone(),
+            service: t.service.clone(),
+            ticket,
+            window,
+            staff,
+            visitor: t.source.visitor().map(|v| v.id.clone()),
+            history,
+        })
+    }
+
+    /// Opens a new business day; the closed day's document is compacted.
+    fn roll_over(&mut self, today: Day) -> Result<(), NodeError> {
+        let closed = DocId::Day { hall: self.hall.clone(), day: self.engine.day() };
+        if self.store.doc(&closed)?.is_some()
+            && let Err(error) = self.store.compact(&closed)
+        {
+            tracing::warn!(message = "Could not compact a closed day.", doc = %closed, %error);
+        }
+        let config = self.engine.config().clone();
+        self.engine = replay_day(&mut self.store, config, today)?;
+        tracing::info!(message = "New business day.", hall = %self.hall, day = %today);
+        Ok(())
+    }
+}
+
+/// Today's engine, rebuilt from today's document (or empty if there is none).
+fn replay_day(store: &mut Store, config: HallConfig, today: Day) -> Result<Engine, NodeError> {
+    let id = DocId::Day { hall: config.hall.clone(), day: today };
+    let name = id.to_string();
+    Ok(match store.doc(&id)? {
+        None => Engine::new(config, today),
+        Some(doc) => {
+            let read = day::read(doc, &name)?;
+            Engine::replay(config, today, &read.events)?
+        }
+    })
+}
+
+#[cfg(test)]
+#[path = "node_tests.rs"]
+mod tests;

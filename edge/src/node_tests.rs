@@ -1,0 +1,194 @@
+use super::*;
+use crate::clock::ManualClock;
+use crate::script;
+use onestop_engine::Command;
+use onestop_model::*;
+use onestop_sync::Durability;
+
+fn hall() -> HallId {
+    HallId::new("main")
+}
+fn day() -> Day {
+    Day::new(2026, 11, 26).unwrap()
+}
+fn at(m: i64) -> Timestamp {
+    day().start(480).plus_minutes(8 * 60 + m)
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    clock: ManualClock,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.sqlite");
+        let clock = ManualClock::new(at(0));
+        let mut store = Store::open(&path, Durability::Full).unwrap();
+        publish_catalog(&mut store, &crate::sim::campus_catalog(&hall(), 4), at(-1)).unwrap();
+        Fixture { _dir: dir, path, clock }
+    }
+    fn open(&self) -> Node {
+        let store = Store::open(&self.path, Durability::Full).unwrap();
+        Node::open(store, hall(), Box::new(self.clock.clone()), VisitorKey::new([3; 32])).unwrap()
+    }
+}
+
+fn run(node: &mut Node, line: &str) -> Outcome {
+    let cmd = node.resolve(script::parse(line).unwrap()).unwrap();
+    node.execute(&cmd).unwrap_or_else(|e| panic!("{line}: {e}"))
+}
+
+#[test]
+fn a_restarted_node_carries_on_where_it_stopped() {
+    let f = Fixture::new();
+    let mut node = f.open();
+    run(&mut node, "check-in 1 s001");
+    let first = run(&mut node, "issue registry-1");
+    assert!(matches!(first.effects[..], [Effect::PrintTicket { .. }]));
+    run(&mut node, "issue registry-1 card=20230001");
+    f.clock.set(at(3));
+    run(&mut node, "call 1");
+    let live = node.engine().clone();
+    drop(node);
+
+    let mut node = f.open();
+    assert_eq!(node.engine(), &live, "restart = replay of today's document");
+    let next = run(&mut node, "issue registry-1");
+    let DayEvent::Issued { ticket, .. } = &next.events[0] else { panic!() };
+    assert_eq!(ticket.to_string(), "A003", "numbering continues after the restart");
+}
+
+#[test]
+fn finishing_registers_the_case_with_a_code() {
+    let f = Fixture::new();
+    let mut node = f.open();
+    run(&mut node, "check-in 1 s001");
+    run(&mut node, "issue registry-1 card=20230001");
+    run(&mut node, "call 1");
+    run(&mut node, "start 1");
+    f.clock.set(at(7));
+    let out = run(&mut node, "finish 1 pending");
+    let case = out.case.expect("a finish registers a case");
+    assert_eq!(case.number.as_str(), "20261126-main-A001");
+    assert_eq!(case.code.len(), 6);
+    assert_eq!(case.staff, Some(StaffId::new("s001")));
+    assert!(case.visitor.is_some());
+    let id = DocId::Cases { hall: hall(), month: Month::of(day()) };
+    let stored = cases::read(node.store().doc(&id).unwrap().unwrap(), "cases").unwrap();
+    assert_eq!(stored, vec![case.clone()]);
+    assert_eq!(stored[0].status(), CaseStatus::Registered);
+    // An immediate case is completed on the spot.
+    run(&mut node, "issue registry-1");
+    run(&mut node, "call 1");
+    run(&mut node, "start 1");
+    let out = run(&mut node, "finish 1 immediate");
+    assert_eq!(out.case.unwrap().status(), CaseStatus::Completed);
+}
+
+#[test]
+fn cards_are_pseudonymised_and_looked_up_in_the_directory() {
+    let f = Fixture::new();
+    let mut node = f.open();
+    let stamp = node.store().next_stamp(at(0));
+    let entry =
+        CardEntry { card: "20230001".into(), kind: PersonKind::Graduate, college: "法学院".into() };
+    node.store().write(stamp, |b| b.edit(&DocId::Cards, |tx| Ok(cards::replace_all(tx, &[entry])?))).unwrap();
+    let known = node.visitor_for_card("20230001").unwrap();
+    assert_eq!((known.kind, known.college.as_str()), (PersonKind::Graduate, "法学院"));
+    assert!(!known.id.as_str().contains("2023"));
+    let unknown = node.visitor_for_card("99990000").unwrap();
+    assert_eq!((unknown.kind, unknown.college.as_str()), (PersonKind::Other, ""));
+    assert_ne!(known.id, unknown.id);
+}
+
+#[test]
+fn bookings_are_checked_in_by_code() {
+    let f = Fixture::new();
+    let mut node = f.open();
+    let booking = |id: &str, code: &str, service: &str| Booking {
+        id: BookingId::new(id),
+        hall: hall(),
+        day: day(),
+        service: ServiceId::new(service),
+        slot_start: at(10),
+        slot_end: at(40),
+        visitor: None,
+        code: code.into(),
+        history: vec![BookingStep { at: at(-900), status: BookingStatus::Booked, by: "web".into() }],
+    };
+    let id = DocId::Bookings { hall: hall(), day: day() };
+    let stamp = node.store().next_stamp(at(0));
+    node.store()
+        .write(stamp, |b| {
+            b.edit(&id, |tx| {
+                bookings::put(tx, &booking("b1", "111111", "registry-1"))?;
+                bookings::put(tx, &booking("b2", "222222", "registry-1"))?;
+                bookings::add_step(
+                    tx,
+                    &BookingId::new("b2"),
+                    &BookingStep { at: at(-5), status: BookingStatus::Cancelled, by: "web".into() },
+                )?;
+                Ok(())
+            })
+        })
+        .unwrap();
+    let err =
+        |node: &mut Node, line: &str| node.resolve(script::parse(line).unwrap()).unwrap_err().to_string();
+    assert!(err(&mut node, "issue registry-1 booking=999999").contains("no booking with code 999999"));
+    assert!(err(&mut node, "issue registry-1 booking=222222").contains("was cancelled"));
+    assert!(err(&mut node, "issue grad-1 booking=111111").contains("is for registry-1, not grad-1"));
+    let out = run(&mut node, "issue registry-1 booking=111111");
+    assert!(matches!(&out.events[0], DayEvent::Issued { source: Source::Booking { .. }, .. }));
+    let stored = bookings::read(node.store().doc(&id).unwrap().unwrap(), "b").unwrap();
+    assert_eq!(stored[0].status(), BookingStatus::CheckedIn);
+    // The same booking cannot be used twice.
+    let cmd = node.resolve(script::parse("issue registry-1 booking=111111").unwrap()).unwrap();
+    assert!(matches!(node.execute(&cmd), Err(NodeError::Rejected(Rejected::BookingUsed(_)))));
+}
+
+#[test]
+fn a_new_business_day_starts_numbering_again() {
+    let f = Fixture::new();
+    let mut node = f.open();
+    run(&mut node, "issue registry-1");
+    run(&mut node, "issue registry-1");
+    f.clock.set(day().next().start(480).plus_minutes(8 * 60));
+    let out = run(&mut node, "issue registry-1");
+    let DayEvent::Issued { ticket, .. } = &out.events[0] else { panic!() };
+    assert_eq!(ticket.to_string(), "A001");
+    assert_eq!(node.engine().day(), day().next());
+    let closed = DocId::Day { hall: hall(), day: day() };
+    assert_eq!(node.store().chunk_bytes(&closed).unwrap().chunks, 1, "the closed day is compacted");
+}
+
+#[test]
+fn a_clock_that_jumps_back_raises_an_alarm_and_time_does_not_go_back() {
+    let f = Fixture::new();
+    let mut node = f.open();
+    f.clock.set(at(60));
+    run(&mut node, "issue registry-1");
+    assert_eq!(node.clock_alarm(), None);
+    // A power cut: the Pi boots with its clock at 1970.
+    f.clock.set(Timestamp(0));
+    let out = run(&mut node, "issue registry-1");
+    assert!(node.clock_alarm().unwrap().contains("clock is not set"));
+    assert_eq!(out.events[0].at(), at(60), "times stay at the last known time");
+    assert_eq!(node.engine().day(), day(), "the business day does not move back");
+    f.clock.set(at(61));
+    run(&mut node, "issue registry-1");
+    assert_eq!(node.clock_alarm(), None);
+}
+
+#[test]
+fn a_refused_command_stores_nothing() {
+    let f = Fixture::new();
+    let mut node = f.open();
+    let before = node.store().last_stamp();
+    let err = node.execute(&Command::CallNext { window: 1 }).unwrap_err();
+    assert_eq!(err.to_string(), "1 号窗口未签到 / window 1 is not checked in");
+    assert_eq!(node.store().last_stamp(), before);
+    assert!(node.store().list_docs().unwrap().iter().all(|d| !matches!(d, DocId::Day { .. })));
+}
