@@ -1,1 +1,51 @@
-//! Shared helpers for the end-to-end tests live in the test files.
+//! Helpers for the end-to-end tests: finding the workspace's binaries and running them.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// The path of a workspace binary (`onestop-edge`, …; each is the only binary of the package
+/// of the same name) in this test run's target directory.
+/// The first call in a test process runs `cargo build` for it, so a test never runs a binary
+/// older than the code (cargo does nothing when it is fresh).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let dir = exe.parent().and_then(|d| d.parent()).expect("a target directory").to_path_buf();
+    let path = dir.join(name);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|b| b == name) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let release = dir.file_name().is_some_and(|n| n == "release");
+        let mut build = Command::new(cargo);
+        build.args(["build", "-p", name, "--bin", name]);
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cargo runs");
+        assert!(status.success(), "could not build {name}");
+        built.push(name.to_string());
+    }
+    assert!(path.exists(), "{} is missing after the build", path.display());
+    path
+}
+
+/// Runs a binary with arguments and returns its output (whatever its exit status).
+pub fn run(name: &str, args: &[&str]) -> Output {
+    Command::new(bin(name)).args(args).output().unwrap_or_else(|e| panic!("cannot run {name}: {e}"))
+}
+
+/// Runs a binary that must succeed; returns its standard output.
+pub fn ok(name: &str, args: &[&str]) -> String {
+    let out = run(name, args);
+    assert!(
+        out.status.success(),
+        "{name} {args:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}

@@ -680,3 +680,35 @@ proptest! {
         prop_assert!(matches!(called_at, Some(m) if m <= limit), "called at {:?}, limit {}", called_at, limit);
     }
 }
+
+#[test]
+fn transfers_and_reactivations_respect_one_ticket_per_card() {
+    let mut e = engine();
+    open(&mut e, 1, "s1");
+    // The card holds a visa ticket and is called for cert.
+    let cert = issue_as(&mut e, "cert", card("v1"), Priority::Normal, 0);
+    let visa = issue_as(&mut e, "visa", card("v1"), Priority::Normal, 1);
+    e.handle(&Command::CallTicket { window: 1, ticket: cert }, t(2)).unwrap();
+    rejects(
+        &mut e,
+        Command::Transfer { window: 1, to: TransferTarget::Service(svc("visa")), placement: Placement::Back },
+        3,
+        Rejected::AlreadyQueued { existing: visa },
+    );
+    rejects(
+        &mut e,
+        Command::Transfer { window: 1, to: TransferTarget::Window(1), placement: Placement::Back },
+        3,
+        Rejected::TransferToSelf,
+    );
+    rejects(
+        &mut e,
+        Command::Transfer { window: 1, to: TransferTarget::Window(8), placement: Placement::Back },
+        3,
+        Rejected::UnknownWindow(8),
+    );
+    // A no-show cannot come back while the card has taken a new ticket for the service.
+    e.handle(&Command::MarkNoShow { window: 1 }, t(4)).unwrap();
+    let again = issue_as(&mut e, "cert", card("v1"), Priority::Normal, 5);
+    rejects(&mut e, Command::Reactivate { ticket: cert }, 6, Rejected::AlreadyQueued { existing: again });
+}
