@@ -113,7 +113,7 @@ fn store_path(data: &Path) -> PathBuf {
     data.join("onestop.sqlite")
 }
 
-fn read_node_file(data: &Path) -> Result<(HallId, VisitorKey)> {
+fn read_node_toml(data: &Path) -> Result<NodeFile> {
     let path = data.join("node.toml");
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
@@ -121,10 +121,14 @@ fn read_node_file(data: &Path) -> Result<(HallId, VisitorKey)> {
             path.display()
         )
     })?;
-    let f: NodeFile =
-        toml::from_str(&text).with_context(|| format!("{} is not a valid node file", path.display()))?;
-    let key = VisitorKey::from_hex(&f.visitor_key)
-        .with_context(|| format!("{}: visitor_key must be 64 hexadecimal digits", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("{} is not a valid node file", path.display()))
+}
+
+fn read_node_file(data: &Path) -> Result<(HallId, VisitorKey)> {
+    let f = read_node_toml(data)?;
+    let key = VisitorKey::from_hex(&f.visitor_key).with_context(|| {
+        format!("{}: visitor_key must be 64 hexadecimal digits", data.join("node.toml").display())
+    })?;
     Ok((f.hall, key))
 }
 
@@ -156,22 +160,31 @@ fn init(
     }
     std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
     let node_file = data.join("node.toml");
-    let key_hex = match key {
-        Some(k) => {
+    let existing = if node_file.exists() { Some(read_node_toml(data)?) } else { None };
+    if let Some(f) = &existing
+        && f.hall != hall
+    {
+        bail!(
+            "{} already serves hall '{}': a node serves one hall, use another --data",
+            data.display(),
+            f.hall
+        );
+    }
+    let key_hex = match (key, existing) {
+        (Some(k), Some(f)) if k.trim() != f.visitor_key => bail!(
+            "{} already has a visitor key: changing it would make every visitor a stranger to the statistics",
+            node_file.display()
+        ),
+        (Some(k), _) => {
             VisitorKey::from_hex(k).context("--visitor-key must be 64 hexadecimal digits")?;
             k.trim().to_string()
         }
-        None => match read_node_file(data) {
-            Ok(_) => {
-                let text = std::fs::read_to_string(&node_file)?;
-                toml::from_str::<NodeFile>(&text)?.visitor_key
-            }
-            Err(_) => {
-                let mut bytes = [0u8; 32];
-                getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
-                bytes.iter().map(|b| format!("{b:02x}")).collect()
-            }
-        },
+        (None, Some(f)) => f.visitor_key,
+        (None, None) => {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        }
     };
     std::fs::write(&node_file, format!("hall = \"{hall}\"\nvisitor_key = \"{key_hex}\"\n"))?;
     #[cfg(unix)]
@@ -365,14 +378,19 @@ fn simulate(
     Ok(())
 }
 
+/// Marks a directory made by `demo`, which a later `demo` may clear.
+const DEMO_MARK: &str = ".onestop-demo";
+
 fn demo(data: &Path, tickets: usize) -> Result<()> {
-    if data.exists() && std::fs::read_dir(data)?.next().is_some() && !data.join("node.toml").exists() {
-        bail!("{} exists and is not a node directory: choose another --data", data.display());
-    }
-    if data.join("node.toml").exists() {
+    if data.exists() && std::fs::read_dir(data)?.next().is_some() {
+        if !data.join(DEMO_MARK).exists() {
+            bail!("{} exists and was not made by `demo`: choose another --data", data.display());
+        }
         std::fs::remove_dir_all(data)
             .with_context(|| format!("cannot clear the old demo in {}", data.display()))?;
     }
+    std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
+    std::fs::write(data.join(DEMO_MARK), "made by onestop-edge demo; a new demo clears this directory\n")?;
     // The morning ends now: the demo hall is then live in real time.
     let opens = SystemClock.now().plus_ms(-3 * 3_600_000);
     init(data, "main", None, Some(31), None, opens)?;

@@ -90,6 +90,31 @@ fn bad_input_is_refused_with_a_clear_message() {
     }
     let init = ok("onestop-edge", &["init", "--data", data, "--hall", "main", "--catalog", &catalog]);
     assert!(init.contains("hall main, 5 windows, 6 services"), "{init}");
+    // A node directory is never turned into another hall's, nor cleared by the demo.
+    let guarded: &[(&[&str], &str)] = &[
+        (&["init", "--data", data, "--hall", "east", "--demo-catalog", "2"], "already serves hall 'main'"),
+        (
+            &[
+                "init",
+                "--data",
+                data,
+                "--hall",
+                "main",
+                "--catalog",
+                &catalog,
+                "--visitor-key",
+                &"ab".repeat(32),
+            ],
+            "already has a visitor key",
+        ),
+        (&["demo", "--data", data], "was not made by `demo`"),
+    ];
+    for (args, expected) in guarded {
+        let out = run("onestop-edge", args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(expected), "{args:?}");
+    }
+    assert!(dir.path().join("hall/onestop.sqlite").exists(), "the hall's data is still there");
     for (line, expected) in [
         ("dance 3", "unknown command 'dance'"),
         ("call 9", "there is no window 9"),
