@@ -5,7 +5,9 @@
 //!   Automerge documents;
 //! - [`store`]: the durable SQLite document store (automerge-repo chunk layout, WAL);
 //! - [`hlc`]: the hybrid logical clock that never goes backwards;
-//! - [`secrets`]: window PINs and visitor pseudonyms.
+//! - [`secrets`]: window PINs and visitor pseudonyms;
+//! - [`wire`]: the length-prefixed frames of the sync protocol;
+//! - [`session`]: the sans-IO sync session and who may write what.
 
 pub mod bookings;
 pub mod cards;
@@ -16,7 +18,9 @@ pub mod day;
 pub mod docid;
 pub mod hlc;
 pub mod secrets;
+pub mod session;
 pub mod store;
+pub mod wire;
 
 pub use codec::{DocError, SCHEMA};
 pub use docid::{DocId, Month};

@@ -1,0 +1,408 @@
+//! The sync session between an edge and the cloud: a state machine with no sockets, files,
+//! clocks or threads. Frames in, frames out; documents are reached through [`Docs`].
+//!
+//! 1. Each side sends a [`Frame::Hello`]: its protocol version, its clock, its Automerge
+//!    actor, and the documents it holds that concern the peer, with their heads.
+//! 2. For every document whose heads differ (or that only one side has and both may hold),
+//!    Automerge's sync protocol runs until both sides are quiescent. Documents that already
+//!    agree cost nothing beyond the hello.
+//! 3. The session stays open: [`Session::local_change`] pushes each new local change.
+//!
+//! Authority is checked by the receiver before anything is applied ([`authority`]): the
+//! cloud accepts from a node only its own hall's writable documents, and only changes made
+//! by the actor that node declared; a node accepts from the cloud only its hall's documents,
+//! the catalogue and the card directory. A refused message is answered with
+//! [`Frame::Refused`] and nothing of it is applied.
+//!
+//! Sync states are kept per document and persisted after every received message; a new
+//! session (after a lost connection) starts from the persisted form, which keeps only the
+//! shared heads, so nothing in flight in the lost session is assumed delivered.
+
+use crate::docid::DocId;
+use crate::wire::{DocHeads, Frame, PROTOCOL_VERSION};
+use automerge::sync::{Message, State};
+use automerge::{ActorId, Automerge, Change, ChangeHash, sync::SyncDoc};
+use onestop_model::HallId;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Which end of the link this session is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Side {
+    /// A hall's node, talking to the cloud.
+    Edge { hall: HallId },
+    /// The cloud, talking to the node of `hall` named `node` (both from its certificate).
+    Cloud { node: String, hall: HallId },
+}
+
+impl Side {
+    fn hall(&self) -> &HallId {
+        match self {
+            Side::Edge { hall } | Side::Cloud { hall, .. } => hall,
+        }
+    }
+}
+
+/// Who may write what. Pure functions of the document id, the link and the changes.
+pub mod authority {
+    use super::*;
+
+    /// May the receiving side hold this document for this link at all?
+    pub fn may_hold(side: &Side, doc: &DocId) -> bool {
+        match doc {
+            DocId::Catalog | DocId::Cards => true,
+            other => other.hall() == Some(side.hall()),
+        }
+    }
+
+    /// May the peer write to this document? (Checked by the cloud for every change a node sends.)
+    pub fn may_write(side: &Side, doc: &DocId) -> Result<(), String> {
+        match side {
+            // The cloud is the authority of everything a node holds.
+            Side::Edge { .. } => {
+                if may_hold(side, doc) {
+                    Ok(())
+                } else {
+                    Err(format!("{doc} does not belong to this hall"))
+                }
+            }
+            Side::Cloud { hall, node } => match doc {
+                DocId::Catalog | DocId::Cards => Err(format!("{doc} is read-only for nodes")),
+                other if other.hall() != Some(hall) => {
+                    Err(format!("node {node} of hall {hall} may not write {other}"))
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// Were all these changes made by the peer's declared actor? (The cloud's check.)
+    pub fn changes_by(actor: &ActorId, changes: &[Change]) -> Result<(), String> {
+        match changes.iter().find(|c| c.actor_id() != actor) {
+            None => Ok(()),
+            Some(c) => Err(format!("a change by actor {} which is not this node's", c.actor_id())),
+        }
+    }
+}
+
+/// A failure that ends the session (the shell closes the connection and reconnects later).
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("the peer speaks protocol {0}, this node speaks {PROTOCOL_VERSION}")]
+    Version(u16),
+    #[error("the peer sent {0} before its hello")]
+    NoHello(&'static str),
+    #[error("the peer's actor is not bound to it: {0}")]
+    Actor(String),
+    #[error("document store: {0}")]
+    Docs(String),
+}
+
+/// What the session tells its shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// The peer's hello: its clock (the edge corrects its own with the cloud's) and actor.
+    Greeted { peer_time_ms: i64, peer_actor: Vec<u8> },
+    /// A peer's changes were applied to a document.
+    Applied { doc: DocId },
+    /// A message was refused (by us, or by the peer about our changes).
+    Refused { doc: DocId, reason: String, by_peer: bool },
+}
+
+/// The documents a session syncs: the store on a node or the cloud, a map in tests.
+pub trait Docs {
+    /// Documents held that concern `side`'s link, with their heads.
+    fn held(&mut self, side: &Side) -> Result<Vec<DocHeads>, String>;
+    /// The document, if held.
+    fn doc(&mut self, id: &DocId) -> Result<Option<&Automerge>, String>;
+    /// Adds `changes` to the document (creating it if new), durably.
+    fn apply(&mut self, id: &DocId, changes: Vec<Change>) -> Result<(), String>;
+    /// The persisted sync state for this link and document.
+    fn load_state(&mut self, id: &DocId) -> Option<State>;
+    /// Persists the sync state for this link and document.
+    fn save_state(&mut self, id: &DocId, state: &State);
+}
+
+/// One edge–cloud session.
+pub struct Session {
+    side: Side,
+    actor: ActorId,
+    /// The cloud's record of the actors bound to this node; `None` on the edge.
+    bound: Option<BTreeSet<ActorId>>,
+    peer_actor: Option<ActorId>,
+    states: BTreeMap<DocId, State>,
+    refused: BTreeSet<DocId>,
+    out: VecDeque<Frame>,
+}
+
+impl Session {
+    /// A session for `side`, writing as `actor`. On the cloud, `bound` holds the actors bound
+    /// to the node; a hello declaring another actor ends the session.
+    pub fn new(side: Side, actor: ActorId, bound: Option<BTreeSet<ActorId>>) -> Session {
+        Session {
+            side,
+            actor,
+            bound,
+            peer_actor: None,
+            states: BTreeMap::new(),
+            refused: BTreeSet::new(),
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Sends this side's hello; call once, right after the connection opens.
+    pub fn open(&mut self, docs: &mut dyn Docs, now_ms: i64) -> Result<(), SessionError> {
+        let held = docs.held(&self.side).map_err(SessionError::Docs)?;
+        self.out.push_back(Frame::Hello {
+            version: PROTOCOL_VERSION,
+            time_ms: now_ms,
+            actor: self.actor.to_bytes().to_vec(),
+            docs: held,
+        });
+        Ok(())
+    }
+
+    /// The next frame to send, if any.
+    pub fn poll_transmit(&mut self) -> Option<Frame> {
+        self.out.pop_front()
+    }
+
+    /// Nothing is waiting to be sent.
+    pub fn is_idle(&self) -> bool {
+        self.out.is_empty()
+    }
+
+    /// Has the peer's hello arrived?
+    pub fn is_greeted(&self) -> bool {
+        self.peer_actor.is_some()
+    }
+
+    fn state(&mut self, docs: &mut dyn Docs, id: &DocId) -> State {
+        if let Some(s) = self.states.get(id) {
+            return s.clone();
+        }
+        docs.load_state(id).unwrap_or_default()
+    }
+
+    /// Generates and queues the next sync message for `id`, if there is one.
+    fn sync_doc(&mut self, docs: &mut dyn Docs, id: &DocId) -> Result<(), SessionError> {
+        if self.refused.contains(id) {
+            return Ok(());
+        }
+        let mut state = self.state(docs, id);
+        let empty = Automerge::new();
+        let msg = match docs.doc(id).map_err(SessionError::Docs)? {
+            Some(doc) => doc.generate_sync_message(&mut state),
+            // A document we do not have yet: an empty one asks the peer for everything.
+            None => empty.generate_sync_message(&mut state),
+        };
+        self.states.insert(id.clone(), state);
+        if let Some(m) = msg {
+            self.out.push_back(Frame::Sync { doc: id.clone(), message: m.encode() });
+        }
+        Ok(())
+    }
+
+    /// A local change was made to `id`: push it to the peer.
+    pub fn local_change(&mut self, docs: &mut dyn Docs, id: &DocId) -> Result<(), SessionError> {
+        if self.is_greeted() && authority::may_hold(&self.side, id) {
+            self.sync_doc(docs, id)?;
+        }
+        Ok(())
+    }
+
+    /// Handles one frame from the peer.
+    pub fn receive(&mut self, docs: &mut dyn Docs, frame: Frame) -> Result<Vec<SessionEvent>, SessionError> {
+        match frame {
+            Frame::Hello { version, time_ms, actor, docs: theirs } => {
+                if version != PROTOCOL_VERSION {
+                    return Err(SessionError::Version(version));
+                }
+                let peer = ActorId::from(actor.as_slice());
+                if let Some(bound) = &self.bound
+                    && !bound.contains(&peer)
+                {
+                    return Err(SessionError::Actor(format!("actor {peer} is not bound to this node")));
+                }
+                self.peer_actor = Some(peer);
+                let ours: BTreeMap<DocId, Vec<ChangeHash>> = docs
+                    .held(&self.side)
+                    .map_err(SessionError::Docs)?
+                    .into_iter()
+                    .map(|d| (d.id, d.heads))
+                    .collect();
+                let mut wanted: BTreeSet<DocId> = BTreeSet::new();
+                for d in &theirs {
+                    let mut ours_heads = ours.get(&d.id).cloned().unwrap_or_default();
+                    let mut their_heads = d.heads.clone();
+                    ours_heads.sort();
+                    their_heads.sort();
+                    if ours_heads != their_heads && authority::may_hold(&self.side, &d.id) {
+                        wanted.insert(d.id.clone());
+                    }
+                }
+                for id in ours.keys() {
+                    if !theirs.iter().any(|d| &d.id == id) {
+                        wanted.insert(id.clone());
+                    }
+                }
+                for id in wanted {
+                    self.sync_doc(docs, &id)?;
+                }
+                Ok(vec![SessionEvent::Greeted { peer_time_ms: time_ms, peer_actor: actor }])
+            }
+            Frame::Sync { doc, message } => {
+                let Some(peer) = self.peer_actor.clone() else {
+                    return Err(SessionError::NoHello("a sync message"));
+                };
+                if self.refused.contains(&doc) {
+                    return Ok(Vec::new());
+                }
+                match self.receive_sync(docs, &doc, &message, &peer) {
+                    Ok(applied) => {
+                        self.sync_doc(docs, &doc)?;
+                        Ok(if applied { vec![SessionEvent::Applied { doc }] } else { Vec::new() })
+                    }
+                    Err(Refusal::Store(e)) => Err(SessionError::Docs(e)),
+                    Err(Refusal::Policy(reason)) => {
+                        tracing::warn!(message = "Refused a peer's changes.", doc = %doc, reason = %reason);
+                        self.refused.insert(doc.clone());
+                        self.out.push_back(Frame::Refused { doc: doc.clone(), reason: reason.clone() });
+                        Ok(vec![SessionEvent::Refused { doc, reason, by_peer: false }])
+                    }
+                }
+            }
+            Frame::Refused { doc, reason } => {
+                tracing::warn!(message = "The peer refused our changes.", doc = %doc, reason = %reason);
+                self.refused.insert(doc.clone());
+                Ok(vec![SessionEvent::Refused { doc, reason, by_peer: true }])
+            }
+        }
+    }
+
+    /// Applies a sync message all or nothing. `Ok(true)` if changes were added.
+    fn receive_sync(
+        &mut self,
+        docs: &mut dyn Docs,
+        id: &DocId,
+        message: &[u8],
+        peer: &ActorId,
+    ) -> Result<bool, Refusal> {
+        if !authority::may_hold(&self.side, id) {
+            return Err(Refusal::Policy(match &self.side {
+                Side::Cloud { node, hall } => format!("node {node} of hall {hall} may not sync {id}"),
+                Side::Edge { hall } => format!("{id} does not belong to hall {hall}"),
+            }));
+        }
+        let msg =
+            Message::decode(message).map_err(|e| Refusal::Policy(format!("unreadable sync message: {e}")))?;
+        let mut state = self.state(docs, id);
+        // Apply to a copy first, so a refused message leaves no trace.
+        let (mut copy, before) = match docs.doc(id).map_err(Refusal::Store)? {
+            Some(doc) => (doc.fork(), doc.get_heads()),
+            None => (Automerge::new(), Vec::new()),
+        };
+        copy.receive_sync_message(&mut state, msg)
+            .map_err(|e| Refusal::Policy(format!("the sync message does not apply: {e}")))?;
+        let new: Vec<Change> = copy.get_changes(&before);
+        // Asking for changes is reading; only a message that brings changes is a write.
+        if !new.is_empty() {
+            authority::may_write(&self.side, id).map_err(Refusal::Policy)?;
+            if matches!(self.side, Side::Cloud { .. }) {
+                authority::changes_by(peer, &new).map_err(Refusal::Policy)?;
+            }
+        }
+        let applied = !new.is_empty();
+        if applied {
+            docs.apply(id, new).map_err(Refusal::Store)?;
+        }
+        docs.save_state(id, &state);
+        self.states.insert(id.clone(), state);
+        Ok(applied)
+    }
+}
+
+enum Refusal {
+    Policy(String),
+    Store(String),
+}
+
+/// Documents in memory, for tests and tools: the same trait the store implements.
+#[derive(Default)]
+pub struct MemDocs {
+    pub docs: BTreeMap<DocId, Automerge>,
+    pub states: BTreeMap<DocId, Vec<u8>>,
+}
+
+impl Docs for MemDocs {
+    fn held(&mut self, side: &Side) -> Result<Vec<DocHeads>, String> {
+        Ok(self
+            .docs
+            .iter()
+            .filter(|(id, _)| authority::may_hold(side, id))
+            .map(|(id, d)| DocHeads { id: id.clone(), heads: d.get_heads() })
+            .collect())
+    }
+    fn doc(&mut self, id: &DocId) -> Result<Option<&Automerge>, String> {
+        Ok(self.docs.get(id))
+    }
+    fn apply(&mut self, id: &DocId, changes: Vec<Change>) -> Result<(), String> {
+        self.docs.entry(id.clone()).or_default().apply_changes(changes).map_err(|e| e.to_string())
+    }
+    fn load_state(&mut self, id: &DocId) -> Option<State> {
+        self.states.get(id).and_then(|b| State::decode(b).ok())
+    }
+    fn save_state(&mut self, id: &DocId, state: &State) {
+        self.states.insert(id.clone(), state.encode());
+    }
+}
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;
+
+/// The durable store as a session's documents: received changes are written durably before
+/// the session answers, and sync states persist per (peer, document).
+pub struct StoreDocs<'a> {
+    pub store: &'a mut crate::Store,
+    /// The peer's name in the sync-state table (the cloud: "cloud"; a node: its node id).
+    pub peer: String,
+}
+
+impl Docs for StoreDocs<'_> {
+    fn held(&mut self, side: &Side) -> Result<Vec<DocHeads>, String> {
+        let ids = self.store.list_docs().map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for id in ids.into_iter().filter(|id| authority::may_hold(side, id)) {
+            if let Some(doc) = self.store.doc(&id).map_err(|e| e.to_string())? {
+                out.push(DocHeads { heads: doc.get_heads(), id });
+            }
+        }
+        Ok(out)
+    }
+    fn doc(&mut self, id: &DocId) -> Result<Option<&Automerge>, String> {
+        self.store.doc(id).map_err(|e| e.to_string())
+    }
+    fn apply(&mut self, id: &DocId, changes: Vec<Change>) -> Result<(), String> {
+        // Remote changes are not local facts: the clock only ticks logically.
+        let stamp = self.store.next_stamp(self.store.last_stamp().time());
+        self.store
+            .write(stamp, |b| b.change(id, |doc| Ok(doc.apply_changes(changes)?)))
+            .map_err(|e| e.to_string())
+    }
+    fn load_state(&mut self, id: &DocId) -> Option<State> {
+        match self.store.load_sync_state(&self.peer, id) {
+            Ok(Some(bytes)) => State::decode(&bytes).ok(),
+            Ok(None) => None,
+            Err(error) => {
+                tracing::warn!(message = "Could not read a sync state; starting afresh.", doc = %id, %error);
+                None
+            }
+        }
+    }
+    fn save_state(&mut self, id: &DocId, state: &State) {
+        if let Err(error) = self.store.save_sync_state(&self.peer, id, &state.encode()) {
+            // Losing a sync state costs a longer sync next time, never data.
+            tracing::warn!(message = "Could not persist a sync state.", doc = %id, %error);
+        }
+    }
+}

@@ -1,0 +1,285 @@
+use super::*;
+use crate::tests::{every_event, sample_catalog};
+use crate::{catalog, day};
+use onestop_model::{Day, HallId};
+
+fn hall(h: &str) -> HallId {
+    HallId::new(h)
+}
+fn d() -> Day {
+    Day::new(2026, 11, 26).unwrap()
+}
+fn day_id(h: &str) -> DocId {
+    DocId::Day { hall: hall(h), day: d() }
+}
+
+struct End {
+    session: Session,
+    docs: MemDocs,
+}
+
+fn edge_actor() -> ActorId {
+    ActorId::from([0xE1u8; 16])
+}
+fn cloud_actor() -> ActorId {
+    ActorId::from([0xC1u8; 16])
+}
+
+fn edge(h: &str, docs: MemDocs) -> End {
+    End { session: Session::new(Side::Edge { hall: hall(h) }, edge_actor(), None), docs }
+}
+fn cloud(h: &str, docs: MemDocs, bound: ActorId) -> End {
+    let side = Side::Cloud { node: format!("{h}-pi-1"), hall: hall(h) };
+    End { session: Session::new(side, cloud_actor(), Some([bound].into())), docs }
+}
+
+/// Moves frames both ways until both sides are quiet; `drop` decides which frames are lost.
+/// Returns the frames and bytes delivered and the events seen on each side.
+fn pump(a: &mut End, b: &mut End, mut drop: impl FnMut(usize) -> bool) -> (usize, usize, Vec<SessionEvent>) {
+    let (mut frames, mut bytes, mut n) = (0, 0, 0);
+    let mut events = Vec::new();
+    a.session.open(&mut a.docs, 1_000).unwrap();
+    b.session.open(&mut b.docs, 2_000).unwrap();
+    loop {
+        let mut moved = false;
+        for forward in [true, false] {
+            let (from, to) = if forward { (&mut *a, &mut *b) } else { (&mut *b, &mut *a) };
+            while let Some(f) = from.session.poll_transmit() {
+                moved = true;
+                n += 1;
+                if drop(n) {
+                    continue;
+                }
+                frames += 1;
+                bytes += f.encode().len();
+                events.extend(to.session.receive(&mut to.docs, f).unwrap());
+            }
+        }
+        if !moved {
+            return (frames, bytes, events);
+        }
+    }
+}
+
+fn edge_docs(h: &str, events: &[onestop_model::DayEvent]) -> MemDocs {
+    let mut doc = Automerge::new().with_actor(edge_actor());
+    let mut tx = doc.transaction();
+    day::append(&mut tx, &hall(h), d(), 480, events).unwrap();
+    tx.commit();
+    let mut docs = MemDocs::default();
+    docs.docs.insert(day_id(h), doc);
+    docs
+}
+
+fn cloud_docs() -> MemDocs {
+    let mut doc = Automerge::new().with_actor(cloud_actor());
+    let mut tx = doc.transaction();
+    catalog::write(&mut tx, &sample_catalog()).unwrap();
+    tx.commit();
+    let mut docs = MemDocs::default();
+    docs.docs.insert(DocId::Catalog, doc);
+    docs
+}
+
+fn heads(docs: &MemDocs, id: &DocId) -> Vec<ChangeHash> {
+    let mut h = docs.docs.get(id).map(|d| d.get_heads()).unwrap_or_default();
+    h.sort();
+    h
+}
+
+fn append(end: &mut End, events: &[onestop_model::DayEvent], h: &str) {
+    let doc = end.docs.docs.get_mut(&day_id(h)).unwrap();
+    let mut tx = doc.transaction();
+    day::append(&mut tx, &hall(h), d(), 480, events).unwrap();
+    tx.commit();
+}
+
+#[test]
+fn both_sides_converge_and_agreeing_documents_cost_only_the_hello() {
+    let mut e = edge("main", edge_docs("main", &every_event()));
+    let mut c = cloud("main", cloud_docs(), edge_actor());
+    let (_, _, events) = pump(&mut e, &mut c, |_| false);
+    assert!(events.contains(&SessionEvent::Applied { doc: day_id("main") }));
+    assert!(events.contains(&SessionEvent::Applied { doc: DocId::Catalog }));
+    for id in [day_id("main"), DocId::Catalog] {
+        assert_eq!(heads(&e.docs, &id), heads(&c.docs, &id), "{id}");
+    }
+    assert_eq!(day::read(&c.docs.docs[&day_id("main")], "d").unwrap().events, every_event());
+
+    // A new session over the same documents: the hellos are all there is.
+    let mut e2 = edge("main", std::mem::take(&mut e.docs));
+    let mut c2 = cloud("main", std::mem::take(&mut c.docs), edge_actor());
+    let (frames, _, _) = pump(&mut e2, &mut c2, |_| false);
+    assert_eq!(frames, 2);
+
+    // Live: a local change is pushed at once over the open session.
+    append(&mut e2, &every_event()[..1], "main");
+    e2.session.local_change(&mut e2.docs, &day_id("main")).unwrap();
+    let (_, _, events) = pump(&mut e2, &mut c2, |_| false);
+    assert!(events.contains(&SessionEvent::Applied { doc: day_id("main") }));
+    assert_eq!(heads(&e2.docs, &day_id("main")), heads(&c2.docs, &day_id("main")));
+}
+
+#[test]
+fn a_node_may_not_write_another_hall_or_the_catalogue() {
+    // A node of hall east holds (somehow) a main day and a catalogue of its own making.
+    let mut docs = edge_docs("main", &every_event());
+    let mut forged = Automerge::new().with_actor(edge_actor());
+    let mut tx = forged.transaction();
+    catalog::write(&mut tx, &sample_catalog()).unwrap();
+    tx.commit();
+    docs.docs.insert(DocId::Catalog, forged);
+    // The node is enrolled for east, so its session only offers east's documents and the
+    // catalogue; push main's day by hand as a rogue node would.
+    let mut e = edge("east", docs);
+    let mut c = cloud("east", MemDocs::default(), edge_actor());
+    let (_, _, events) = pump(&mut e, &mut c, |_| false);
+    assert!(events.iter().any(|ev| matches!(ev, SessionEvent::Refused { doc: DocId::Catalog, by_peer: true, reason } if reason.contains("read-only"))), "{events:?}");
+    assert!(!c.docs.docs.contains_key(&DocId::Catalog), "nothing of the forged catalogue is applied");
+
+    let msg = e.docs.docs[&day_id("main")].generate_sync_message(&mut State::new()).unwrap();
+    let events =
+        c.session.receive(&mut c.docs, Frame::Sync { doc: day_id("main"), message: msg.encode() }).unwrap();
+    assert!(
+        matches!(&events[..], [SessionEvent::Refused { reason, .. }] if reason.contains("may not sync hall/main/day")),
+        "{events:?}"
+    );
+    assert!(c.docs.docs.is_empty());
+}
+
+#[test]
+fn changes_by_an_actor_that_is_not_the_node_are_refused() {
+    // The edge's day holds a change made by some other actor.
+    let mut docs = edge_docs("main", &every_event()[..2]);
+    let mut other = docs.docs[&day_id("main")].fork().with_actor(ActorId::from([0x66u8; 16]));
+    let mut tx = other.transaction();
+    day::append(&mut tx, &hall("main"), d(), 480, &every_event()[2..3]).unwrap();
+    tx.commit();
+    docs.docs.insert(day_id("main"), other);
+    let mut e = edge("main", docs);
+    let mut c = cloud("main", MemDocs::default(), edge_actor());
+    let (_, _, events) = pump(&mut e, &mut c, |_| false);
+    assert!(
+        events.iter().any(
+            |ev| matches!(ev, SessionEvent::Refused { reason, .. } if reason.contains("not this node's"))
+        ),
+        "{events:?}"
+    );
+    assert!(!c.docs.docs.contains_key(&day_id("main")), "all or nothing");
+
+    // A hello declaring an actor the cloud has not bound to the node ends the session.
+    let mut c = cloud("main", MemDocs::default(), ActorId::from([0x77u8; 16]));
+    let mut e = edge("main", edge_docs("main", &every_event()));
+    e.session.open(&mut e.docs, 0).unwrap();
+    let hello = e.session.poll_transmit().unwrap();
+    assert!(matches!(c.session.receive(&mut c.docs, hello), Err(SessionError::Actor(_))));
+}
+
+#[test]
+fn lost_frames_and_a_new_connection_still_converge() {
+    let mut e = edge("main", edge_docs("main", &every_event()));
+    let mut c = cloud("main", cloud_docs(), edge_actor());
+    // The link dies after the hellos and one more frame.
+    pump(&mut e, &mut c, |n| n > 3);
+    // More happens offline on both sides.
+    append(&mut e, &every_event()[..5], "main");
+    let mut tx = c.docs.docs.get_mut(&DocId::Catalog).unwrap().transaction();
+    let mut cat = sample_catalog();
+    cat.notices.clear();
+    catalog::write(&mut tx, &cat).unwrap();
+    tx.commit();
+    // Reconnect: fresh sessions, sync states from their persisted form.
+    let mut e = edge("main", std::mem::take(&mut e.docs));
+    let mut c = cloud("main", std::mem::take(&mut c.docs), edge_actor());
+    // Drop and duplicate nothing this time, but lose a frame in the middle once more…
+    pump(&mut e, &mut c, |n| n == 4);
+    let mut e = edge("main", std::mem::take(&mut e.docs));
+    let mut c = cloud("main", std::mem::take(&mut c.docs), edge_actor());
+    pump(&mut e, &mut c, |_| false);
+    for id in [day_id("main"), DocId::Catalog] {
+        assert_eq!(heads(&e.docs, &id), heads(&c.docs, &id), "{id}");
+    }
+    assert_eq!(catalog::read(&e.docs.docs[&DocId::Catalog]).unwrap(), cat);
+}
+
+#[test]
+fn a_peer_restored_from_an_old_backup_still_converges() {
+    let mut e = edge("main", edge_docs("main", &every_event()[..4]));
+    let mut c = cloud("main", cloud_docs(), edge_actor());
+    let backup = e.docs.docs[&day_id("main")].fork();
+    pump(&mut e, &mut c, |_| false);
+    append(&mut e, &every_event()[4..9], "main");
+    let mut e = edge("main", std::mem::take(&mut e.docs));
+    let mut c = cloud("main", std::mem::take(&mut c.docs), edge_actor());
+    pump(&mut e, &mut c, |_| false);
+    // The node's disk dies; it comes back from the old backup, with its old sync states,
+    // while the cloud remembers having shared newer heads with it.
+    let mut restored = MemDocs::default();
+    restored.docs.insert(day_id("main"), backup);
+    let mut e = edge("main", restored);
+    let mut c = cloud("main", std::mem::take(&mut c.docs), edge_actor());
+    pump(&mut e, &mut c, |_| false);
+    assert_eq!(heads(&e.docs, &day_id("main")), heads(&c.docs, &day_id("main")));
+    assert_eq!(day::read(&e.docs.docs[&day_id("main")], "d").unwrap().events, every_event()[..9].to_vec());
+}
+
+#[test]
+fn two_durable_stores_converge_and_remember_their_sync_states() {
+    use crate::store::{Durability, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let (ep, cp) = (dir.path().join("edge.sqlite"), dir.path().join("cloud.sqlite"));
+    let mut edge_store = Store::open(&ep, Durability::Full).unwrap();
+    let mut cloud_store = Store::open(&cp, Durability::Normal).unwrap();
+    let stamp = edge_store.next_stamp(onestop_model::Timestamp(1));
+    edge_store
+        .write(stamp, |b| {
+            b.edit(&day_id("main"), |tx| Ok(day::append(tx, &hall("main"), d(), 480, &every_event())?))
+        })
+        .unwrap();
+    let stamp = cloud_store.next_stamp(onestop_model::Timestamp(1));
+    cloud_store
+        .write(stamp, |b| b.edit(&DocId::Catalog, |tx| Ok(catalog::write(tx, &sample_catalog())?)))
+        .unwrap();
+    let edge_actor = edge_store.actor().clone();
+
+    let run = |edge_store: &mut Store, cloud_store: &mut Store| {
+        let mut e = Session::new(Side::Edge { hall: hall("main") }, edge_store.actor().clone(), None);
+        let side = Side::Cloud { node: "main-pi-1".into(), hall: hall("main") };
+        let mut c = Session::new(side, cloud_store.actor().clone(), Some([edge_actor.clone()].into()));
+        let mut ed = StoreDocs { store: edge_store, peer: "cloud".into() };
+        let mut cd = StoreDocs { store: cloud_store, peer: "main-pi-1".into() };
+        e.open(&mut ed, 0).unwrap();
+        c.open(&mut cd, 0).unwrap();
+        let mut frames = 0;
+        loop {
+            let mut moved = false;
+            while let Some(f) = e.poll_transmit() {
+                moved = true;
+                frames += 1;
+                c.receive(&mut cd, f).unwrap();
+            }
+            while let Some(f) = c.poll_transmit() {
+                moved = true;
+                frames += 1;
+                e.receive(&mut ed, f).unwrap();
+            }
+            if !moved {
+                return frames;
+            }
+        }
+    };
+    assert!(run(&mut edge_store, &mut cloud_store) > 2);
+    drop((edge_store, cloud_store));
+
+    let mut edge_store = Store::open(&ep, Durability::Full).unwrap();
+    let mut cloud_store = Store::open(&cp, Durability::Normal).unwrap();
+    for id in [day_id("main"), DocId::Catalog] {
+        let a = edge_store.doc(&id).unwrap().unwrap().get_heads();
+        let b = cloud_store.doc(&id).unwrap().unwrap().get_heads();
+        assert_eq!(a, b, "{id} is durable on both sides");
+        assert!(edge_store.load_sync_state("cloud", &id).unwrap().is_some());
+        assert!(cloud_store.load_sync_state("main-pi-1", &id).unwrap().is_some());
+    }
+    // Reconnecting with nothing new costs the two hellos.
+    assert_eq!(run(&mut edge_store, &mut cloud_store), 2);
+}
