@@ -7,7 +7,8 @@
 //! - [`hlc`]: the hybrid logical clock that never goes backwards;
 //! - [`secrets`]: window PINs and visitor pseudonyms;
 //! - [`wire`]: the length-prefixed frames of the sync protocol;
-//! - [`session`]: the sans-IO sync session and who may write what.
+//! - [`session`]: the sans-IO sync session and who may write what;
+//! - [`transport`]: the QUIC link with mutual TLS around the session.
 
 pub mod bookings;
 pub mod cards;
@@ -20,6 +21,7 @@ pub mod hlc;
 pub mod secrets;
 pub mod session;
 pub mod store;
+pub mod transport;
 pub mod wire;
 
 pub use codec::{DocError, SCHEMA};

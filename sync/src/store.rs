@@ -205,6 +205,29 @@ impl Store {
         hlc::next_stamp(self.hlc, wall)
     }
 
+    /// Takes a peer's clock reading (the cloud's, on connect) into the hybrid logical clock:
+    /// the clock jumps forward to it if it is ahead, and never goes back. Persisted with the
+    /// next write.
+    pub fn observe_time(&mut self, remote: Timestamp, wall: Timestamp) {
+        self.hlc = hlc::merge_stamp(self.hlc, HlcStamp { physical: remote.0, logical: 0 }, wall);
+    }
+
+    /// A value of the node's own bookkeeping (not replicated).
+    pub fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [format!("x:{key}")], |r| r.get(0))
+            .optional()
+            .map_err(self.sql())
+    }
+
+    /// Stores a value of the node's own bookkeeping (not replicated).
+    pub fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.conn
+            .execute("INSERT OR REPLACE INTO meta VALUES (?1, ?2)", params![format!("x:{key}"), value])
+            .map(|_| ())
+            .map_err(self.sql())
+    }
+
     /// Sets how many incremental bytes a document needs before it may be compacted.
     pub fn set_compact_floor(&mut self, bytes: u64) {
         self.compact_floor = bytes;

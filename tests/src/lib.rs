@@ -49,3 +49,5 @@ pub fn ok(name: &str, args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
+
+pub mod pki;

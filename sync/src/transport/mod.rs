@@ -1,0 +1,376 @@
+//! The sync link over QUIC (quinn + rustls): the edge dials the cloud, each connection runs
+//! one [`Session`](crate::session::Session) on one bidirectional stream, and local changes are
+//! pushed as they happen. This is the IO shell around the sans-IO session.
+
+pub mod tls;
+
+use crate::docid::DocId;
+use crate::session::{Docs, Session, SessionEvent, Side, StoreDocs};
+use crate::store::Store;
+use crate::wire::{FrameReader, WireError};
+use automerge::ActorId;
+use onestop_model::{HallId, Timestamp};
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+pub use tls::{ALPN, FloorTime, NodeIdentity, Revocations};
+use tokio::sync::{broadcast, watch};
+
+/// Why a connection ended.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    #[error("connection lost: {0}")]
+    Connection(#[from] quinn::ConnectionError),
+    #[error("read: {0}")]
+    Read(#[from] quinn::ReadError),
+    #[error("write: {0}")]
+    Write(#[from] quinn::WriteError),
+    #[error("bad frame: {0}")]
+    Wire(#[from] WireError),
+    #[error("sync session: {0}")]
+    Session(#[from] crate::session::SessionError),
+    #[error("the peer is not a node: {0}")]
+    Identity(String),
+}
+
+fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+async fn flush(session: &mut Session, send: &mut quinn::SendStream) -> Result<(), LinkError> {
+    while let Some(frame) = session.poll_transmit() {
+        send.write_all(&frame.encode()).await?;
+    }
+    Ok(())
+}
+
+/// Runs `session` over one stream until the peer closes it or something fails.
+async fn drive(
+    session: &mut Session,
+    store: &Mutex<Store>,
+    peer: &str,
+    send: &mut quinn::SendStream,
+    recv: &mut quinn::RecvStream,
+    changes: &mut broadcast::Receiver<DocId>,
+    mut on_event: impl FnMut(SessionEvent, &Mutex<Store>),
+) -> Result<(), LinkError> {
+    let mut reader = FrameReader::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    {
+        let mut s = lock(store);
+        session.open(&mut StoreDocs { store: &mut s, peer: peer.to_string() }, now_ms())?;
+    }
+    flush(session, send).await?;
+    loop {
+        tokio::select! {
+            read = recv.read(&mut buf) => {
+                let Some(n) = read? else { return Ok(()) };
+                reader.push(&buf[..n]);
+                while let Some(frame) = reader.next_frame()? {
+                    let events = {
+                        let mut s = lock(store);
+                        session.receive(&mut StoreDocs { store: &mut s, peer: peer.to_string() }, frame)?
+                    };
+                    for e in events {
+                        on_event(e, store);
+                    }
+                }
+                flush(session, send).await?;
+            }
+            change = changes.recv() => {
+                let closed = {
+                    let mut s = lock(store);
+                    let mut docs = StoreDocs { store: &mut s, peer: peer.to_string() };
+                    match change {
+                        Ok(doc) => {
+                            session.local_change(&mut docs, &doc)?;
+                            false
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            // Missed notices: offer every document again.
+                            let ids = docs.store.list_docs().map_err(|e| LinkError::Connect(e.to_string()))?;
+                            for id in ids {
+                                session.local_change(&mut docs, &id)?;
+                            }
+                            false
+                        }
+                        Err(broadcast::error::RecvError::Closed) => true,
+                    }
+                };
+                if closed {
+                    return Ok(());
+                }
+                flush(session, send).await?;
+            }
+        }
+    }
+}
+
+/// What the hall's pages and logs show about the link to the cloud.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkStatus {
+    pub online: bool,
+    /// When the link was last lost (ms since 1970), while offline.
+    pub offline_since: Option<i64>,
+    /// When changes last came from or went to the cloud.
+    pub last_sync: Option<i64>,
+    /// The last reason a connection failed or ended.
+    pub last_error: Option<String>,
+    /// The cloud's clock minus ours, from the last hello (ms).
+    pub clock_offset_ms: Option<i64>,
+}
+
+/// The edge's side of the link: dials the cloud, keeps the session going, reconnects with
+/// capped exponential backoff and jitter.
+pub struct EdgeLink {
+    pub endpoint: quinn::Endpoint,
+    pub client: quinn::ClientConfig,
+    pub cloud: SocketAddr,
+    /// The name in the cloud's certificate.
+    pub server_name: String,
+    pub hall: HallId,
+    pub store: Arc<Mutex<Store>>,
+    /// Notices of local changes (the node sends the document id after each write).
+    pub changes: broadcast::Sender<DocId>,
+    pub status: watch::Sender<LinkStatus>,
+    /// Raised to the cloud's time on every hello, for certificate checks.
+    pub time: FloorTime,
+    /// Backoff bounds.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl EdgeLink {
+    /// Runs until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = self.backoff_min;
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let result = tokio::select! {
+                r = self.connect_once(&mut backoff) => r,
+                _ = shutdown.changed() => return,
+            };
+            let reason = match result {
+                Ok(()) => "the cloud closed the connection".to_string(),
+                Err(e) => e.to_string(),
+            };
+            tracing::info!(message = "Link to the cloud down.", hall = %self.hall, reason = %reason);
+            self.status.send_modify(|s| {
+                if s.online || s.offline_since.is_none() {
+                    s.offline_since = Some(now_ms());
+                }
+                s.online = false;
+                s.last_error = Some(reason);
+            });
+            let wait = jitter(backoff);
+            backoff = (backoff * 2).min(self.backoff_max);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    async fn connect_once(&self, backoff: &mut Duration) -> Result<(), LinkError> {
+        let conn = self
+            .endpoint
+            .connect_with(self.client.clone(), self.cloud, &self.server_name)
+            .map_err(|e| LinkError::Connect(e.to_string()))?
+            .await?;
+        let (mut send, mut recv) = conn.open_bi().await?;
+        let actor = lock(&self.store).actor().clone();
+        let mut session = Session::new(Side::Edge { hall: self.hall.clone() }, actor, None);
+        let mut changes = self.changes.subscribe();
+        let status = self.status.clone();
+        let time = self.time.clone();
+        let result = drive(
+            &mut session,
+            &self.store,
+            "cloud",
+            &mut send,
+            &mut recv,
+            &mut changes,
+            |e, store| match e {
+                SessionEvent::Greeted { peer_time_ms, .. } => {
+                    let local = now_ms();
+                    time.raise((peer_time_ms.max(0) / 1000) as u64);
+                    lock(store).observe_time(Timestamp(peer_time_ms), Timestamp(local));
+                    status.send_modify(|s| {
+                        s.online = true;
+                        s.offline_since = None;
+                        s.clock_offset_ms = Some(peer_time_ms - local);
+                    });
+                }
+                SessionEvent::Applied { .. } => status.send_modify(|s| s.last_sync = Some(now_ms())),
+                SessionEvent::Refused { doc, reason, .. } => {
+                    tracing::warn!(message = "The cloud refused changes.", doc = %doc, reason = %reason);
+                    status.send_modify(|s| s.last_error = Some(format!("{doc}: {reason}")));
+                }
+            },
+        )
+        .await;
+        if session.is_greeted() {
+            // The link worked: start the next wait from the bottom.
+            *backoff = self.backoff_min;
+        }
+        result
+    }
+}
+
+/// Up to ±50% of `d`, so halls that lost the link together do not return together.
+fn jitter(d: Duration) -> Duration {
+    let mut b = [0u8; 2];
+    let _ = getrandom::fill(&mut b);
+    let f = 0.5 + f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX);
+    d.mul_f64(f)
+}
+
+/// The cloud's side: accepts nodes, runs a session each, closes revoked nodes' connections.
+pub struct CloudSync {
+    pub store: Arc<Mutex<Store>>,
+    /// Notices of changes to any document (applied from a node, or made in the back office).
+    pub changes: broadcast::Sender<DocId>,
+    pub revocations: Revocations,
+    connections: Mutex<HashMap<String, Vec<quinn::Connection>>>,
+}
+
+impl CloudSync {
+    pub fn new(
+        store: Arc<Mutex<Store>>,
+        changes: broadcast::Sender<DocId>,
+        revocations: Revocations,
+    ) -> CloudSync {
+        CloudSync { store, changes, revocations, connections: Mutex::new(HashMap::new()) }
+    }
+
+    /// The QUIC server configuration for this cloud: its TLS check consults this cloud's
+    /// revocations, so a revoked node is refused at the next handshake.
+    pub fn server_config(
+        &self,
+        ca: &rustls::pki_types::CertificateDer<'static>,
+        chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+        key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> Result<quinn::ServerConfig, tls::TlsError> {
+        tls::server_config(ca, chain, key, self.revocations.clone())
+    }
+
+    /// Refuses the node from now on and closes its open connections.
+    pub fn revoke(&self, node: &str) {
+        self.revocations.revoke(node);
+        let conns =
+            self.connections.lock().unwrap_or_else(|e| e.into_inner()).remove(node).unwrap_or_default();
+        for c in conns {
+            c.close(quinn::VarInt::from_u32(403), b"revoked");
+        }
+        tracing::warn!(message = "Node revoked.", node = %node);
+    }
+
+    /// Accepts connections until `shutdown` turns true.
+    pub async fn serve(self: Arc<Self>, endpoint: quinn::Endpoint, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let incoming = tokio::select! {
+                i = endpoint.accept() => i,
+                _ = shutdown.changed() => return,
+            };
+            let Some(incoming) = incoming else { return };
+            let me = self.clone();
+            tokio::spawn(async move {
+                if let Err(error) = me.handle(incoming).await {
+                    tracing::info!(message = "Node connection ended.", %error);
+                }
+            });
+        }
+    }
+
+    async fn handle(&self, incoming: quinn::Incoming) -> Result<(), LinkError> {
+        let conn = incoming.await?;
+        let id = conn
+            .peer_identity()
+            .and_then(|i| i.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>().ok())
+            .and_then(|certs| certs.first().map(|c| tls::identity_of(c)))
+            .ok_or_else(|| LinkError::Identity("no client certificate".into()))?
+            .map_err(LinkError::Identity)?;
+        if self.revocations.is_revoked(&id.node) {
+            conn.close(quinn::VarInt::from_u32(403), b"revoked");
+            return Err(LinkError::Identity(format!("node {} is revoked", id.node)));
+        }
+        self.connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id.node.clone())
+            .or_default()
+            .push(conn.clone());
+        let (mut send, mut recv) = conn.accept_bi().await?;
+        let (actor, bound) = {
+            let s = lock(&self.store);
+            (s.actor().clone(), bound_actors(&s, &id.node))
+        };
+        let side = Side::Cloud { node: id.node.clone(), hall: id.hall.clone() };
+        let mut session = Session::new(side, actor, bound);
+        let mut changes = self.changes.subscribe();
+        let changes_tx = self.changes.clone();
+        let node = id.node.clone();
+        let mut binding_error = None;
+        let result = drive(&mut session, &self.store, &id.node, &mut send, &mut recv, &mut changes, |e, store| match e {
+            SessionEvent::Greeted { peer_actor, .. } => {
+                if let Err(e) = bind_actor(&mut lock(store), &node, &peer_actor) {
+                    binding_error = Some(e);
+                }
+            }
+            SessionEvent::Applied { doc } => {
+                let _ = changes_tx.send(doc);
+            }
+            SessionEvent::Refused { doc, reason, .. } => {
+                tracing::warn!(message = "Refused a node's changes.", node = %node, doc = %doc, reason = %reason);
+            }
+        })
+        .await;
+        if let Some(e) = binding_error {
+            conn.close(quinn::VarInt::from_u32(403), e.as_bytes());
+            return Err(LinkError::Identity(e));
+        }
+        result
+    }
+}
+
+fn actor_key(node: &str) -> String {
+    format!("actor-of-node:{node}")
+}
+
+/// The actors bound to a node (`None` before its first hello).
+fn bound_actors(store: &Store, node: &str) -> Option<BTreeSet<ActorId>> {
+    let raw = store.get_meta(&actor_key(node)).ok().flatten()?;
+    Some(raw.chunks(16).map(ActorId::from).collect())
+}
+
+/// Binds a node's declared actor on its first hello; an actor already bound to another node
+/// is refused.
+fn bind_actor(store: &mut Store, node: &str, actor: &[u8]) -> Result<(), String> {
+    let owner_key = format!("node-of-actor:{}", ActorId::from(actor));
+    match store.get_meta(&owner_key).map_err(|e| e.to_string())? {
+        Some(owner) if owner != node.as_bytes() => {
+            return Err(format!("actor {} already belongs to another node", ActorId::from(actor)));
+        }
+        Some(_) => return Ok(()),
+        None => {}
+    }
+    let mut actors = store.get_meta(&actor_key(node)).map_err(|e| e.to_string())?.unwrap_or_default();
+    actors.extend_from_slice(actor);
+    store.put_meta(&actor_key(node), &actors).map_err(|e| e.to_string())?;
+    store.put_meta(&owner_key, node.as_bytes()).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// For tests and tools: the documents a store holds for a hall's link, with heads.
+pub fn held_heads(store: &mut Store, hall: &HallId) -> Vec<crate::wire::DocHeads> {
+    StoreDocs { store, peer: String::new() }.held(&Side::Edge { hall: hall.clone() }).unwrap_or_default()
+}

@@ -1,0 +1,218 @@
+//! Mutual TLS for the sync link: the campus CA, node identities in certificates, revocation,
+//! and a time source that never goes before the last known good time.
+//!
+//! A node's certificate carries one URI name `urn:onestop:node:<hall>:<node>`: the cloud takes
+//! the node and its hall from there, never from anything the node says.
+
+use onestop_model::HallId;
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, Error, RootCertStore, SignatureScheme,
+};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// The ALPN protocol of the sync link.
+pub const ALPN: &[u8] = b"onestop-sync/1";
+
+/// A node as its certificate names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeIdentity {
+    pub node: String,
+    pub hall: HallId,
+}
+
+impl NodeIdentity {
+    /// The URI name put in the node's certificate.
+    pub fn uri(&self) -> String {
+        format!("urn:onestop:node:{}:{}", self.hall, self.node)
+    }
+}
+
+/// The node a certificate (DER) names, or why it names none.
+pub fn identity_of(cert: &[u8]) -> Result<NodeIdentity, String> {
+    let (_, parsed) =
+        x509_parser::parse_x509_certificate(cert).map_err(|e| format!("unreadable certificate: {e}"))?;
+    let san = parsed
+        .subject_alternative_name()
+        .map_err(|e| format!("bad subject alternative names: {e}"))?
+        .ok_or("the certificate names no node (no subject alternative name)")?;
+    for name in &san.value.general_names {
+        if let x509_parser::extensions::GeneralName::URI(uri) = name
+            && let Some(rest) = uri.strip_prefix("urn:onestop:node:")
+            && let Some((hall, node)) = rest.split_once(':')
+            && crate::docid::valid_hall_id(hall)
+            && !node.is_empty()
+        {
+            return Ok(NodeIdentity { node: node.to_string(), hall: HallId::new(hall) });
+        }
+    }
+    Err("the certificate names no node (no urn:onestop:node URI)".into())
+}
+
+/// The nodes whose certificates are no longer accepted.
+#[derive(Debug, Clone, Default)]
+pub struct Revocations(Arc<RwLock<BTreeSet<String>>>);
+
+impl Revocations {
+    pub fn revoke(&self, node: &str) {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).insert(node.to_string());
+    }
+    pub fn is_revoked(&self, node: &str) -> bool {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).contains(node)
+    }
+}
+
+/// Wall time that never goes before the last known good time: a Pi whose clock is behind
+/// still accepts a certificate that was valid when it last knew the time.
+#[derive(Debug, Clone, Default)]
+pub struct FloorTime(Arc<AtomicU64>);
+
+impl FloorTime {
+    /// Raises the floor to `secs` since 1970 (never lowers it).
+    pub fn raise(&self, secs: u64) {
+        self.0.fetch_max(secs, Ordering::SeqCst);
+    }
+}
+
+impl rustls::time_provider::TimeProvider for FloorTime {
+    fn current_time(&self) -> Option<UnixTime> {
+        let wall = UnixTime::now().as_secs();
+        Some(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+            wall.max(self.0.load(Ordering::SeqCst)),
+        )))
+    }
+}
+
+/// Checks the chain with webpki, then that the certificate names a node that is not revoked.
+#[derive(Debug)]
+struct NodeVerifier {
+    inner: Arc<dyn ClientCertVerifier>,
+    revoked: Revocations,
+}
+
+impl ClientCertVerifier for NodeVerifier {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, Error> {
+        self.inner.verify_client_cert(end_entity, intermediates, now)?;
+        let id = identity_of(end_entity).map_err(|e| {
+            Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(Arc::new(
+                std::io::Error::other(e),
+            ))))
+        })?;
+        if self.revoked.is_revoked(&id.node) {
+            tracing::warn!(message = "Refused a revoked node.", node = %id.node, hall = %id.hall);
+            return Err(Error::InvalidCertificate(CertificateError::Revoked));
+        }
+        Ok(ClientCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// A TLS configuration that cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("the campus CA certificate is not usable: {0}")]
+    Ca(String),
+    #[error("the certificate or key is not usable: {0}")]
+    Cert(String),
+}
+
+fn roots(ca: &CertificateDer<'static>) -> Result<Arc<RootCertStore>, TlsError> {
+    let mut roots = RootCertStore::empty();
+    roots.add(ca.clone()).map_err(|e| TlsError::Ca(e.to_string()))?;
+    Ok(Arc::new(roots))
+}
+
+fn transport() -> Arc<quinn::TransportConfig> {
+    let mut t = quinn::TransportConfig::default();
+    // Keep-alives well inside the idle timeout, so a dead link is noticed in seconds.
+    t.keep_alive_interval(Some(std::time::Duration::from_secs(3)));
+    t.max_idle_timeout(Some(quinn::IdleTimeout::from(quinn::VarInt::from_u32(10_000))));
+    Arc::new(t)
+}
+
+/// The cloud's QUIC server configuration: TLS 1.3 only, client certificates required and
+/// checked against the campus CA and the revocations, ALPN `onestop-sync/1`, no 0-RTT.
+pub fn server_config(
+    ca: &CertificateDer<'static>,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    revoked: Revocations,
+) -> Result<quinn::ServerConfig, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let inner = rustls::server::WebPkiClientVerifier::builder_with_provider(roots(ca)?, provider.clone())
+        .build()
+        .map_err(|e| TlsError::Ca(e.to_string()))?;
+    let verifier = Arc::new(NodeVerifier { inner, revoked });
+    let mut tls = rustls::ServerConfig::builder_with_details(provider, Arc::new(FloorTime::default()))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| TlsError::Cert(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .map_err(|e| TlsError::Cert(e.to_string()))?;
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    tls.max_early_data_size = 0;
+    // No resumption: a resumed TLS 1.3 session skips the client certificate check, and a
+    // revoked node must be refused at its very next handshake.
+    tls.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    tls.send_tls13_tickets = 0;
+    let crypto =
+        quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|e| TlsError::Cert(e.to_string()))?;
+    let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    cfg.transport_config(transport());
+    Ok(cfg)
+}
+
+/// A node's QUIC client configuration: the campus CA as the only root, the node's own
+/// certificate, ALPN `onestop-sync/1`, no 0-RTT, certificate times judged by `time`.
+pub fn client_config(
+    ca: &CertificateDer<'static>,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    time: FloorTime,
+) -> Result<quinn::ClientConfig, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_details(provider, Arc::new(time))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| TlsError::Cert(e.to_string()))?
+        .with_root_certificates(roots(ca)?)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| TlsError::Cert(e.to_string()))?;
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    tls.enable_early_data = false;
+    tls.resumption = rustls::client::Resumption::disabled();
+    let crypto =
+        quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(|e| TlsError::Cert(e.to_string()))?;
+    let mut cfg = quinn::ClientConfig::new(Arc::new(crypto));
+    cfg.transport_config(transport());
+    Ok(cfg)
+}

@@ -1,0 +1,56 @@
+//! A throwaway campus CA for tests: node and cloud certificates as the real CA makes them.
+
+use onestop_sync::transport::NodeIdentity;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+pub struct TestCa {
+    pub cert: CertificateDer<'static>,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+/// A certificate chain and its key.
+pub struct Leaf {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl Leaf {
+    pub fn key(&self) -> PrivateKeyDer<'static> {
+        self.key.clone_key()
+    }
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> TestCa {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap().der().clone();
+        TestCa { cert, issuer: Issuer::new(params, key) }
+    }
+
+    fn leaf(&self, params: CertificateParams) -> Leaf {
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Leaf {
+            chain: vec![cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        }
+    }
+
+    /// The cloud's server certificate for `dns`.
+    pub fn server(&self, dns: &str) -> Leaf {
+        self.leaf(CertificateParams::new(vec![dns.to_string()]).unwrap())
+    }
+
+    /// A node's client certificate, naming its hall and node id.
+    pub fn node(&self, hall: &str, node: &str) -> Leaf {
+        let id = NodeIdentity { node: node.into(), hall: onestop_model::HallId::new(hall) };
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, node);
+        params.subject_alt_names = vec![SanType::URI(id.uri().try_into().unwrap())];
+        self.leaf(params)
+    }
+}
