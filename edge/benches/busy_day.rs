@@ -45,8 +45,8 @@ fn main() {
 
     let mut store = Store::open(&path, Durability::Full).expect("open the store");
     node::publish_catalog(&mut store, &catalog, clock.now_ts()).expect("publish the catalogue");
-    let mut node =
-        Node::open(store, hall.clone(), Box::new(clock.clone()), key.clone()).expect("open the node");
+    let mut node = Node::open(node::share(store), hall.clone(), Box::new(clock.clone()), key.clone())
+        .expect("open the node");
 
     let plan = DayPlan { tickets, windows: 31, seed: 2026, opens, hours: 8.0, until: None };
     let mut latencies = Vec::with_capacity(tickets * 8);
@@ -73,7 +73,7 @@ fn main() {
     // Restart: open the store, load the catalogue and the day, rebuild the engine.
     let restart = Instant::now();
     let store = Store::open(&path, Durability::Full).unwrap();
-    let node = Node::open(store, hall.clone(), Box::new(clock.clone()), key).unwrap();
+    let node = Node::open(node::share(store), hall.clone(), Box::new(clock.clone()), key).unwrap();
     let restart = restart.elapsed();
     assert_eq!(node.engine(), &live, "the rebuilt engine must equal the live one");
 

@@ -135,7 +135,7 @@ fn read_node_file(data: &Path) -> Result<(HallId, VisitorKey)> {
 fn open_node(data: &Path, clock: Box<dyn Clock>) -> Result<Node> {
     let (hall, key) = read_node_file(data)?;
     let store = Store::open(&store_path(data), Durability::Full)?;
-    Ok(Node::open(store, hall, clock, key)?)
+    Ok(Node::open(node::share(store), hall, clock, key)?)
 }
 
 fn init(
@@ -273,7 +273,7 @@ fn status(data: &Path, date: Option<Day>) -> Result<()> {
     let (hall, key) = read_node_file(data)?;
     let store = Store::open(&store_path(data), Durability::Full)?;
     let started = std::time::Instant::now();
-    let mut node = Node::open(store, hall.clone(), Box::new(SystemClock), key)?;
+    let mut node = Node::open(node::share(store), hall.clone(), Box::new(SystemClock), key)?;
     let engine = match date {
         Some(d) if d != node.engine().day() => {
             let config = node.engine().config().clone();
@@ -355,7 +355,7 @@ fn simulate(
     let opens = opens.unwrap_or_else(|| node.store().last_stamp().time().max(SystemClock.now()));
     clock.set(opens);
     let hall = node.hall().clone();
-    let catalog = node::load_catalog(node.store())?;
+    let catalog = node::load_catalog(&mut node.store())?;
     let windows = catalog.halls[&hall].windows.len() as u16;
     let until = opens.plus_ms((hours * 3_600_000.0) as i64);
     let plan = sim::DayPlan { tickets, windows, seed, opens, hours: hours * 1.2, until: Some(until) };

@@ -16,6 +16,7 @@ use onestop_model::{
 use onestop_sync::secrets::{VisitorKey, random_code};
 use onestop_sync::store::StoreError;
 use onestop_sync::{ClockHealth, DocError, DocId, Month, Store, bookings, cards, cases, catalog, day};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Why a command did not run. Nothing was stored in any case.
 #[derive(Debug, thiserror::Error)]
@@ -51,9 +52,21 @@ pub struct Outcome {
     pub case: Option<Case>,
 }
 
+/// Called with each document a command changed.
+type ChangeHook = Box<dyn Fn(&DocId) + Send>;
+
+/// The store shared by the node and its link to the cloud.
+pub type SharedStore = Arc<Mutex<Store>>;
+
+/// Wraps a store for sharing between the node and its link.
+pub fn share(store: Store) -> SharedStore {
+    Arc::new(Mutex::new(store))
+}
+
 /// A hall node: one hall's engine, store and clock.
 pub struct Node {
-    store: Store,
+    store: SharedStore,
+    on_change: Option<ChangeHook>,
     hall: HallId,
     engine: Engine,
     clock: Box<dyn Clock>,
@@ -80,15 +93,18 @@ impl Node {
     /// Opens the node for `hall`: reads the catalogue and rebuilds today's engine by replaying
     /// today's document.
     pub fn open(
-        mut store: Store,
+        store: SharedStore,
         hall: HallId,
         clock: Box<dyn Clock>,
         visitor_key: VisitorKey,
     ) -> Result<Node, NodeError> {
-        let config = HallConfig::from_catalog(&load_catalog(&mut store)?, &hall)?;
-        let today = store.next_stamp(clock.now()).time().day(config.utc_offset_minutes);
-        let engine = replay_day(&mut store, config, today)?;
-        let mut node = Node { store, hall, engine, clock, visitor_key, clock_alarm: None };
+        let engine = {
+            let mut s = lock(&store);
+            let config = HallConfig::from_catalog(&load_catalog(&mut s)?, &hall)?;
+            let today = s.next_stamp(clock.now()).time().day(config.utc_offset_minutes);
+            replay_day(&mut s, config, today)?
+        };
+        let mut node = Node { store, on_change: None, hall, engine, clock, visitor_key, clock_alarm: None };
         node.check_clock();
         Ok(node)
     }
@@ -99,11 +115,18 @@ impl Node {
     pub fn hall(&self) -> &HallId {
         &self.hall
     }
-    pub fn store(&mut self) -> &mut Store {
-        &mut self.store
+    /// The store, locked (the link to the cloud shares it).
+    pub fn store(&mut self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
     }
-    pub fn into_store(self) -> Store {
-        self.store
+    /// The shared store, for the link to the cloud.
+    pub fn shared_store(&self) -> SharedStore {
+        self.store.clone()
+    }
+    /// Called with every document a command changed, after the change is durable (the link
+    /// pushes it to the cloud).
+    pub fn on_change(&mut self, f: impl Fn(&DocId) + Send + 'static) {
+        self.on_change = Some(Box::new(f));
     }
     /// The clock alarm, if the wall clock is implausible (shown to the hall manager).
     pub fn clock_alarm(&self) -> Option<&str> {
@@ -112,7 +135,7 @@ impl Node {
 
     fn check_clock(&mut self) -> Timestamp {
         let wall = self.clock.now();
-        let health = ClockHealth::assess(wall, self.store.last_stamp());
+        let health = ClockHealth::assess(wall, lock(&self.store).last_stamp());
         let alarm = health.alarm();
         let was_alarmed = self.clock_alarm.is_some();
         match &alarm {
@@ -132,7 +155,8 @@ impl Node {
     /// card, the person's kind and college.
     pub fn visitor_for_card(&mut self, card: &str) -> Result<Visitor, NodeError> {
         let id = self.visitor_key.pseudonym(card);
-        let entry = match self.store.doc(&DocId::Cards)? {
+        let mut store = lock(&self.store);
+        let entry = match store.doc(&DocId::Cards)? {
             Some(doc) => cards::lookup(doc, card)?,
             None => None,
         };
@@ -151,14 +175,12 @@ impl Node {
                 Command::Issue { service, source: Source::Card(self.visitor_for_card(&card)?), priority }
             }
             Request::IssueByBooking { service, code, priority } => {
-                let today = self
-                    .store
-                    .next_stamp(self.clock.now())
-                    .time()
-                    .day(self.engine.config().utc_offset_minutes);
+                let mut store = lock(&self.store);
+                let today =
+                    store.next_stamp(self.clock.now()).time().day(self.engine.config().utc_offset_minutes);
                 let id = DocId::Bookings { hall: self.hall.clone(), day: today };
                 let name = id.to_string();
-                let booking = match self.store.doc(&id)? {
+                let booking = match store.doc(&id)? {
                     Some(doc) => bookings::read(doc, &name)?.into_iter().find(|b| b.code == code),
                     None => None,
                 }
@@ -190,7 +212,7 @@ impl Node {
     /// Runs one command durably; see the module documentation.
     pub fn execute(&mut self, cmd: &Command) -> Result<Outcome, NodeError> {
         let wall = self.check_clock();
-        let stamp = self.store.next_stamp(wall);
+        let stamp = lock(&self.store).next_stamp(wall);
         // Event times are whole seconds (see onestop_sync::day); the stamp keeps the order.
         let now = Timestamp(stamp.physical.div_euclid(1000) * 1000);
         let today = now.day(self.engine.config().utc_offset_minutes);
@@ -202,12 +224,14 @@ impl Node {
         let day_id = DocId::Day { hall: self.hall.clone(), day: today };
         let hall = self.hall.clone();
         let offset = self.engine.config().utc_offset_minutes;
-        self.store.write(stamp, |b| {
+        let mut touched = vec![day_id.clone()];
+        lock(&self.store).write(stamp, |b| {
             b.edit(&day_id, |tx| Ok(day::append(tx, &hall, today, offset, &events)?))?;
             if let Some(case) = &case {
                 let month = Month::of(today);
                 let cases_id = DocId::Cases { hall: hall.clone(), month };
                 b.edit(&cases_id, |tx| Ok(cases::register(tx, &hall, &month.to_string(), case)?))?;
+                touched.push(cases_id);
             }
             for ev in &events {
                 if let DayEvent::Issued { source: Source::Booking { booking, .. }, .. } = ev {
@@ -216,6 +240,7 @@ impl Node {
                         let step =
                             BookingStep { at: now, status: BookingStatus::CheckedIn, by: hall.to_string() };
                         b.edit(&bookings_id, |tx| Ok(bookings::add_step(tx, booking, &step)?))?;
+                        touched.push(bookings_id);
                     }
                 }
             }
@@ -223,6 +248,11 @@ impl Node {
         })?;
         for ev in &events {
             self.engine.apply(ev).expect("events from decide always apply");
+        }
+        if let Some(f) = &self.on_change {
+            for id in &touched {
+                f(id);
+            }
         }
         let effects = events.iter().filter_map(Effect::of).collect();
         Ok(Outcome { events, effects, case })
@@ -260,16 +290,21 @@ impl Node {
     /// Opens a new business day; the closed day's document is compacted.
     fn roll_over(&mut self, today: Day) -> Result<(), NodeError> {
         let closed = DocId::Day { hall: self.hall.clone(), day: self.engine.day() };
-        if self.store.doc(&closed)?.is_some()
-            && let Err(error) = self.store.compact(&closed)
+        let mut store = lock(&self.store);
+        if store.doc(&closed)?.is_some()
+            && let Err(error) = store.compact(&closed)
         {
             tracing::warn!(message = "Could not compact a closed day.", doc = %closed, %error);
         }
         let config = self.engine.config().clone();
-        self.engine = replay_day(&mut self.store, config, today)?;
+        self.engine = replay_day(&mut store, config, today)?;
         tracing::info!(message = "New business day.", hall = %self.hall, day = %today);
         Ok(())
     }
+}
+
+fn lock(store: &SharedStore) -> MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Today's engine, rebuilt from today's document (or empty if there is none).

@@ -32,7 +32,7 @@ impl Fixture {
     }
     fn open(&self) -> Node {
         let store = Store::open(&self.path, Durability::Full).unwrap();
-        Node::open(store, hall(), Box::new(self.clock.clone()), VisitorKey::new([3; 32])).unwrap()
+        Node::open(share(store), hall(), Box::new(self.clock.clone()), VisitorKey::new([3; 32])).unwrap()
     }
 }
 

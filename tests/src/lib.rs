@@ -51,3 +51,4 @@ pub fn ok(name: &str, args: &[&str]) -> String {
 }
 
 pub mod pki;
+pub mod proxy;

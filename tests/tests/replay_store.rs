@@ -27,7 +27,7 @@ proptest! {
         // A small compaction floor so compaction happens inside the day too.
         store.set_compact_floor(4_096);
         node::publish_catalog(&mut store, &catalog, opens.plus_ms(-1000)).unwrap();
-        let mut node = Node::open(store, hall.clone(), Box::new(clock.clone()), key.clone()).unwrap();
+        let mut node = Node::open(node::share(store), hall.clone(), Box::new(clock.clone()), key.clone()).unwrap();
         let plan = DayPlan { tickets, windows, seed, opens, hours: 2.0, until: None };
         let mut decided: Vec<DayEvent> = Vec::new();
         let stats = sim::run_day(&plan, &catalog, &hall, |cmd, at| {
@@ -46,7 +46,7 @@ proptest! {
         let id = DocId::Day { hall: hall.clone(), day: d };
         let stored = day::read(store.doc(&id).unwrap().unwrap(), "day").unwrap();
         prop_assert_eq!(&stored.events, &decided);
-        let node = Node::open(store, hall, Box::new(clock), key).unwrap();
+        let node = Node::open(node::share(store), hall, Box::new(clock), key).unwrap();
         prop_assert_eq!(node.engine(), &live);
     }
 }
