@@ -24,6 +24,7 @@ pub struct Faults {
 pub struct Proxy {
     pub addr: SocketAddr,
     faults: Arc<Mutex<Faults>>,
+    back: Arc<UdpSocket>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -53,6 +54,7 @@ impl Proxy {
         let addr = front.local_addr().unwrap();
         let faults = Arc::new(Mutex::new(Faults::default()));
         let f = faults.clone();
+        let back_handle = back.clone();
         let task = tokio::spawn(async move {
             let mut rng = Rng(seed | 1);
             let client: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
@@ -100,7 +102,12 @@ impl Proxy {
                 }
             }
         });
-        Proxy { addr, faults, task }
+        Proxy { addr, faults, back: back_handle, task }
+    }
+
+    /// Sends the traffic to another server address from now on (a restarted server).
+    pub async fn set_server(&self, server: SocketAddr) {
+        self.back.connect(server).await.unwrap();
     }
 
     /// Changes the faults from now on.

@@ -2,13 +2,11 @@
 //! both sides.
 
 use onestop_model::{Day, DayEvent, HallId, ServiceId, Source, TicketNo, Timestamp};
-use onestop_sync::transport::{CloudSync, EdgeLink, FloorTime, LinkStatus, Revocations, tls};
 use onestop_sync::{DocId, Durability, Store, day};
-use onestop_tests::pki::{Leaf, TestCa};
-use std::net::SocketAddr;
+use onestop_tests::net::{eventually, heads, start_cloud, start_edge};
+use onestop_tests::pki::TestCa;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, watch};
+use std::time::Duration;
 
 fn d() -> Day {
     Day::new(2026, 11, 26).unwrap()
@@ -32,71 +30,6 @@ fn write_events(store: &Mutex<Store>, hall: &str, events: &[DayEvent]) -> DocId 
     let stamp = s.next_stamp(Timestamp(1));
     s.write(stamp, |b| b.edit(&id, |tx| Ok(day::append(tx, &HallId::new(hall), d(), 480, events)?))).unwrap();
     id
-}
-
-struct Cloud {
-    addr: SocketAddr,
-    store: Arc<Mutex<Store>>,
-    sync: Arc<CloudSync>,
-    _stop: watch::Sender<bool>,
-}
-
-fn start_cloud(ca: &TestCa, dir: &std::path::Path) -> Cloud {
-    let store = Arc::new(Mutex::new(Store::open(&dir.join("cloud.sqlite"), Durability::Normal).unwrap()));
-    let (changes, _) = broadcast::channel(1024);
-    let sync = Arc::new(CloudSync::new(store.clone(), changes, Revocations::default()));
-    let leaf = ca.server("cloud.onestop.test");
-    let cfg = sync.server_config(&ca.cert, leaf.chain.clone(), leaf.key()).unwrap();
-    let endpoint = quinn::Endpoint::server(cfg, "127.0.0.1:0".parse().unwrap()).unwrap();
-    let addr = endpoint.local_addr().unwrap();
-    let (stop, rx) = watch::channel(false);
-    tokio::spawn(sync.clone().serve(endpoint, rx));
-    Cloud { addr, store, sync, _stop: stop }
-}
-
-struct Edge {
-    store: Arc<Mutex<Store>>,
-    changes: broadcast::Sender<DocId>,
-    status: watch::Receiver<LinkStatus>,
-    _stop: watch::Sender<bool>,
-}
-
-fn start_edge(ca: &TestCa, leaf: &Leaf, hall: &str, cloud: SocketAddr, store: Arc<Mutex<Store>>) -> Edge {
-    let client = tls::client_config(&ca.cert, leaf.chain.clone(), leaf.key(), FloorTime::default()).unwrap();
-    let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    let (changes, _) = broadcast::channel(1024);
-    let (status_tx, status) = watch::channel(LinkStatus::default());
-    let link = EdgeLink {
-        endpoint,
-        client,
-        cloud,
-        server_name: "cloud.onestop.test".into(),
-        hall: HallId::new(hall),
-        store: store.clone(),
-        changes: changes.clone(),
-        status: status_tx,
-        time: FloorTime::default(),
-        backoff_min: Duration::from_millis(50),
-        backoff_max: Duration::from_millis(400),
-    };
-    let (stop, rx) = watch::channel(false);
-    tokio::spawn(link.run(rx));
-    Edge { store, changes, status, _stop: stop }
-}
-
-fn heads(store: &Mutex<Store>, id: &DocId) -> Vec<automerge::ChangeHash> {
-    let mut s = store.lock().unwrap();
-    let mut h = s.doc(id).unwrap().map(|d| d.get_heads()).unwrap_or_default();
-    h.sort();
-    h
-}
-
-async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -68,8 +68,22 @@ async fn drive(
         session.open(&mut StoreDocs { store: &mut s, peer: peer.to_string() }, now_ms())?;
     }
     flush(session, send).await?;
+    // A safety net for changes nobody announced: every few seconds, offer what changed.
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = tick.tick() => {
+                {
+                    let mut s = lock(store);
+                    let mut docs = StoreDocs { store: &mut s, peer: peer.to_string() };
+                    let ids = docs.store.list_docs().map_err(|e| LinkError::Connect(e.to_string()))?;
+                    for id in ids {
+                        session.local_change(&mut docs, &id)?;
+                    }
+                }
+                flush(session, send).await?;
+            }
             read = recv.read(&mut buf) => {
                 let Some(n) = read? else { return Ok(()) };
                 reader.push(&buf[..n]);

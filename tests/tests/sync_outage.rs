@@ -1,0 +1,342 @@
+//! The promise: a hall keeps working offline, and when the link comes back the cloud has
+//! every ticket, call and rating and the hall has every reservation and catalogue change.
+//! Real quinn on loopback through a fault-injecting proxy; real stores; simulated days run
+//! through the engine with a moved clock, never waited for.
+
+use onestop_edge::clock::ManualClock;
+use onestop_edge::node::{self, Node, SharedStore};
+use onestop_edge::sim::{self, DayPlan};
+use onestop_model::{
+    Booking, BookingId, BookingStatus, BookingStep, Day, DayEvent, HallId, ServiceId, Timestamp,
+};
+use onestop_sync::secrets::VisitorKey;
+use onestop_sync::{DocId, Durability, Store, bookings, day};
+use onestop_tests::net::{
+    Edge, converged, eventually, eventually_within, start_cloud, start_cloud_at, start_edge,
+};
+use onestop_tests::pki::TestCa;
+use onestop_tests::proxy::{Faults, Proxy};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn hall() -> HallId {
+    HallId::new("main")
+}
+
+/// Tomorrow in Beijing: the cloud's hello carries the real time into the hall's hybrid logical
+/// clock, so simulated days must lie after it (a day before it would be a clock going back).
+fn first_day() -> Day {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    Timestamp(now).day(480).next()
+}
+
+fn open_store(path: &std::path::Path) -> SharedStore {
+    Arc::new(Mutex::new(Store::open(path, Durability::Normal).unwrap()))
+}
+
+fn publish(store: &SharedStore, windows: u16, at: Timestamp) {
+    node::publish_catalog(&mut store.lock().unwrap(), &sim::campus_catalog(&hall(), windows), at).unwrap();
+}
+
+/// Runs `days` simulated days of `tickets` visitors each on a node over `store`, telling
+/// `edge` about every change (ignored while offline). Returns the node's clock.
+fn run_days(
+    store: &SharedStore,
+    edge: &Edge,
+    first: Day,
+    days: u32,
+    tickets: usize,
+    windows: u16,
+) -> ManualClock {
+    let clock = ManualClock::new(first.start(480).plus_minutes(8 * 60));
+    let mut node =
+        Node::open(store.clone(), hall(), Box::new(clock.clone()), VisitorKey::new([5; 32])).unwrap();
+    let changes = edge.changes.clone();
+    node.on_change(move |id| {
+        let _ = changes.send(id.clone());
+    });
+    let catalog = node::load_catalog(&mut node.store()).unwrap();
+    let mut d = first;
+    for i in 0..days {
+        let opens = d.start(480).plus_minutes(8 * 60 + 30);
+        let plan = DayPlan { tickets, windows, seed: u64::from(i) + 1, opens, hours: 7.0, until: None };
+        let stats = sim::run_day(&plan, &catalog, &hall(), |cmd, at| {
+            sim::on_node(&mut node, &clock, cmd, at).map(|o| o.events)
+        });
+        assert!(stats.issued as usize * 10 >= tickets * 9, "{stats}");
+        d = d.next();
+    }
+    clock
+}
+
+fn day_events(store: &SharedStore, d: Day) -> Vec<DayEvent> {
+    let id = DocId::Day { hall: hall(), day: d };
+    day::read(store.lock().unwrap().doc(&id).unwrap().unwrap(), "day").unwrap().events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hall_offline_for_seven_days_reconciles_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Campus CA");
+    let cloud = start_cloud(&ca, dir.path());
+    publish(&cloud.store, 8, first_day().start(480));
+    let proxy = Proxy::start(cloud.addr, 7).await;
+    let edge_store = open_store(&dir.path().join("edge.sqlite"));
+    let edge = start_edge(&ca, &ca.node("main", "main-pi-1"), "main", proxy.addr, edge_store.clone());
+    eventually("the catalogue reaches the hall", || converged(&cloud.store, &edge_store)).await;
+
+    // The network goes; the hall works for seven days.
+    proxy.cut(true);
+    run_days(&edge_store, &edge, first_day(), 7, 500, 8);
+    assert!(!converged(&edge_store, &cloud.store));
+
+    // The network comes back.
+    proxy.cut(false);
+    eventually_within("seven days reach the cloud", Duration::from_secs(90), || {
+        converged(&edge_store, &cloud.store)
+    })
+    .await;
+    let mut d = first_day();
+    for _ in 0..7 {
+        let events = day_events(&edge_store, d);
+        assert!(events.len() > 2000, "{d}: {} events", events.len());
+        assert_eq!(day_events(&cloud.store, d), events, "every event of {d} is in the cloud");
+        d = d.next();
+    }
+    assert!(edge.status.borrow().online);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lossy_flapping_link_during_a_busy_hour_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Campus CA");
+    let cloud = start_cloud(&ca, dir.path());
+    publish(&cloud.store, 6, first_day().start(480));
+    let proxy = Proxy::start(cloud.addr, 11).await;
+    let edge_store = open_store(&dir.path().join("edge.sqlite"));
+    let edge = start_edge(&ca, &ca.node("main", "main-pi-1"), "main", proxy.addr, edge_store.clone());
+    eventually("the catalogue reaches the hall", || converged(&cloud.store, &edge_store)).await;
+
+    // 30% loss, duplicates and reordering, and the link cut twice while the hall is busy.
+    let bad = Faults { loss: 0.3, duplicate: 0.05, jitter: Duration::from_millis(15), ..Faults::default() };
+    proxy.set(bad.clone());
+    let store = edge_store.clone();
+    let changes = edge.changes.clone();
+    let busy = tokio::task::spawn_blocking(move || {
+        let fake = EdgeChanges(changes);
+        run_days_with(&store, &fake, first_day(), 1, 300, 6)
+    });
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        proxy.cut(true);
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        proxy.set(bad.clone());
+    }
+    busy.await.unwrap();
+    eventually_within("the busy hour reaches the cloud", Duration::from_secs(90), || {
+        converged(&edge_store, &cloud.store)
+    })
+    .await;
+    assert_eq!(day_events(&cloud.store, first_day()), day_events(&edge_store, first_day()));
+}
+
+/// The change notices of an edge, usable from a blocking thread.
+struct EdgeChanges(tokio::sync::broadcast::Sender<DocId>);
+
+fn run_days_with(
+    store: &SharedStore,
+    changes: &EdgeChanges,
+    first: Day,
+    days: u32,
+    tickets: usize,
+    windows: u16,
+) {
+    let clock = ManualClock::new(first.start(480).plus_minutes(8 * 60));
+    let mut node =
+        Node::open(store.clone(), hall(), Box::new(clock.clone()), VisitorKey::new([5; 32])).unwrap();
+    let tx = changes.0.clone();
+    node.on_change(move |id| {
+        let _ = tx.send(id.clone());
+    });
+    let catalog = node::load_catalog(&mut node.store()).unwrap();
+    let mut d = first;
+    for i in 0..days {
+        let opens = d.start(480).plus_minutes(8 * 60 + 30);
+        let plan = DayPlan { tickets, windows, seed: u64::from(i) + 1, opens, hours: 1.0, until: None };
+        sim::run_day(&plan, &catalog, &hall(), |cmd, at| {
+            // Spread the hour over real time a little, so the link is busy while it flaps.
+            std::thread::sleep(Duration::from_micros(200));
+            sim::on_node(&mut node, &clock, cmd, at).map(|o| o.events)
+        });
+        d = d.next();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cloud_restarted_and_the_edge_killed_mid_sync_still_converge() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Campus CA");
+    let cloud_path = dir.path().join("cloud.sqlite");
+    let cloud = start_cloud_at(&ca, &cloud_path);
+    publish(&cloud.store, 6, first_day().start(480));
+    let proxy = Proxy::start(cloud.addr, 3).await;
+    let edge_path = dir.path().join("edge.sqlite");
+    let edge_store = open_store(&edge_path);
+    let edge = start_edge(&ca, &ca.node("main", "main-pi-1"), "main", proxy.addr, edge_store.clone());
+    eventually("the catalogue reaches the hall", || converged(&cloud.store, &edge_store)).await;
+    proxy.cut(true);
+    run_days(&edge_store, &edge, first_day(), 3, 400, 6);
+    proxy.cut(false);
+
+    // The cloud dies as soon as the first of the backlog has arrived, and comes back.
+    let first = DocId::Day { hall: hall(), day: first_day() };
+    eventually("the backlog starts arriving", || cloud.store.lock().unwrap().doc(&first).unwrap().is_some())
+        .await;
+    cloud.stop().await;
+    let cloud = start_cloud_at(&ca, &cloud_path);
+    proxy.set_server(cloud.addr).await;
+
+    // The edge dies (no goodbye) in the middle of it and restarts from its files.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let store = edge.kill();
+    drop(store);
+    drop(edge_store);
+    let edge_store = open_store(&edge_path);
+    let _edge = start_edge(&ca, &ca.node("main", "main-pi-1"), "main", proxy.addr, edge_store.clone());
+    eventually_within("everything converges", Duration::from_secs(90), || {
+        converged(&edge_store, &cloud.store)
+    })
+    .await;
+    for i in 0..3 {
+        let mut d = first_day();
+        for _ in 0..i {
+            d = d.next();
+        }
+        assert_eq!(day_events(&cloud.store, d), day_events(&edge_store, d));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_pi_restores_today_and_numbers_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Campus CA");
+    let cloud = start_cloud(&ca, dir.path());
+    publish(&cloud.store, 4, first_day().start(480));
+    let old_store = open_store(&dir.path().join("old.sqlite"));
+    let old = start_edge(&ca, &ca.node("main", "main-pi-1"), "main", cloud.addr, old_store.clone());
+    eventually("the catalogue reaches the old Pi", || converged(&cloud.store, &old_store)).await;
+    let clock = run_days(&old_store, &old, first_day(), 1, 120, 4);
+    eventually("the day reaches the cloud", || converged(&old_store, &cloud.store)).await;
+    let last = day_events(&old_store, first_day())
+        .iter()
+        .filter_map(|e| match e {
+            DayEvent::Issued { ticket, .. } if ticket.prefix == 'A' => Some(ticket.number),
+            _ => None,
+        })
+        .max()
+        .unwrap();
+    // The old Pi dies for good. A new one, enrolled as a new node of the same hall, starts empty.
+    drop(old.kill());
+    let new_store = open_store(&dir.path().join("new.sqlite"));
+    let new = start_edge(&ca, &ca.node("main", "main-pi-2"), "main", cloud.addr, new_store.clone());
+    eventually("today comes back from the cloud", || converged(&cloud.store, &new_store)).await;
+    let mut node =
+        Node::open(new_store.clone(), hall(), Box::new(clock.clone()), VisitorKey::new([5; 32])).unwrap();
+    let changes = new.changes.clone();
+    node.on_change(move |id| {
+        let _ = changes.send(id.clone());
+    });
+    let out = node
+        .execute(&onestop_engine::Command::Issue {
+            service: ServiceId::new("registry-1"),
+            source: onestop_model::Source::Anonymous,
+            priority: onestop_model::Priority::Normal,
+        })
+        .unwrap();
+    let DayEvent::Issued { ticket, .. } = &out.events[0] else { panic!() };
+    assert_eq!(ticket.number, last + 1, "numbering continues after the last ticket the old Pi issued");
+    eventually("the new Pi's ticket reaches the cloud", || converged(&new_store, &cloud.store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reservations_made_while_offline_arrive_and_a_raced_booking_ends_checked_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Campus CA");
+    let cloud = start_cloud(&ca, dir.path());
+    let today = first_day();
+    publish(&cloud.store, 4, today.start(480));
+    let booking = |id: &str, code: &str| Booking {
+        id: BookingId::new(id),
+        hall: hall(),
+        day: today,
+        service: ServiceId::new("registry-1"),
+        slot_start: today.start(480).plus_minutes(9 * 60),
+        slot_end: today.start(480).plus_minutes(9 * 60 + 30),
+        visitor: None,
+        code: code.into(),
+        history: vec![BookingStep { at: today.start(480), status: BookingStatus::Booked, by: "web".into() }],
+    };
+    let bid = DocId::Bookings { hall: hall(), day: today };
+    let write_cloud = |f: &dyn Fn(&mut automerge::transaction::Transaction<'_>)| {
+        let mut s = cloud.store.lock().unwrap();
+        let stamp = s.next_stamp(today.start(480).plus_minutes(60));
+        s.write(stamp, |b| {
+            b.edit(&bid, |tx| {
+                f(tx);
+                Ok(())
+            })
+        })
+        .unwrap();
+    };
+    write_cloud(&|tx| bookings::put(tx, &booking("b1", "111111")).unwrap());
+    let _ = cloud.sync.changes.send(bid.clone());
+
+    let proxy = Proxy::start(cloud.addr, 5).await;
+    let edge_store = open_store(&dir.path().join("edge.sqlite"));
+    let edge = start_edge(&ca, &ca.node("main", "main-pi-1"), "main", proxy.addr, edge_store.clone());
+    eventually("the first booking reaches the hall", || converged(&cloud.store, &edge_store)).await;
+
+    proxy.cut(true);
+    // Online, while the hall is offline: a new booking, and b1 is cancelled.
+    write_cloud(&|tx| {
+        bookings::put(tx, &booking("b2", "222222")).unwrap();
+        bookings::add_step(
+            tx,
+            &BookingId::new("b1"),
+            &BookingStep {
+                at: today.start(480).plus_minutes(9 * 60 + 1),
+                status: BookingStatus::Cancelled,
+                by: "web".into(),
+            },
+        )
+        .unwrap();
+    });
+    let _ = cloud.sync.changes.send(bid.clone());
+    // In the hall, at the same time, the visitor of b1 checks in at the kiosk.
+    let clock = ManualClock::new(today.start(480).plus_minutes(8 * 60 + 50));
+    let mut node =
+        Node::open(edge_store.clone(), hall(), Box::new(clock.clone()), VisitorKey::new([5; 32])).unwrap();
+    let changes = edge.changes.clone();
+    node.on_change(move |id| {
+        let _ = changes.send(id.clone());
+    });
+    let cmd = node.resolve(onestop_edge::script::parse("issue registry-1 booking=111111").unwrap()).unwrap();
+    node.execute(&cmd).unwrap();
+    drop(node);
+
+    proxy.cut(false);
+    eventually_within("both sides agree", Duration::from_secs(60), || {
+        converged(&cloud.store, &edge_store) && converged(&edge_store, &cloud.store)
+    })
+    .await;
+    for store in [&cloud.store, &edge_store] {
+        let all = bookings::read(store.lock().unwrap().doc(&bid).unwrap().unwrap(), "b").unwrap();
+        assert_eq!(all.len(), 2, "the booking made offline arrived");
+        assert_eq!(
+            all[0].status(),
+            BookingStatus::CheckedIn,
+            "a check-in wins over a concurrent cancellation"
+        );
+        assert_eq!(all[1].status(), BookingStatus::Booked);
+    }
+}
