@@ -75,11 +75,15 @@ pub mod authority {
         }
     }
 
-    /// Were all these changes made by the peer's declared actor? (The cloud's check.)
-    pub fn changes_by(actor: &ActorId, changes: &[Change]) -> Result<(), String> {
-        match changes.iter().find(|c| c.actor_id() != actor) {
+    /// Were all these changes (their authors) made by the peer's declared actor? (The
+    /// cloud's check.)
+    pub fn changes_by<'a>(
+        actor: &ActorId,
+        authors: impl IntoIterator<Item = &'a ActorId>,
+    ) -> Result<(), String> {
+        match authors.into_iter().find(|a| *a != actor) {
             None => Ok(()),
-            Some(c) => Err(format!("a change by actor {} which is not this node's", c.actor_id())),
+            Some(other) => Err(format!("a change by actor {other} which is not this node's")),
         }
     }
 }
@@ -104,6 +108,9 @@ pub enum SessionEvent {
     Greeted { peer_time_ms: i64, peer_actor: Vec<u8> },
     /// A peer's changes were applied to a document.
     Applied { doc: DocId },
+    /// A sync message arrived that added nothing here (typically the peer acknowledging what
+    /// we sent): the shared heads moved.
+    Acknowledged { doc: DocId },
     /// A message was refused (by us, or by the peer about our changes).
     Refused { doc: DocId, reason: String, by_peer: bool },
 }
@@ -116,6 +123,9 @@ pub trait Docs {
     fn doc(&mut self, id: &DocId) -> Result<Option<&Automerge>, String>;
     /// Adds `changes` to the document (creating it if new), durably.
     fn apply(&mut self, id: &DocId, changes: Vec<Change>) -> Result<(), String>;
+    /// Replaces the document by `doc`, which holds everything it held and more, durably (for
+    /// large arrivals, which are cheaper stored whole than change by change).
+    fn adopt(&mut self, id: &DocId, doc: Automerge) -> Result<(), String>;
     /// The persisted sync state for this link and document.
     fn load_state(&mut self, id: &DocId) -> Option<State>;
     /// Persists the sync state for this link and document.
@@ -260,7 +270,11 @@ impl Session {
                 match self.receive_sync(docs, &doc, &message, &peer) {
                     Ok(applied) => {
                         self.sync_doc(docs, &doc)?;
-                        Ok(if applied { vec![SessionEvent::Applied { doc }] } else { Vec::new() })
+                        Ok(vec![if applied {
+                            SessionEvent::Applied { doc }
+                        } else {
+                            SessionEvent::Acknowledged { doc }
+                        }])
                     }
                     Err(Refusal::Store(e)) => Err(SessionError::Docs(e)),
                     Err(Refusal::Policy(reason)) => {
@@ -303,23 +317,30 @@ impl Session {
         };
         copy.receive_sync_message(&mut state, msg)
             .map_err(|e| Refusal::Policy(format!("the sync message does not apply: {e}")))?;
-        let new: Vec<Change> = copy.get_changes(&before);
+        let new = copy.get_changes_meta(&before);
+        let added = new.len();
         // Asking for changes is reading; only a message that brings changes is a write.
-        if !new.is_empty() {
+        if added > 0 {
             authority::may_write(&self.side, id).map_err(Refusal::Policy)?;
             if matches!(self.side, Side::Cloud { .. }) {
-                authority::changes_by(peer, &new).map_err(Refusal::Policy)?;
+                authority::changes_by(peer, new.iter().map(|c| c.actor.as_ref())).map_err(Refusal::Policy)?;
             }
         }
-        let applied = !new.is_empty();
-        if applied {
-            docs.apply(id, new).map_err(Refusal::Store)?;
+        drop(new);
+        if added > ADOPT_ABOVE {
+            docs.adopt(id, copy).map_err(Refusal::Store)?;
+        } else if added > 0 {
+            docs.apply(id, copy.get_changes(&before)).map_err(Refusal::Store)?;
         }
+        let applied = added > 0;
         docs.save_state(id, &state);
         self.states.insert(id.clone(), state);
         Ok(applied)
     }
 }
+
+/// More new changes than this in one message are stored as the whole document.
+const ADOPT_ABOVE: usize = 256;
 
 enum Refusal {
     Policy(String),
@@ -347,6 +368,10 @@ impl Docs for MemDocs {
     }
     fn apply(&mut self, id: &DocId, changes: Vec<Change>) -> Result<(), String> {
         self.docs.entry(id.clone()).or_default().apply_changes(changes).map_err(|e| e.to_string())
+    }
+    fn adopt(&mut self, id: &DocId, doc: Automerge) -> Result<(), String> {
+        self.docs.insert(id.clone(), doc);
+        Ok(())
     }
     fn load_state(&mut self, id: &DocId) -> Option<State> {
         self.states.get(id).and_then(|b| State::decode(b).ok())
@@ -388,6 +413,10 @@ impl Docs for StoreDocs<'_> {
         self.store
             .write(stamp, |b| b.change(id, |doc| Ok(doc.apply_changes(changes)?)))
             .map_err(|e| e.to_string())
+    }
+    fn adopt(&mut self, id: &DocId, doc: Automerge) -> Result<(), String> {
+        let stamp = self.store.next_stamp(self.store.last_stamp().time());
+        self.store.write(stamp, |b| b.adopt(id, doc)).map_err(|e| e.to_string())
     }
     fn load_state(&mut self, id: &DocId) -> Option<State> {
         match self.store.load_sync_state(&self.peer, id) {

@@ -331,9 +331,10 @@ impl Store {
         if stamp <= self.hlc {
             return Err(StoreError::StampNotAfter { given: stamp, last: self.hlc });
         }
-        let mut batch = Batch { store: self, stamp, chunks: Vec::new(), touched: Vec::new() };
+        let mut batch =
+            Batch { store: self, stamp, chunks: Vec::new(), snapshots: Vec::new(), touched: Vec::new() };
         let result = f(&mut batch);
-        let Batch { chunks, touched, .. } = batch;
+        let Batch { chunks, snapshots, touched, .. } = batch;
         let out = match result {
             Ok(out) => out,
             Err(e) => {
@@ -343,13 +344,19 @@ impl Store {
                 return Err(e);
             }
         };
-        if let Err(e) = self.commit(stamp, &chunks) {
+        if let Err(e) = self.commit(stamp, &chunks, &snapshots) {
             for id in &touched {
                 self.docs.remove(id);
             }
             return Err(e);
         }
         self.hlc = stamp;
+        for (id, bytes) in &snapshots {
+            if let Some(slot) = self.docs.get_mut(id) {
+                slot.snapshot_bytes = bytes.len() as u64;
+                slot.incremental_bytes = 0;
+            }
+        }
         for (id, bytes) in &chunks {
             self.appended += bytes.len() as u64;
             if let Some(slot) = self.docs.get_mut(id) {
@@ -365,7 +372,12 @@ impl Store {
         Ok(out)
     }
 
-    fn commit(&mut self, stamp: HlcStamp, chunks: &[(DocId, Vec<u8>)]) -> Result<(), StoreError> {
+    fn commit(
+        &mut self,
+        stamp: HlcStamp,
+        chunks: &[(DocId, Vec<u8>)],
+        snapshots: &[(DocId, Vec<u8>)],
+    ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let sql = |source| StoreError::Sql { path: path.clone(), source: Box::new(source) };
         let tx = self.conn.transaction().map_err(sql)?;
@@ -374,6 +386,13 @@ impl Store {
                 tx.prepare_cached("INSERT INTO chunks (doc, kind, data) VALUES (?1, ?2, ?3)").map_err(sql)?;
             for (id, bytes) in chunks {
                 insert.execute(params![id.to_string(), KIND_INCREMENTAL, bytes]).map_err(sql)?;
+            }
+            for (id, bytes) in snapshots {
+                let name = id.to_string();
+                insert.execute(params![name, KIND_SNAPSHOT, bytes]).map_err(sql)?;
+                let row = tx.last_insert_rowid();
+                tx.execute("DELETE FROM chunks WHERE doc = ?1 AND id < ?2", params![name, row])
+                    .map_err(sql)?;
             }
             tx.prepare_cached("INSERT OR REPLACE INTO meta VALUES ('hlc', ?1)")
                 .map_err(sql)?
@@ -452,6 +471,7 @@ pub struct Batch<'s> {
     store: &'s mut Store,
     stamp: HlcStamp,
     chunks: Vec<(DocId, Vec<u8>)>,
+    snapshots: Vec<(DocId, Vec<u8>)>,
     touched: Vec<DocId>,
 }
 
@@ -488,6 +508,28 @@ impl Batch<'_> {
                 }
             }
         })
+    }
+
+    /// Replaces a document by `doc`, which must hold everything the stored one holds (a fork
+    /// of it with more changes). It is stored whole, as a snapshot replacing the old chunks.
+    pub fn adopt(&mut self, id: &DocId, doc: Automerge) -> Result<(), StoreError> {
+        if !self.touched.contains(id) {
+            self.touched.push(id.clone());
+        }
+        let actor = self.store.actor.clone();
+        let slot = self.store.slot(id)?;
+        let missing = slot.doc.get_heads().iter().any(|h| doc.get_change_meta_by_hash(h).is_none());
+        if missing {
+            return Err(StoreError::rejected(format!(
+                "{id}: the adopted document lacks changes the store holds"
+            )));
+        }
+        slot.doc = doc.with_actor(actor);
+        let bytes = slot.doc.save();
+        self.chunks.retain(|(d, _)| d != id);
+        self.snapshots.retain(|(d, _)| d != id);
+        self.snapshots.push((id.clone(), bytes));
+        Ok(())
     }
 
     /// Changes a document by any means (e.g. applying a peer's sync message); whatever it

@@ -485,3 +485,28 @@ fn schema_versions_are_checked_and_older_documents_load() {
         "event #2: field 'event' has an unknown value 'C 10 A1x 3 ('A1x' is not a ticket number)'"
     );
 }
+
+#[test]
+fn adopting_a_larger_copy_stores_it_whole_and_refuses_a_smaller_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.sqlite");
+    let mut store = Store::open(&path, Durability::Normal).unwrap();
+    for (i, ev) in every_event()[..3].iter().enumerate() {
+        write_events(&mut store, at(i as i64), std::slice::from_ref(ev));
+    }
+    let older = store.doc(&day_id()).unwrap().unwrap().fork();
+    let mut bigger = older.fork();
+    let mut tx = bigger.transaction();
+    day::append(&mut tx, &hall(), d(), 480, &every_event()[3..]).unwrap();
+    tx.commit();
+    let stamp = store.next_stamp(at(30));
+    store.write(stamp, |b| b.adopt(&day_id(), bigger.fork())).unwrap();
+    let bytes = store.chunk_bytes(&day_id()).unwrap();
+    assert_eq!((bytes.chunks, bytes.incremental), (1, 0), "one snapshot replaces the chunks");
+    // A copy that lacks what the store holds is refused, and nothing changes.
+    let stamp = store.next_stamp(at(31));
+    assert!(store.write(stamp, |b| b.adopt(&day_id(), older.fork())).is_err());
+    drop(store);
+    let mut store = Store::open(&path, Durability::Normal).unwrap();
+    assert_eq!(day::read(store.doc(&day_id()).unwrap().unwrap(), "d").unwrap().events, every_event());
+}

@@ -50,6 +50,7 @@ pub fn ok(name: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
+pub mod days;
 pub mod net;
 pub mod pki;
 pub mod proxy;

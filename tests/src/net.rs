@@ -2,7 +2,7 @@
 
 use crate::pki::{Leaf, TestCa};
 use onestop_model::HallId;
-use onestop_sync::transport::{CloudSync, EdgeLink, FloorTime, LinkStatus, Revocations, tls};
+use onestop_sync::transport::{CloudSync, EdgeLink, FloorTime, LinkStatus, Revocations, Traffic, tls};
 use onestop_sync::{DocId, Durability, Store};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -51,6 +51,7 @@ pub struct Edge {
     pub store: Arc<Mutex<Store>>,
     pub changes: broadcast::Sender<DocId>,
     pub status: watch::Receiver<LinkStatus>,
+    pub traffic: Traffic,
     task: tokio::task::JoinHandle<()>,
     _stop: watch::Sender<bool>,
 }
@@ -69,6 +70,7 @@ pub fn start_edge(ca: &TestCa, leaf: &Leaf, hall: &str, cloud: SocketAddr, store
     let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     let (changes, _) = broadcast::channel(4096);
     let (status_tx, status) = watch::channel(LinkStatus::default());
+    let traffic = Traffic::default();
     let link = EdgeLink {
         endpoint,
         client,
@@ -79,12 +81,13 @@ pub fn start_edge(ca: &TestCa, leaf: &Leaf, hall: &str, cloud: SocketAddr, store
         changes: changes.clone(),
         status: status_tx,
         time: FloorTime::default(),
+        traffic: traffic.clone(),
         backoff_min: Duration::from_millis(50),
         backoff_max: Duration::from_millis(400),
     };
     let (stop, rx) = watch::channel(false);
     let task = tokio::spawn(link.run(rx));
-    Edge { store, changes, status, task, _stop: stop }
+    Edge { store, changes, status, traffic, task, _stop: stop }
 }
 
 /// A document's heads, sorted (empty if the store does not hold it).

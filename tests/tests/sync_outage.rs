@@ -5,12 +5,13 @@
 
 use onestop_edge::clock::ManualClock;
 use onestop_edge::node::{self, Node, SharedStore};
-use onestop_edge::sim::{self, DayPlan};
+use onestop_edge::sim;
 use onestop_model::{
     Booking, BookingId, BookingStatus, BookingStep, Day, DayEvent, HallId, ServiceId, Timestamp,
 };
 use onestop_sync::secrets::VisitorKey;
 use onestop_sync::{DocId, Durability, Store, bookings, day};
+use onestop_tests::days::{self, Days};
 use onestop_tests::net::{
     Edge, converged, eventually, eventually_within, start_cloud, start_cloud_at, start_edge,
 };
@@ -23,11 +24,8 @@ fn hall() -> HallId {
     HallId::new("main")
 }
 
-/// Tomorrow in Beijing: the cloud's hello carries the real time into the hall's hybrid logical
-/// clock, so simulated days must lie after it (a day before it would be a clock going back).
 fn first_day() -> Day {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    Timestamp(now).day(480).next()
+    onestop_tests::days::tomorrow()
 }
 
 fn open_store(path: &std::path::Path) -> SharedStore {
@@ -38,35 +36,17 @@ fn publish(store: &SharedStore, windows: u16, at: Timestamp) {
     node::publish_catalog(&mut store.lock().unwrap(), &sim::campus_catalog(&hall(), windows), at).unwrap();
 }
 
-/// Runs `days` simulated days of `tickets` visitors each on a node over `store`, telling
-/// `edge` about every change (ignored while offline). Returns the node's clock.
-fn run_days(
-    store: &SharedStore,
-    edge: &Edge,
-    first: Day,
-    days: u32,
-    tickets: usize,
-    windows: u16,
-) -> ManualClock {
-    let clock = ManualClock::new(first.start(480).plus_minutes(8 * 60));
-    let mut node =
-        Node::open(store.clone(), hall(), Box::new(clock.clone()), VisitorKey::new([5; 32])).unwrap();
-    let changes = edge.changes.clone();
-    node.on_change(move |id| {
-        let _ = changes.send(id.clone());
-    });
-    let catalog = node::load_catalog(&mut node.store()).unwrap();
-    let mut d = first;
-    for i in 0..days {
-        let opens = d.start(480).plus_minutes(8 * 60 + 30);
-        let plan = DayPlan { tickets, windows, seed: u64::from(i) + 1, opens, hours: 7.0, until: None };
-        let stats = sim::run_day(&plan, &catalog, &hall(), |cmd, at| {
-            sim::on_node(&mut node, &clock, cmd, at).map(|o| o.events)
-        });
-        assert!(stats.issued as usize * 10 >= tickets * 9, "{stats}");
-        d = d.next();
+fn days(first: Day, days: u32, tickets: usize, windows: u16, edge: &Edge) -> Days {
+    Days {
+        hall: hall(),
+        first,
+        days,
+        tickets,
+        windows,
+        hours: 7.0,
+        notify: Some(edge.changes.clone()),
+        pace: None,
     }
-    clock
 }
 
 fn day_events(store: &SharedStore, d: Day) -> Vec<DayEvent> {
@@ -87,8 +67,14 @@ async fn a_hall_offline_for_seven_days_reconciles_everything() {
 
     // The network goes; the hall works for seven days.
     proxy.cut(true);
-    run_days(&edge_store, &edge, first_day(), 7, 500, 8);
+    days::run(&edge_store, &days(first_day(), 7, 500, 8, &edge));
     assert!(!converged(&edge_store, &cloud.store));
+    let mut status = edge.status.clone();
+    eventually("the link reports the backlog", || {
+        let s = status.borrow_and_update();
+        !s.online && s.offline_since.is_some() && s.changes_waiting > 10_000
+    })
+    .await;
 
     // The network comes back.
     proxy.cut(false);
@@ -103,7 +89,11 @@ async fn a_hall_offline_for_seven_days_reconciles_everything() {
         assert_eq!(day_events(&cloud.store, d), events, "every event of {d} is in the cloud");
         d = d.next();
     }
-    assert!(edge.status.borrow().online);
+    eventually("nothing is waiting any more", || {
+        let s = status.borrow_and_update();
+        s.online && s.changes_waiting == 0 && s.last_sync.is_some()
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,11 +111,10 @@ async fn a_lossy_flapping_link_during_a_busy_hour_loses_nothing() {
     let bad = Faults { loss: 0.3, duplicate: 0.05, jitter: Duration::from_millis(15), ..Faults::default() };
     proxy.set(bad.clone());
     let store = edge_store.clone();
-    let changes = edge.changes.clone();
-    let busy = tokio::task::spawn_blocking(move || {
-        let fake = EdgeChanges(changes);
-        run_days_with(&store, &fake, first_day(), 1, 300, 6)
-    });
+    // Spread the hour over real time a little, so the link is busy while it flaps.
+    let plan =
+        Days { hours: 1.0, pace: Some(Duration::from_micros(200)), ..days(first_day(), 1, 300, 6, &edge) };
+    let busy = tokio::task::spawn_blocking(move || days::run(&store, &plan));
     for _ in 0..2 {
         tokio::time::sleep(Duration::from_millis(700)).await;
         proxy.cut(true);
@@ -138,38 +127,6 @@ async fn a_lossy_flapping_link_during_a_busy_hour_loses_nothing() {
     })
     .await;
     assert_eq!(day_events(&cloud.store, first_day()), day_events(&edge_store, first_day()));
-}
-
-/// The change notices of an edge, usable from a blocking thread.
-struct EdgeChanges(tokio::sync::broadcast::Sender<DocId>);
-
-fn run_days_with(
-    store: &SharedStore,
-    changes: &EdgeChanges,
-    first: Day,
-    days: u32,
-    tickets: usize,
-    windows: u16,
-) {
-    let clock = ManualClock::new(first.start(480).plus_minutes(8 * 60));
-    let mut node =
-        Node::open(store.clone(), hall(), Box::new(clock.clone()), VisitorKey::new([5; 32])).unwrap();
-    let tx = changes.0.clone();
-    node.on_change(move |id| {
-        let _ = tx.send(id.clone());
-    });
-    let catalog = node::load_catalog(&mut node.store()).unwrap();
-    let mut d = first;
-    for i in 0..days {
-        let opens = d.start(480).plus_minutes(8 * 60 + 30);
-        let plan = DayPlan { tickets, windows, seed: u64::from(i) + 1, opens, hours: 1.0, until: None };
-        sim::run_day(&plan, &catalog, &hall(), |cmd, at| {
-            // Spread the hour over real time a little, so the link is busy while it flaps.
-            std::thread::sleep(Duration::from_micros(200));
-            sim::on_node(&mut node, &clock, cmd, at).map(|o| o.events)
-        });
-        d = d.next();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,7 +142,7 @@ async fn the_cloud_restarted_and_the_edge_killed_mid_sync_still_converge() {
     let edge = start_edge(&ca, &ca.node("main", "main-pi-1"), "main", proxy.addr, edge_store.clone());
     eventually("the catalogue reaches the hall", || converged(&cloud.store, &edge_store)).await;
     proxy.cut(true);
-    run_days(&edge_store, &edge, first_day(), 3, 400, 6);
+    days::run(&edge_store, &days(first_day(), 3, 400, 6, &edge));
     proxy.cut(false);
 
     // The cloud dies as soon as the first of the backlog has arrived, and comes back.
@@ -225,7 +182,7 @@ async fn a_replacement_pi_restores_today_and_numbers_on() {
     let old_store = open_store(&dir.path().join("old.sqlite"));
     let old = start_edge(&ca, &ca.node("main", "main-pi-1"), "main", cloud.addr, old_store.clone());
     eventually("the catalogue reaches the old Pi", || converged(&cloud.store, &old_store)).await;
-    let clock = run_days(&old_store, &old, first_day(), 1, 120, 4);
+    let clock = days::run(&old_store, &days(first_day(), 1, 120, 4, &old));
     eventually("the day reaches the cloud", || converged(&old_store, &cloud.store)).await;
     let last = day_events(&old_store, first_day())
         .iter()

@@ -44,11 +44,23 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-async fn flush(session: &mut Session, send: &mut quinn::SendStream) -> Result<(), LinkError> {
+async fn flush(
+    session: &mut Session,
+    send: &mut quinn::SendStream,
+    traffic: &Traffic,
+) -> Result<(), LinkError> {
     while let Some(frame) = session.poll_transmit() {
-        send.write_all(&frame.encode()).await?;
+        let bytes = frame.encode();
+        traffic.sent.fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        send.write_all(&bytes).await?;
     }
     Ok(())
+}
+
+/// The two directions of the stream a session runs on.
+struct Stream<'a> {
+    send: &'a mut quinn::SendStream,
+    recv: &'a mut quinn::RecvStream,
 }
 
 /// Runs `session` over one stream until the peer closes it or something fails.
@@ -56,18 +68,19 @@ async fn drive(
     session: &mut Session,
     store: &Mutex<Store>,
     peer: &str,
-    send: &mut quinn::SendStream,
-    recv: &mut quinn::RecvStream,
+    stream: Stream<'_>,
     changes: &mut broadcast::Receiver<DocId>,
+    traffic: &Traffic,
     mut on_event: impl FnMut(SessionEvent, &Mutex<Store>),
 ) -> Result<(), LinkError> {
+    let Stream { send, recv } = stream;
     let mut reader = FrameReader::new();
     let mut buf = vec![0u8; 64 * 1024];
     {
         let mut s = lock(store);
         session.open(&mut StoreDocs { store: &mut s, peer: peer.to_string() }, now_ms())?;
     }
-    flush(session, send).await?;
+    flush(session, send, traffic).await?;
     // A safety net for changes nobody announced: every few seconds, offer what changed.
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -82,10 +95,11 @@ async fn drive(
                         session.local_change(&mut docs, &id)?;
                     }
                 }
-                flush(session, send).await?;
+                flush(session, send, traffic).await?;
             }
             read = recv.read(&mut buf) => {
                 let Some(n) = read? else { return Ok(()) };
+                traffic.received.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
                 reader.push(&buf[..n]);
                 while let Some(frame) = reader.next_frame()? {
                     let events = {
@@ -96,7 +110,7 @@ async fn drive(
                         on_event(e, store);
                     }
                 }
-                flush(session, send).await?;
+                flush(session, send, traffic).await?;
             }
             change = changes.recv() => {
                 let closed = {
@@ -121,7 +135,7 @@ async fn drive(
                 if closed {
                     return Ok(());
                 }
-                flush(session, send).await?;
+                flush(session, send, traffic).await?;
             }
         }
     }
@@ -139,6 +153,40 @@ pub struct LinkStatus {
     pub last_error: Option<String>,
     /// The cloud's clock minus ours, from the last hello (ms).
     pub clock_offset_ms: Option<i64>,
+    /// Changes made here that the cloud has not acknowledged yet.
+    pub changes_waiting: usize,
+}
+
+/// Frame bytes a link has sent and received, readable while it runs.
+#[derive(Debug, Clone, Default)]
+pub struct Traffic {
+    pub sent: Arc<std::sync::atomic::AtomicU64>,
+    pub received: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Traffic {
+    pub fn sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    pub fn received(&self) -> u64 {
+        self.received.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// How many changes this node made that `peer` has not acknowledged, judged from the
+/// persisted sync states (the heads both sides are known to share).
+pub fn changes_waiting(store: &mut Store, peer: &str, hall: &HallId) -> usize {
+    let own = store.actor().clone();
+    let mut docs = StoreDocs { store, peer: peer.to_string() };
+    let held = docs.held(&Side::Edge { hall: hall.clone() }).unwrap_or_default();
+    let mut waiting = 0;
+    for d in held {
+        let shared = docs.load_state(&d.id).map(|s| s.shared_heads).unwrap_or_default();
+        if let Ok(Some(doc)) = docs.store.doc(&d.id) {
+            waiting += doc.get_changes_meta(&shared).iter().filter(|c| *c.actor == own).count();
+        }
+    }
+    waiting
 }
 
 /// The edge's side of the link: dials the cloud, keeps the session going, reconnects with
@@ -156,6 +204,8 @@ pub struct EdgeLink {
     pub status: watch::Sender<LinkStatus>,
     /// Raised to the cloud's time on every hello, for certificate checks.
     pub time: FloorTime,
+    /// Bytes moved so far.
+    pub traffic: Traffic,
     /// Backoff bounds.
     pub backoff_min: Duration,
     pub backoff_max: Duration,
@@ -178,12 +228,14 @@ impl EdgeLink {
                 Err(e) => e.to_string(),
             };
             tracing::info!(message = "Link to the cloud down.", hall = %self.hall, reason = %reason);
+            let waiting = changes_waiting(&mut lock(&self.store), "cloud", &self.hall);
             self.status.send_modify(|s| {
                 if s.online || s.offline_since.is_none() {
                     s.offline_since = Some(now_ms());
                 }
                 s.online = false;
                 s.last_error = Some(reason);
+                s.changes_waiting = waiting;
             });
             let wait = jitter(backoff);
             backoff = (backoff * 2).min(self.backoff_max);
@@ -206,13 +258,14 @@ impl EdgeLink {
         let mut changes = self.changes.subscribe();
         let status = self.status.clone();
         let time = self.time.clone();
+        let hall = self.hall.clone();
         let result = drive(
             &mut session,
             &self.store,
             "cloud",
-            &mut send,
-            &mut recv,
+            Stream { send: &mut send, recv: &mut recv },
             &mut changes,
+            &self.traffic,
             |e, store| match e {
                 SessionEvent::Greeted { peer_time_ms, .. } => {
                     let local = now_ms();
@@ -225,6 +278,13 @@ impl EdgeLink {
                     });
                 }
                 SessionEvent::Applied { .. } => status.send_modify(|s| s.last_sync = Some(now_ms())),
+                SessionEvent::Acknowledged { .. } => {
+                    let waiting = changes_waiting(&mut lock(store), "cloud", &hall);
+                    status.send_modify(|s| {
+                        s.last_sync = Some(now_ms());
+                        s.changes_waiting = waiting;
+                    });
+                }
                 SessionEvent::Refused { doc, reason, .. } => {
                     tracing::warn!(message = "The cloud refused changes.", doc = %doc, reason = %reason);
                     status.send_modify(|s| s.last_error = Some(format!("{doc}: {reason}")));
@@ -236,6 +296,8 @@ impl EdgeLink {
             // The link worked: start the next wait from the bottom.
             *backoff = self.backoff_min;
         }
+        let waiting = changes_waiting(&mut lock(&self.store), "cloud", &self.hall);
+        self.status.send_modify(|s| s.changes_waiting = waiting);
         result
     }
 }
@@ -334,7 +396,8 @@ impl CloudSync {
         let changes_tx = self.changes.clone();
         let node = id.node.clone();
         let mut binding_error = None;
-        let result = drive(&mut session, &self.store, &id.node, &mut send, &mut recv, &mut changes, |e, store| match e {
+        let traffic = Traffic::default();
+        let result = drive(&mut session, &self.store, &id.node, Stream { send: &mut send, recv: &mut recv }, &mut changes, &traffic, |e, store| match e {
             SessionEvent::Greeted { peer_actor, .. } => {
                 if let Err(e) = bind_actor(&mut lock(store), &node, &peer_actor) {
                     binding_error = Some(e);
@@ -346,6 +409,7 @@ impl CloudSync {
             SessionEvent::Refused { doc, reason, .. } => {
                 tracing::warn!(message = "Refused a node's changes.", node = %node, doc = %doc, reason = %reason);
             }
+            SessionEvent::Acknowledged { .. } => {}
         })
         .await;
         if let Some(e) = binding_error {
