@@ -75,6 +75,26 @@ pub mod authority {
         }
     }
 
+    /// Is the document current enough for the cloud to offer it to a node that does not list
+    /// it: the catalogue, the card directory, days and bookings from `from` on, cases from
+    /// the month before `from` on. Older documents still sync when the node lists them.
+    pub fn current(doc: &DocId, from: Option<onestop_model::Day>) -> bool {
+        let Some(from) = from else { return true };
+        match doc {
+            DocId::Catalog | DocId::Cards => true,
+            DocId::Day { day, .. } | DocId::Bookings { day, .. } => *day >= from,
+            DocId::Cases { month, .. } => {
+                let this = crate::docid::Month::of(from);
+                let previous = if this.month == 1 {
+                    crate::docid::Month { year: this.year - 1, month: 12 }
+                } else {
+                    crate::docid::Month { year: this.year, month: this.month - 1 }
+                };
+                *month >= previous
+            }
+        }
+    }
+
     /// Were all these changes (their authors) made by the peer's declared actor? (The
     /// cloud's check.)
     pub fn changes_by<'a>(
@@ -139,6 +159,10 @@ pub struct Session {
     /// The cloud's record of the actors bound to this node; `None` on the edge.
     bound: Option<BTreeSet<ActorId>>,
     peer_actor: Option<ActorId>,
+    /// Offer documents from this day on (the cloud); `None` offers everything.
+    offer_from: Option<onestop_model::Day>,
+    /// The documents the peer listed in its hello.
+    peer_docs: BTreeSet<DocId>,
     states: BTreeMap<DocId, State>,
     refused: BTreeSet<DocId>,
     out: VecDeque<Frame>,
@@ -153,15 +177,29 @@ impl Session {
             actor,
             bound,
             peer_actor: None,
+            offer_from: None,
+            peer_docs: BTreeSet::new(),
             states: BTreeMap::new(),
             refused: BTreeSet::new(),
             out: VecDeque::new(),
         }
     }
 
+    /// Offers the peer only documents current from `day` on (see [`authority::current`]):
+    /// the cloud does not push a hall's whole history to a new node.
+    pub fn offer_from(mut self, day: onestop_model::Day) -> Session {
+        self.offer_from = Some(day);
+        self
+    }
+
+    fn offers(&self, id: &DocId) -> bool {
+        self.peer_docs.contains(id) || authority::current(id, self.offer_from)
+    }
+
     /// Sends this side's hello; call once, right after the connection opens.
     pub fn open(&mut self, docs: &mut dyn Docs, now_ms: i64) -> Result<(), SessionError> {
-        let held = docs.held(&self.side).map_err(SessionError::Docs)?;
+        let mut held = docs.held(&self.side).map_err(SessionError::Docs)?;
+        held.retain(|d| authority::current(&d.id, self.offer_from));
         self.out.push_back(Frame::Hello {
             version: PROTOCOL_VERSION,
             time_ms: now_ms,
@@ -214,7 +252,7 @@ impl Session {
 
     /// A local change was made to `id`: push it to the peer.
     pub fn local_change(&mut self, docs: &mut dyn Docs, id: &DocId) -> Result<(), SessionError> {
-        if self.is_greeted() && authority::may_hold(&self.side, id) {
+        if self.is_greeted() && authority::may_hold(&self.side, id) && self.offers(id) {
             self.sync_doc(docs, id)?;
         }
         Ok(())
@@ -234,6 +272,7 @@ impl Session {
                     return Err(SessionError::Actor(format!("actor {peer} is not bound to this node")));
                 }
                 self.peer_actor = Some(peer);
+                self.peer_docs = theirs.iter().map(|d| d.id.clone()).collect();
                 let ours: BTreeMap<DocId, Vec<ChangeHash>> = docs
                     .held(&self.side)
                     .map_err(SessionError::Docs)?
@@ -251,7 +290,7 @@ impl Session {
                     }
                 }
                 for id in ours.keys() {
-                    if !theirs.iter().any(|d| &d.id == id) {
+                    if !self.peer_docs.contains(id) && authority::current(id, self.offer_from) {
                         wanted.insert(id.clone());
                     }
                 }

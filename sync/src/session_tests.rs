@@ -283,3 +283,38 @@ fn two_durable_stores_converge_and_remember_their_sync_states() {
     // Reconnecting with nothing new costs the two hellos.
     assert_eq!(run(&mut edge_store, &mut cloud_store), 2);
 }
+
+#[test]
+fn the_cloud_offers_a_new_node_what_is_current_not_the_whole_history() {
+    let old_day = Day::new(2026, 1, 5).unwrap();
+    let old_id = DocId::Day { hall: hall("main"), day: old_day };
+    let mut docs = edge_docs("main", &every_event());
+    let mut old = Automerge::new().with_actor(edge_actor());
+    let mut tx = old.transaction();
+    day::append(&mut tx, &hall("main"), old_day, 480, &every_event()[..2]).unwrap();
+    tx.commit();
+    docs.docs.insert(old_id.clone(), old);
+    // The cloud holds last January's day and today's; a new Pi holds nothing.
+    let side = Side::Cloud { node: "main-pi-2".into(), hall: hall("main") };
+    let mut c = End { session: Session::new(side, cloud_actor(), None).offer_from(d()), docs };
+    let mut e = edge("main", MemDocs::default());
+    pump(&mut e, &mut c, |_| false);
+    assert_eq!(heads(&e.docs, &day_id("main")), heads(&c.docs, &day_id("main")), "today is restored");
+    assert!(!e.docs.docs.contains_key(&old_id), "last January stays in the cloud");
+
+    // A node that lists an old day of its own still gets it synced.
+    let mut mine = edge_docs("main", &[]);
+    let mut changed = c.docs.docs[&old_id].fork().with_actor(edge_actor());
+    let mut tx = changed.transaction();
+    day::append(&mut tx, &hall("main"), old_day, 480, &every_event()[2..4]).unwrap();
+    tx.commit();
+    mine.docs.insert(old_id.clone(), changed);
+    let side = Side::Cloud { node: "main-pi-1".into(), hall: hall("main") };
+    let mut c = End {
+        session: Session::new(side, cloud_actor(), None).offer_from(d()),
+        docs: std::mem::take(&mut c.docs),
+    };
+    let mut e = edge("main", mine);
+    pump(&mut e, &mut c, |_| false);
+    assert_eq!(heads(&e.docs, &old_id), heads(&c.docs, &old_id));
+}

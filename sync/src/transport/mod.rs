@@ -9,7 +9,7 @@ use crate::session::{Docs, Session, SessionEvent, Side, StoreDocs};
 use crate::store::Store;
 use crate::wire::{FrameReader, WireError};
 use automerge::ActorId;
-use onestop_model::{HallId, Timestamp};
+use onestop_model::{Day, HallId, Timestamp};
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -391,7 +391,9 @@ impl CloudSync {
             (s.actor().clone(), bound_actors(&s, &id.node))
         };
         let side = Side::Cloud { node: id.node.clone(), hall: id.hall.clone() };
-        let mut session = Session::new(side, actor, bound);
+        // Offer a node what is current: not years of its hall's history.
+        let yesterday = Day::from_days_since_epoch(Timestamp(now_ms()).day(480).days_since_epoch() - 1);
+        let mut session = Session::new(side, actor, bound).offer_from(yesterday);
         let mut changes = self.changes.subscribe();
         let changes_tx = self.changes.clone();
         let node = id.node.clone();
