@@ -66,7 +66,8 @@ impl Edge {
 
 /// Starts an edge link for `hall` with the node certificate `leaf`, dialling `cloud`.
 pub fn start_edge(ca: &TestCa, leaf: &Leaf, hall: &str, cloud: SocketAddr, store: Arc<Mutex<Store>>) -> Edge {
-    let client = tls::client_config(&ca.cert, leaf.chain.clone(), leaf.key(), FloorTime::default()).unwrap();
+    let time = FloorTime::default();
+    let client = tls::client_config(&ca.cert, leaf.chain.clone(), leaf.key(), time.clone()).unwrap();
     let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     let (changes, _) = broadcast::channel(4096);
     let (status_tx, status) = watch::channel(LinkStatus::default());
@@ -80,7 +81,7 @@ pub fn start_edge(ca: &TestCa, leaf: &Leaf, hall: &str, cloud: SocketAddr, store
         store: store.clone(),
         changes: changes.clone(),
         status: status_tx,
-        time: FloorTime::default(),
+        time,
         traffic: traffic.clone(),
         backoff_min: Duration::from_millis(50),
         backoff_max: Duration::from_millis(400),

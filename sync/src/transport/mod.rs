@@ -202,7 +202,8 @@ pub struct EdgeLink {
     /// Notices of local changes (the node sends the document id after each write).
     pub changes: broadcast::Sender<DocId>,
     pub status: watch::Sender<LinkStatus>,
-    /// Raised to the cloud's time on every hello, for certificate checks.
+    /// The time source of `client`'s certificate checks (the same instance): raised to the
+    /// node's last known time at start and to the cloud's time on every hello.
     pub time: FloorTime,
     /// Bytes moved so far.
     pub traffic: Traffic,
@@ -214,6 +215,9 @@ pub struct EdgeLink {
 impl EdgeLink {
     /// Runs until `shutdown` turns true.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        // After a reboot the Pi's clock may read 1970: certificates are judged by a time that
+        // never goes before the last one this node knew (its hybrid logical clock).
+        self.time.raise((lock(&self.store).last_stamp().physical.max(0) / 1000) as u64);
         let mut backoff = self.backoff_min;
         loop {
             if *shutdown.borrow() {

@@ -216,3 +216,28 @@ pub fn client_config(
     cfg.transport_config(transport());
     Ok(cfg)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::time_provider::TimeProvider;
+
+    #[test]
+    fn the_floor_holds_time_up_but_never_back() {
+        let t = FloorTime::default();
+        let wall = UnixTime::now().as_secs();
+        assert!(t.current_time().unwrap().as_secs() >= wall);
+        // A clock that is behind: the floor (the last known good time) wins.
+        t.raise(wall + 86_400 * 30);
+        assert_eq!(t.current_time().unwrap().as_secs(), wall + 86_400 * 30);
+        t.raise(5);
+        assert_eq!(t.current_time().unwrap().as_secs(), wall + 86_400 * 30, "never lowered");
+    }
+
+    #[test]
+    fn identities_come_from_the_uri_name() {
+        let id = NodeIdentity { node: "main-pi-1".into(), hall: HallId::new("main") };
+        assert_eq!(id.uri(), "urn:onestop:node:main:main-pi-1");
+        assert!(identity_of(b"not a certificate").unwrap_err().contains("unreadable"));
+    }
+}
