@@ -279,9 +279,13 @@ impl Session {
                     .into_iter()
                     .map(|d| (d.id, d.heads))
                     .collect();
+                // Each document is started by a side that holds it: a document only the peer
+                // holds is started by the peer (it sees we did not list it). Were both to start
+                // it, Automerge would send the whole document twice.
                 let mut wanted: BTreeSet<DocId> = BTreeSet::new();
                 for d in &theirs {
-                    let mut ours_heads = ours.get(&d.id).cloned().unwrap_or_default();
+                    let Some(ours_heads) = ours.get(&d.id) else { continue };
+                    let mut ours_heads = ours_heads.clone();
                     let mut their_heads = d.heads.clone();
                     ours_heads.sort();
                     their_heads.sort();
