@@ -1,16 +1,20 @@
-//! `onestop-cloud`: the campus cloud. Today it can inspect a document store; the website, the
-//! back office, the statistics and the sync listener are being built on the same store.
+//! `onestop-cloud`: the campus cloud. It publishes the catalogue and serves the halls' sync
+//! link; the website, the back office and the statistics are being built on the same store.
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use onestop_sync::{Durability, Store};
-use std::path::PathBuf;
+use onestop_sync::transport::{CloudSync, Revocations, tls};
+use onestop_sync::{DocId, Durability, Store, catalog, seed};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// Onestop campus cloud.
 ///
-/// The cloud will host the public website, the back office, cross-hall statistics and the
-/// listener that halls sync with. This build provides the store inspection below; the rest is
-/// not in this build yet.
+/// The cloud publishes the catalogue to every hall and takes each hall's days, cases and
+/// check-ins over the sync link (QUIC with mutual TLS). The public website, the back office
+/// and the statistics are not in this build yet.
 #[derive(Parser)]
 #[command(name = "onestop-cloud", version, about, long_about)]
 struct Cli {
@@ -20,6 +24,30 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Create the cloud's store (if new) and publish a catalogue file to it.
+    Init {
+        /// The cloud's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The catalogue TOML file (see deploy/demo/catalog.toml).
+        #[arg(long)]
+        catalog: PathBuf,
+    },
+    /// Serve the halls' sync link until stopped (Ctrl-C or SIGTERM).
+    Serve {
+        /// The cloud's configuration file (see `onestop-cloud serve --help`).
+        ///
+        /// data = "cloud-data"        # the data directory
+        /// listen = "0.0.0.0:4433"    # UDP address for QUIC
+        /// ca = "ca.pem"              # the campus CA certificate
+        /// cert = "cloud.pem"         # this cloud's certificate chain
+        /// key = "cloud.key"          # its private key
+        /// revoked = ["node-id"]      # nodes refused at the handshake
+        ///
+        /// Relative paths are relative to the configuration file.
+        #[arg(long, verbatim_doc_comment)]
+        config: PathBuf,
+    },
     /// List the documents in an Onestop store (a cloud's or a hall's) with their sizes.
     Inspect {
         /// The SQLite store file, e.g. a hall's onestop.sqlite.
@@ -28,7 +56,29 @@ enum Cmd {
     },
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CloudConfig {
+    data: PathBuf,
+    listen: SocketAddr,
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    #[serde(default)]
+    revoked: Vec<String>,
+}
+
+fn store_path(data: &Path) -> PathBuf {
+    data.join("cloud.sqlite")
+}
+
 fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -40,9 +90,26 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Cmd::Init { data, catalog: file } => {
+            let cat = seed::load(&file)?;
+            std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
+            let mut store = Store::open(&store_path(&data), Durability::Normal)?;
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+            let stamp = store.next_stamp(onestop_model::Timestamp(now));
+            store.write(stamp, |b| b.edit(&DocId::Catalog, |tx| Ok(catalog::write(tx, &cat)?)))?;
+            println!(
+                "目录已发布 / catalogue published: {} halls, {} services, {} staff, in {}",
+                cat.halls.len(),
+                cat.services.len(),
+                cat.staff.len(),
+                data.display()
+            );
+            Ok(())
+        }
+        Cmd::Serve { config } => serve(&config),
         Cmd::Inspect { store } => {
             if !store.exists() {
-                anyhow::bail!("{} does not exist", store.display());
+                bail!("{} does not exist", store.display());
             }
             let s = Store::open(&store, Durability::Normal)?;
             println!("store {} · actor {} · clock {:?}", store.display(), s.actor(), s.last_stamp());
@@ -54,4 +121,39 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn serve(config: &Path) -> Result<()> {
+    let text =
+        std::fs::read_to_string(config).with_context(|| format!("cannot read {}", config.display()))?;
+    let cfg: CloudConfig = toml::from_str(&text)
+        .with_context(|| format!("{} is not a valid cloud configuration", config.display()))?;
+    let base = config.parent().unwrap_or(Path::new("."));
+    let at = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+    let files = tls::read_pem_files(&at(&cfg.ca), &at(&cfg.cert), &at(&cfg.key))?;
+    let data = at(&cfg.data);
+    std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
+    let store = Arc::new(Mutex::new(Store::open(&store_path(&data), Durability::Normal)?));
+    let revocations = Revocations::default();
+    for node in &cfg.revoked {
+        revocations.revoke(node);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let (changes, _) = tokio::sync::broadcast::channel(4096);
+        let sync = Arc::new(CloudSync::new(store, changes, revocations));
+        let server = sync.server_config(&files.ca, files.chain, files.key)?;
+        let endpoint = quinn::Endpoint::server(server, cfg.listen)
+            .with_context(|| format!("cannot listen on {} (UDP)", cfg.listen))?;
+        tracing::info!(message = "Serving the halls' sync link.", listen = %endpoint.local_addr()?);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let serving = tokio::spawn(sync.serve(endpoint.clone(), stopped));
+        onestop_sync::transport::shutdown_signal().await;
+        tracing::info!(message = "Stopping.");
+        let _ = stop.send(true);
+        endpoint.close(quinn::VarInt::from_u32(0), b"shutting down");
+        let _ = serving.await;
+        endpoint.wait_idle().await;
+        anyhow::Ok(())
+    })
 }

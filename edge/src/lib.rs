@@ -1,12 +1,11 @@
 //! The hall node: the queue engine around the durable document store, the injected clock, the
-//! catalogue file, the command language and the simulated day.
+//! command language and the simulated day.
 //!
 //! Devices (card readers, printer, voice, display) and the LAN pages build on [`node::Node`].
 
 pub mod clock;
 pub mod node;
 pub mod script;
-pub mod seed;
 pub mod sim;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -4,10 +4,11 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use onestop_edge::clock::{Clock, ManualClock, SystemClock};
 use onestop_edge::node::{self, Node};
-use onestop_edge::{script, seed, sim};
+use onestop_edge::{script, sim};
 use onestop_engine::{Effect, Engine, Status};
 use onestop_model::{Day, DayEvent, HallId, Timestamp};
 use onestop_sync::secrets::VisitorKey;
+use onestop_sync::seed;
 use onestop_sync::{DocId, Durability, Store, day};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -43,6 +44,29 @@ enum Cmd {
         /// The campus visitor key (64 hex digits), the same in every hall. Made if absent.
         #[arg(long)]
         visitor_key: Option<String>,
+        /// The cloud's sync address (UDP), e.g. 10.0.0.5:4433; with the four options below.
+        /// Without a catalogue here, the node takes the cloud's on first contact.
+        #[arg(long, requires_all = ["server_name", "ca", "cert", "key"])]
+        cloud: Option<std::net::SocketAddr>,
+        /// The name in the cloud's certificate.
+        #[arg(long, requires = "cloud")]
+        server_name: Option<String>,
+        /// The campus CA certificate (PEM).
+        #[arg(long, requires = "cloud")]
+        ca: Option<PathBuf>,
+        /// This node's certificate (PEM).
+        #[arg(long, requires = "cloud")]
+        cert: Option<PathBuf>,
+        /// This node's private key (PEM).
+        #[arg(long, requires = "cloud")]
+        key: Option<PathBuf>,
+    },
+    /// Keep this node in sync with the cloud until stopped (Ctrl-C or SIGTERM); needs the
+    /// cloud's address and certificates given to `init`.
+    Sync {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
     },
     /// Run one hall command, e.g. `issue cert card=20230001`, `call 3`, `finish 3 pending`.
     ///
@@ -102,11 +126,33 @@ enum Cmd {
     },
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 struct NodeFile {
     hall: HallId,
     visitor_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sync: Option<SyncFile>,
+}
+
+/// Where the cloud is and how this node proves who it is.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct SyncFile {
+    cloud: std::net::SocketAddr,
+    server_name: String,
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+/// What `init` is asked to do.
+struct InitArgs<'a> {
+    hall: &'a str,
+    catalog: Option<&'a Path>,
+    demo: Option<u16>,
+    key: Option<&'a str>,
+    sync: Option<SyncFile>,
 }
 
 fn store_path(data: &Path) -> PathBuf {
@@ -138,25 +184,34 @@ fn open_node(data: &Path, clock: Box<dyn Clock>) -> Result<Node> {
     Ok(Node::open(node::share(store), hall, clock, key)?)
 }
 
-fn init(
-    data: &Path,
-    hall: &str,
-    catalog: Option<&Path>,
-    demo: Option<u16>,
-    key: Option<&str>,
-    wall: Timestamp,
-) -> Result<()> {
+fn init(data: &Path, args: InitArgs<'_>, wall: Timestamp) -> Result<()> {
+    let InitArgs { hall, catalog, demo, key, sync } = args;
     let hall = HallId::new(hall);
+    if !onestop_sync::docid::valid_hall_id(hall.as_str()) {
+        bail!("'{hall}' is not a hall id: 1-32 of a-z, 0-9 and -");
+    }
     let catalog = match (catalog, demo) {
-        (Some(path), None) => seed::load(path)?,
-        (None, Some(windows)) => sim::campus_catalog(&hall, windows),
-        _ => bail!("give the catalogue with --catalog FILE or --demo-catalog WINDOWS"),
+        (Some(path), None) => Some(seed::load(path)?),
+        (None, Some(windows)) => Some(sim::campus_catalog(&hall, windows)),
+        (None, None) if sync.is_some() => None,
+        _ => bail!(
+            "give the catalogue with --catalog FILE or --demo-catalog WINDOWS, or the cloud to take it from"
+        ),
     };
-    if !catalog.halls.contains_key(&hall) {
+    if let Some(catalog) = &catalog
+        && !catalog.halls.contains_key(&hall)
+    {
         bail!(
             "the catalogue has no hall '{hall}' (it has: {})",
             catalog.halls.keys().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")
         );
+    }
+    if let Some(s) = &sync {
+        for (what, path) in [("CA certificate", &s.ca), ("certificate", &s.cert), ("key", &s.key)] {
+            if !path.exists() {
+                bail!("the {what} file {} does not exist", path.display());
+            }
+        }
     }
     std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
     let node_file = data.join("node.toml");
@@ -170,6 +225,7 @@ fn init(
             f.hall
         );
     }
+    let sync = sync.or_else(|| existing.as_ref().and_then(|f| f.sync.clone()));
     let key_hex = match (key, existing) {
         (Some(k), Some(f)) if k.trim() != f.visitor_key => bail!(
             "{} already has a visitor key: changing it would make every visitor a stranger to the statistics",
@@ -186,20 +242,29 @@ fn init(
             bytes.iter().map(|b| format!("{b:02x}")).collect()
         }
     };
-    std::fs::write(&node_file, format!("hall = \"{hall}\"\nvisitor_key = \"{key_hex}\"\n"))?;
+    let file = NodeFile { hall: hall.clone(), visitor_key: key_hex, sync };
+    std::fs::write(&node_file, toml::to_string(&file)?)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&node_file, std::fs::Permissions::from_mode(0o600))?;
     }
     let mut store = Store::open(&store_path(data), Durability::Full)?;
-    node::publish_catalog(&mut store, &catalog, wall)?;
-    println!(
-        "节点已就绪 / node ready: hall {hall}, {} windows, {} services, data in {}",
-        catalog.halls[&hall].windows.len(),
-        catalog.services.len(),
-        data.display()
-    );
+    match catalog {
+        Some(catalog) => {
+            node::publish_catalog(&mut store, &catalog, wall)?;
+            println!(
+                "节点已就绪 / node ready: hall {hall}, {} windows, {} services, data in {}",
+                catalog.halls[&hall].windows.len(),
+                catalog.services.len(),
+                data.display()
+            );
+        }
+        None => println!(
+            "节点已就绪 / node ready: hall {hall}, data in {}; the catalogue comes from the cloud (run `onestop-edge sync`)",
+            data.display()
+        ),
+    }
     Ok(())
 }
 
@@ -378,6 +443,72 @@ fn simulate(
     Ok(())
 }
 
+/// Runs the link to the cloud for this node's store until Ctrl-C or SIGTERM.
+fn sync_link(data: &Path) -> Result<()> {
+    use onestop_sync::transport::{EdgeLink, FloorTime, LinkStatus, Traffic, tls};
+    let f = read_node_toml(data)?;
+    let Some(sync) = f.sync.clone() else {
+        bail!(
+            "{} has no [sync] section: give `onestop-edge init` the cloud's address and certificates",
+            data.join("node.toml").display()
+        );
+    };
+    let files = tls::read_pem_files(&sync.ca, &sync.cert, &sync.key)?;
+    let store = node::share(Store::open(&store_path(data), Durability::Full)?);
+    let time = FloorTime::default();
+    let client = tls::client_config(&files.ca, files.chain, files.key, time.clone())?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async move {
+        let endpoint = quinn::Endpoint::client("0.0.0.0:0".parse()?)?;
+        let (changes, _) = tokio::sync::broadcast::channel(4096);
+        let (status_tx, mut status) = tokio::sync::watch::channel(LinkStatus::default());
+        let link = EdgeLink {
+            endpoint: endpoint.clone(),
+            client,
+            cloud: sync.cloud,
+            server_name: sync.server_name.clone(),
+            hall: f.hall.clone(),
+            store,
+            changes,
+            status: status_tx,
+            time,
+            traffic: Traffic::default(),
+            backoff_min: std::time::Duration::from_millis(500),
+            backoff_max: std::time::Duration::from_secs(30),
+        };
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let running = tokio::spawn(link.run(stopped));
+        let watch = tokio::spawn(async move {
+            let mut online = false;
+            while status.changed().await.is_ok() {
+                let s = status.borrow_and_update().clone();
+                if s.online != online {
+                    online = s.online;
+                    if online {
+                        tracing::info!(
+                            message = "Online with the cloud.",
+                            clock_offset_ms = s.clock_offset_ms
+                        );
+                    } else {
+                        tracing::warn!(
+                            message = "Offline.",
+                            reason = s.last_error.as_deref().unwrap_or(""),
+                            changes_waiting = s.changes_waiting
+                        );
+                    }
+                }
+            }
+        });
+        onestop_sync::transport::shutdown_signal().await;
+        let _ = stop.send(true);
+        let _ = running.await;
+        watch.abort();
+        endpoint.close(quinn::VarInt::from_u32(0), b"node stopping");
+        endpoint.wait_idle().await;
+        anyhow::Ok(())
+    })
+}
+
 /// Marks a directory made by `demo`, which a later `demo` may clear.
 const DEMO_MARK: &str = ".onestop-demo";
 
@@ -393,7 +524,8 @@ fn demo(data: &Path, tickets: usize) -> Result<()> {
     std::fs::write(data.join(DEMO_MARK), "made by onestop-edge demo; a new demo clears this directory\n")?;
     // The morning ends now: the demo hall is then live in real time.
     let opens = SystemClock.now().plus_ms(-3 * 3_600_000);
-    init(data, "main", None, Some(31), None, opens)?;
+    let args = InitArgs { hall: "main", catalog: None, demo: Some(31), key: None, sync: None };
+    init(data, args, opens)?;
     simulate(data, tickets, 3.0, 7, Some(opens), false)?;
     println!("重启节点 / restarting the node from its documents …");
     status(data, None)?;
@@ -425,11 +557,26 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Cmd::Init { data, hall, catalog, demo_catalog, visitor_key } => {
-            init(&data, &hall, catalog.as_deref(), demo_catalog, visitor_key.as_deref(), SystemClock.now())
+        Cmd::Init { data, hall, catalog, demo_catalog, visitor_key, cloud, server_name, ca, cert, key } => {
+            let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+            let sync = match (cloud, server_name, ca, cert, key) {
+                (Some(cloud), Some(server_name), Some(ca), Some(cert), Some(key)) => {
+                    Some(SyncFile { cloud, server_name, ca: abs(ca), cert: abs(cert), key: abs(key) })
+                }
+                _ => None,
+            };
+            let args = InitArgs {
+                hall: &hall,
+                catalog: catalog.as_deref(),
+                demo: demo_catalog,
+                key: visitor_key.as_deref(),
+                sync,
+            };
+            init(&data, args, SystemClock.now())
         }
         Cmd::Do { data, line } => run_line(&data, &line.join(" ")),
         Cmd::Status { data, date } => status(&data, date),
+        Cmd::Sync { data } => sync_link(&data),
         Cmd::Simulate { data, tickets, hours, seed, echo } => {
             simulate(&data, tickets, hours, seed, None, echo)
         }

@@ -19,6 +19,7 @@ pub mod day;
 pub mod docid;
 pub mod hlc;
 pub mod secrets;
+pub mod seed;
 pub mod session;
 pub mod store;
 pub mod transport;

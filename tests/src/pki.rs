@@ -6,6 +6,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 pub struct TestCa {
     pub cert: CertificateDer<'static>,
+    pub cert_pem: String,
     issuer: Issuer<'static, KeyPair>,
 }
 
@@ -13,6 +14,8 @@ pub struct TestCa {
 pub struct Leaf {
     pub chain: Vec<CertificateDer<'static>>,
     pub key: PrivateKeyDer<'static>,
+    pub cert_pem: String,
+    pub key_pem: String,
 }
 
 impl Leaf {
@@ -27,8 +30,8 @@ impl TestCa {
         params.distinguished_name.push(DnType::CommonName, name);
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let key = KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap().der().clone();
-        TestCa { cert, issuer: Issuer::new(params, key) }
+        let cert = params.self_signed(&key).unwrap();
+        TestCa { cert: cert.der().clone(), cert_pem: cert.pem(), issuer: Issuer::new(params, key) }
     }
 
     fn leaf(&self, params: CertificateParams) -> Leaf {
@@ -37,6 +40,8 @@ impl TestCa {
         Leaf {
             chain: vec![cert.der().clone()],
             key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
         }
     }
 
@@ -52,5 +57,18 @@ impl TestCa {
         params.distinguished_name.push(DnType::CommonName, node);
         params.subject_alt_names = vec![SanType::URI(id.uri().try_into().unwrap())];
         self.leaf(params)
+    }
+}
+
+impl TestCa {
+    /// Writes `ca.pem`, `<name>.pem` and `<name>.key` for `leaf` into `dir`; returns the paths.
+    pub fn write(&self, dir: &std::path::Path, name: &str, leaf: &Leaf) -> [std::path::PathBuf; 3] {
+        let ca = dir.join("ca.pem");
+        let cert = dir.join(format!("{name}.pem"));
+        let key = dir.join(format!("{name}.key"));
+        std::fs::write(&ca, &self.cert_pem).unwrap();
+        std::fs::write(&cert, &leaf.cert_pem).unwrap();
+        std::fs::write(&key, &leaf.key_pem).unwrap();
+        [ca, cert, key]
     }
 }

@@ -458,3 +458,19 @@ fn bind_actor(store: &mut Store, node: &str, actor: &[u8]) -> Result<(), String>
 pub fn held_heads(store: &mut Store, hall: &HallId) -> Vec<crate::wire::DocHeads> {
     StoreDocs { store, peer: String::new() }.held(&Side::Edge { hall: hall.clone() }).unwrap_or_default()
 }
+
+/// Resolves on Ctrl-C or SIGTERM: how the binaries know to stop cleanly.
+pub async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}

@@ -137,6 +137,36 @@ impl ClientCertVerifier for NodeVerifier {
     }
 }
 
+/// The campus CA, a certificate chain and its key, read from PEM files.
+pub struct PemFiles {
+    pub ca: CertificateDer<'static>,
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+/// Reads the CA certificate, the certificate chain and the private key from PEM files, with
+/// an error that names the file and what is wrong with it.
+pub fn read_pem_files(
+    ca: &std::path::Path,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<PemFiles, TlsError> {
+    use rustls::pki_types::pem::PemObject;
+    let bad = |path: &std::path::Path, what: &str, e: rustls::pki_types::pem::Error| {
+        TlsError::Cert(format!("{}: not a PEM {what}: {e}", path.display()))
+    };
+    let ca_cert = CertificateDer::from_pem_file(ca).map_err(|e| bad(ca, "certificate", e))?;
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| bad(cert, "certificate", e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(cert, "certificate", e))?;
+    if chain.is_empty() {
+        return Err(TlsError::Cert(format!("{}: holds no certificate", cert.display())));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, "private key", e))?;
+    Ok(PemFiles { ca: ca_cert, chain, key: key_der })
+}
+
 /// A TLS configuration that cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {

@@ -144,7 +144,7 @@ pub fn parse(text: &str, name: &str) -> Result<Catalog, SeedError> {
         }
     }
     for h in seed.halls {
-        if !onestop_sync::docid::valid_hall_id(h.id.as_str()) {
+        if !crate::docid::valid_hall_id(h.id.as_str()) {
             return Err(invalid(format!("hall id '{}' must be 1-32 of a-z, 0-9 and -", h.id)));
         }
         let hall = Hall {
@@ -171,8 +171,9 @@ pub fn parse(text: &str, name: &str) -> Result<Catalog, SeedError> {
     }
     for s in seed.staff {
         let pin_hash = match (s.pin, s.pin_hash) {
-            (Some(pin), None) => onestop_sync::secrets::hash_pin(&pin)
-                .map_err(|e| invalid(format!("staff '{}': {e}", s.id)))?,
+            (Some(pin), None) => {
+                crate::secrets::hash_pin(&pin).map_err(|e| invalid(format!("staff '{}': {e}", s.id)))?
+            }
             (None, Some(hash)) => hash,
             _ => return Err(invalid(format!("staff '{}' needs exactly one of pin and pin_hash", s.id))),
         };
@@ -225,7 +226,7 @@ pin = "2468"
     fn a_good_file_loads() {
         let c = parse(GOOD, "good.toml").unwrap();
         assert_eq!(c.halls[&HallId::new("main")].rules.max_recalls, 3);
-        assert!(onestop_sync::secrets::verify_pin(&c.staff[&StaffId::new("s1")].pin_hash, "2468"));
+        assert!(crate::secrets::verify_pin(&c.staff[&StaffId::new("s1")].pin_hash, "2468"));
     }
 
     #[test]
