@@ -146,6 +146,8 @@ pub trait Docs {
     /// Replaces the document by `doc`, which holds everything it held and more, durably (for
     /// large arrivals, which are cheaper stored whole than change by change).
     fn adopt(&mut self, id: &DocId, doc: Automerge) -> Result<(), String>;
+    /// Forgets a document and its sync state, durably.
+    fn discard(&mut self, id: &DocId) -> Result<(), String>;
     /// The persisted sync state for this link and document.
     fn load_state(&mut self, id: &DocId) -> Option<State>;
     /// Persists the sync state for this link and document.
@@ -273,6 +275,9 @@ impl Session {
                 }
                 self.peer_actor = Some(peer);
                 self.peer_docs = theirs.iter().map(|d| d.id.clone()).collect();
+                if matches!(self.side, Side::Edge { .. }) {
+                    self.drop_local_seeds(docs)?;
+                }
                 let ours: BTreeMap<DocId, Vec<ChangeHash>> = docs
                     .held(&self.side)
                     .map_err(SessionError::Docs)?
@@ -334,6 +339,24 @@ impl Session {
                 Ok(vec![SessionEvent::Refused { doc, reason, by_peer: true }])
             }
         }
+    }
+
+    /// The catalogue and the card directory belong to the cloud: a copy this node wrote itself
+    /// (a hall set up from a catalogue file before it met its cloud) is dropped, so the
+    /// cloud's arrives whole instead of being merged with it.
+    fn drop_local_seeds(&mut self, docs: &mut dyn Docs) -> Result<(), SessionError> {
+        for id in [DocId::Catalog, DocId::Cards] {
+            let seeded = match docs.doc(&id).map_err(SessionError::Docs)? {
+                Some(doc) => doc.get_changes_meta(&[]).iter().any(|c| *c.actor == self.actor),
+                None => false,
+            };
+            if seeded {
+                tracing::info!(message = "Replacing the local catalogue with the cloud's.", doc = %id);
+                docs.discard(&id).map_err(SessionError::Docs)?;
+                self.states.remove(&id);
+            }
+        }
+        Ok(())
     }
 
     /// Applies a sync message all or nothing. `Ok(true)` if changes were added.
@@ -416,6 +439,11 @@ impl Docs for MemDocs {
         self.docs.insert(id.clone(), doc);
         Ok(())
     }
+    fn discard(&mut self, id: &DocId) -> Result<(), String> {
+        self.docs.remove(id);
+        self.states.remove(id);
+        Ok(())
+    }
     fn load_state(&mut self, id: &DocId) -> Option<State> {
         self.states.get(id).and_then(|b| State::decode(b).ok())
     }
@@ -460,6 +488,9 @@ impl Docs for StoreDocs<'_> {
     fn adopt(&mut self, id: &DocId, doc: Automerge) -> Result<(), String> {
         let stamp = self.store.next_stamp(self.store.last_stamp().time());
         self.store.write(stamp, |b| b.adopt(id, doc)).map_err(|e| e.to_string())
+    }
+    fn discard(&mut self, id: &DocId) -> Result<(), String> {
+        self.store.discard(id).map_err(|e| e.to_string())
     }
     fn load_state(&mut self, id: &DocId) -> Option<State> {
         match self.store.load_sync_state(&self.peer, id) {

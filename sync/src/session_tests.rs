@@ -131,8 +131,10 @@ fn a_node_may_not_write_another_hall_or_the_catalogue() {
     docs.docs.insert(DocId::Catalog, forged);
     // The node is enrolled for east, so its session only offers east's documents and the
     // catalogue; push main's day by hand as a rogue node would.
-    let mut e = edge("east", docs);
-    let mut c = cloud("east", MemDocs::default(), edge_actor());
+    // A rogue node: its software does not drop a catalogue it did not write as itself.
+    let rogue = ActorId::from([0x99u8; 16]);
+    let mut e = End { session: Session::new(Side::Edge { hall: hall("east") }, rogue.clone(), None), docs };
+    let mut c = cloud("east", MemDocs::default(), rogue);
     let (_, _, events) = pump(&mut e, &mut c, |_| false);
     assert!(events.iter().any(|ev| matches!(ev, SessionEvent::Refused { doc: DocId::Catalog, by_peer: true, reason } if reason.contains("read-only"))), "{events:?}");
     assert!(!c.docs.docs.contains_key(&DocId::Catalog), "nothing of the forged catalogue is applied");
@@ -317,4 +319,25 @@ fn the_cloud_offers_a_new_node_what_is_current_not_the_whole_history() {
     let mut e = edge("main", mine);
     pump(&mut e, &mut c, |_| false);
     assert_eq!(heads(&e.docs, &old_id), heads(&c.docs, &old_id));
+}
+
+#[test]
+fn a_catalogue_seeded_on_the_node_is_replaced_by_the_cloud_s() {
+    // The hall was set up from a catalogue file (written by the node itself) before it met
+    // its cloud, whose catalogue differs.
+    let mut docs = edge_docs("main", &every_event());
+    let mut seed = Automerge::new().with_actor(edge_actor());
+    let mut tx = seed.transaction();
+    let mut local = sample_catalog();
+    local.notices.clear();
+    catalog::write(&mut tx, &local).unwrap();
+    tx.commit();
+    docs.docs.insert(DocId::Catalog, seed);
+    let mut e = edge("main", docs);
+    let mut c = cloud("main", cloud_docs(), edge_actor());
+    let (_, _, events) = pump(&mut e, &mut c, |_| false);
+    assert!(!events.iter().any(|ev| matches!(ev, SessionEvent::Refused { .. })), "{events:?}");
+    assert_eq!(heads(&e.docs, &DocId::Catalog), heads(&c.docs, &DocId::Catalog));
+    assert_eq!(catalog::read(&e.docs.docs[&DocId::Catalog]).unwrap(), sample_catalog());
+    assert_eq!(heads(&e.docs, &day_id("main")), heads(&c.docs, &day_id("main")));
 }

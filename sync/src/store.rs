@@ -442,6 +442,19 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes a document, its chunks and its sync states, in one transaction.
+    pub fn discard(&mut self, id: &DocId) -> Result<(), StoreError> {
+        let name = id.to_string();
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sql { path: path.clone(), source: Box::new(source) };
+        let tx = self.conn.transaction().map_err(sql)?;
+        tx.execute("DELETE FROM chunks WHERE doc = ?1", [&name]).map_err(sql)?;
+        tx.execute("DELETE FROM sync_state WHERE doc = ?1", [&name]).map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        self.docs.remove(id);
+        Ok(())
+    }
+
     /// The persisted sync state for `peer` and `doc`, if any.
     pub fn load_sync_state(&self, peer: &str, doc: &DocId) -> Result<Option<Vec<u8>>, StoreError> {
         self.conn
