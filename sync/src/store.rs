@@ -76,6 +76,8 @@ struct Slot {
     doc: Automerge,
     snapshot_bytes: u64,
     incremental_bytes: u64,
+    /// The highest chunk id this copy holds: chunks above it were written by another process.
+    seen: i64,
 }
 
 /// Chunk sizes of one document, for compaction and benchmarks.
@@ -255,15 +257,17 @@ impl Store {
         let name = id.to_string();
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT kind, data FROM chunks WHERE doc = ?1 ORDER BY id")
+            .prepare_cached("SELECT kind, data, id FROM chunks WHERE doc = ?1 ORDER BY id")
             .map_err(self.sql())?;
         let rows = stmt
-            .query_map([&name], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+            .query_map([&name], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?)))
             .map_err(self.sql())?;
         let (mut snapshot_bytes, mut incremental_bytes) = (0u64, 0u64);
         let mut bytes = Vec::new();
+        let mut seen = 0;
         for row in rows {
-            let (kind, data) = row.map_err(self.sql())?;
+            let (kind, data, id) = row.map_err(self.sql())?;
+            seen = id;
             if kind == KIND_SNAPSHOT {
                 snapshot_bytes += data.len() as u64;
             } else {
@@ -277,7 +281,7 @@ impl Store {
             Automerge::load(&bytes)
                 .map_err(|source| StoreError::Corrupt { doc: name, source: Box::new(source) })?
         };
-        Ok(Slot { doc: doc.with_actor(self.actor.clone()), snapshot_bytes, incremental_bytes })
+        Ok(Slot { doc: doc.with_actor(self.actor.clone()), snapshot_bytes, incremental_bytes, seen })
     }
 
     /// The document, loaded from disk on first use; `None` if the store has never held it.
@@ -351,6 +355,9 @@ impl Store {
             return Err(e);
         }
         self.hlc = stamp;
+        for id in chunks.iter().map(|(d, _)| d).chain(snapshots.iter().map(|(d, _)| d)) {
+            self.mark_seen(id);
+        }
         for (id, bytes) in &snapshots {
             if let Some(slot) = self.docs.get_mut(id) {
                 slot.snapshot_bytes = bytes.len() as u64;
@@ -435,11 +442,65 @@ impl Store {
             tx.execute("DELETE FROM chunks WHERE doc = ?1 AND id <= ?2", params![name, max]).map_err(sql)?;
         }
         tx.commit().map_err(sql)?;
+        self.mark_seen(id);
         let slot = self.docs.get_mut(id).expect("loaded above");
         slot.snapshot_bytes = snapshot.len() as u64;
         slot.incremental_bytes = 0;
         self.compactions += 1;
         Ok(())
+    }
+
+    /// Notes that the cached copy of `id` holds every chunk on disk now.
+    fn mark_seen(&mut self, id: &DocId) {
+        let max: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(id) FROM chunks WHERE doc = ?1", [id.to_string()], |r| r.get(0))
+            .ok()
+            .flatten();
+        if let (Some(slot), Some(max)) = (self.docs.get_mut(id), max) {
+            slot.seen = slot.seen.max(max);
+        }
+    }
+
+    /// Takes in what other processes wrote to this store since the documents were loaded
+    /// (another process's commands, for a link running beside them). Returns the documents
+    /// that changed.
+    pub fn refresh(&mut self) -> Result<Vec<DocId>, StoreError> {
+        let latest: Vec<(String, i64)> = {
+            let mut stmt =
+                self.conn.prepare("SELECT doc, MAX(id) FROM chunks GROUP BY doc").map_err(self.sql())?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(self.sql())?
+                .collect::<Result<_, _>>()
+                .map_err(self.sql())?
+        };
+        let mut changed = Vec::new();
+        for (name, max) in latest {
+            let Ok(id) = name.parse::<DocId>() else { continue };
+            let Some(seen) = self.docs.get(&id).map(|s| s.seen) else { continue };
+            if max <= seen {
+                continue;
+            }
+            let chunks: Vec<Vec<u8>> = {
+                let mut stmt = self
+                    .conn
+                    .prepare_cached("SELECT data FROM chunks WHERE doc = ?1 AND id > ?2 ORDER BY id")
+                    .map_err(self.sql())?;
+                stmt.query_map(params![name, seen], |r| r.get(0))
+                    .map_err(self.sql())?
+                    .collect::<Result<_, _>>()
+                    .map_err(self.sql())?
+            };
+            let slot = self.docs.get_mut(&id).expect("checked above");
+            for bytes in &chunks {
+                slot.doc
+                    .load_incremental(bytes)
+                    .map_err(|source| StoreError::Corrupt { doc: name.clone(), source: Box::new(source) })?;
+            }
+            slot.seen = max;
+            changed.push(id);
+        }
+        Ok(changed)
     }
 
     /// Deletes a document, its chunks and its sync states, in one transaction.

@@ -510,3 +510,35 @@ fn adopting_a_larger_copy_stores_it_whole_and_refuses_a_smaller_one() {
     let mut store = Store::open(&path, Durability::Normal).unwrap();
     assert_eq!(day::read(store.doc(&day_id()).unwrap().unwrap(), "d").unwrap().events, every_event());
 }
+
+#[test]
+fn a_store_takes_in_what_another_process_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.sqlite");
+    let mut linked = Store::open(&path, Durability::Normal).unwrap();
+    let mut other = Store::open(&path, Durability::Normal).unwrap();
+    write_events(&mut linked, at(0), &every_event()[..2]);
+    assert_eq!(day::read(linked.doc(&day_id()).unwrap().unwrap(), "d").unwrap().events.len(), 2);
+    // Another process (a command run beside the link) appends and compacts.
+    let stamp = other.next_stamp(at(5));
+    other
+        .write(stamp, |b| {
+            b.edit(&day_id(), |tx| Ok(day::append(tx, &hall(), d(), 480, &every_event()[2..6])?))
+        })
+        .unwrap();
+    assert!(linked.refresh().unwrap().contains(&day_id()));
+    assert_eq!(day::read(linked.doc(&day_id()).unwrap().unwrap(), "d").unwrap().events.len(), 6);
+    other.compact(&day_id()).unwrap();
+    let stamp = other.next_stamp(at(6));
+    other
+        .write(stamp, |b| {
+            b.edit(&day_id(), |tx| Ok(day::append(tx, &hall(), d(), 480, &every_event()[6..7])?))
+        })
+        .unwrap();
+    linked.refresh().unwrap();
+    assert_eq!(
+        day::read(linked.doc(&day_id()).unwrap().unwrap(), "d").unwrap().events,
+        every_event()[..7].to_vec()
+    );
+    assert!(linked.refresh().unwrap().is_empty(), "nothing new, nothing reloaded");
+}

@@ -89,6 +89,10 @@ async fn drive(
             _ = tick.tick() => {
                 {
                     let mut s = lock(store);
+                    // Another process may have written (a command run beside the link).
+                    if let Err(error) = s.refresh() {
+                        tracing::warn!(message = "Could not read what other processes wrote.", %error);
+                    }
                     let mut docs = StoreDocs { store: &mut s, peer: peer.to_string() };
                     let ids = docs.store.list_docs().map_err(|e| LinkError::Connect(e.to_string()))?;
                     for id in ids {
