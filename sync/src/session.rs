@@ -144,8 +144,9 @@ pub trait Docs {
     /// Adds `changes` to the document (creating it if new), durably.
     fn apply(&mut self, id: &DocId, changes: Vec<Change>) -> Result<(), String>;
     /// Replaces the document by `doc`, which holds everything it held and more, durably (for
-    /// large arrivals, which are cheaper stored whole than change by change).
-    fn adopt(&mut self, id: &DocId, doc: Automerge) -> Result<(), String>;
+    /// large arrivals, which are cheaper stored whole than change by change). `saved`, when
+    /// given, is `doc` already saved (the bytes a whole-document message carried).
+    fn adopt(&mut self, id: &DocId, doc: Automerge, saved: Option<Vec<u8>>) -> Result<(), String>;
     /// Forgets a document and its sync state, durably.
     fn discard(&mut self, id: &DocId) -> Result<(), String>;
     /// The persisted sync state for this link and document.
@@ -376,6 +377,9 @@ impl Session {
         let msg =
             Message::decode(message).map_err(|e| Refusal::Policy(format!("unreadable sync message: {e}")))?;
         let mut state = self.state(docs, id);
+        // A whole document arriving for a document we do not have: its bytes are already the
+        // saved form of what we will hold.
+        let whole = if msg.changes.len() == 1 { msg.changes.iter().next().map(<[u8]>::to_vec) } else { None };
         // Apply to a copy first, so a refused message leaves no trace.
         let (mut copy, before) = match docs.doc(id).map_err(Refusal::Store)? {
             Some(doc) => (doc.fork(), doc.get_heads()),
@@ -394,7 +398,8 @@ impl Session {
         }
         drop(new);
         if added > ADOPT_ABOVE {
-            docs.adopt(id, copy).map_err(Refusal::Store)?;
+            let saved = if before.is_empty() { whole } else { None };
+            docs.adopt(id, copy, saved).map_err(Refusal::Store)?;
         } else if added > 0 {
             docs.apply(id, copy.get_changes(&before)).map_err(Refusal::Store)?;
         }
@@ -435,7 +440,7 @@ impl Docs for MemDocs {
     fn apply(&mut self, id: &DocId, changes: Vec<Change>) -> Result<(), String> {
         self.docs.entry(id.clone()).or_default().apply_changes(changes).map_err(|e| e.to_string())
     }
-    fn adopt(&mut self, id: &DocId, doc: Automerge) -> Result<(), String> {
+    fn adopt(&mut self, id: &DocId, doc: Automerge, _saved: Option<Vec<u8>>) -> Result<(), String> {
         self.docs.insert(id.clone(), doc);
         Ok(())
     }
@@ -485,9 +490,9 @@ impl Docs for StoreDocs<'_> {
             .write(stamp, |b| b.change(id, |doc| Ok(doc.apply_changes(changes)?)))
             .map_err(|e| e.to_string())
     }
-    fn adopt(&mut self, id: &DocId, doc: Automerge) -> Result<(), String> {
+    fn adopt(&mut self, id: &DocId, doc: Automerge, saved: Option<Vec<u8>>) -> Result<(), String> {
         let stamp = self.store.next_stamp(self.store.last_stamp().time());
-        self.store.write(stamp, |b| b.adopt(id, doc)).map_err(|e| e.to_string())
+        self.store.write(stamp, |b| b.adopt(id, doc, saved)).map_err(|e| e.to_string())
     }
     fn discard(&mut self, id: &DocId) -> Result<(), String> {
         self.store.discard(id).map_err(|e| e.to_string())

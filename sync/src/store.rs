@@ -585,8 +585,9 @@ impl Batch<'_> {
     }
 
     /// Replaces a document by `doc`, which must hold everything the stored one holds (a fork
-    /// of it with more changes). It is stored whole, as a snapshot replacing the old chunks.
-    pub fn adopt(&mut self, id: &DocId, doc: Automerge) -> Result<(), StoreError> {
+    /// of it with more changes). It is stored whole, as a snapshot replacing the old chunks:
+    /// `saved` if given (`doc` already saved, which the caller vouches for), else `doc.save()`.
+    pub fn adopt(&mut self, id: &DocId, doc: Automerge, saved: Option<Vec<u8>>) -> Result<(), StoreError> {
         if !self.touched.contains(id) {
             self.touched.push(id.clone());
         }
@@ -599,7 +600,7 @@ impl Batch<'_> {
             )));
         }
         slot.doc = doc.with_actor(actor);
-        let bytes = slot.doc.save();
+        let bytes = saved.unwrap_or_else(|| slot.doc.save());
         self.chunks.retain(|(d, _)| d != id);
         self.snapshots.retain(|(d, _)| d != id);
         self.snapshots.push((id.clone(), bytes));

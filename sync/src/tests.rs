@@ -500,12 +500,12 @@ fn adopting_a_larger_copy_stores_it_whole_and_refuses_a_smaller_one() {
     day::append(&mut tx, &hall(), d(), 480, &every_event()[3..]).unwrap();
     tx.commit();
     let stamp = store.next_stamp(at(30));
-    store.write(stamp, |b| b.adopt(&day_id(), bigger.fork())).unwrap();
+    store.write(stamp, |b| b.adopt(&day_id(), bigger.fork(), None)).unwrap();
     let bytes = store.chunk_bytes(&day_id()).unwrap();
     assert_eq!((bytes.chunks, bytes.incremental), (1, 0), "one snapshot replaces the chunks");
     // A copy that lacks what the store holds is refused, and nothing changes.
     let stamp = store.next_stamp(at(31));
-    assert!(store.write(stamp, |b| b.adopt(&day_id(), older.fork())).is_err());
+    assert!(store.write(stamp, |b| b.adopt(&day_id(), older.fork(), None)).is_err());
     drop(store);
     let mut store = Store::open(&path, Durability::Normal).unwrap();
     assert_eq!(day::read(store.doc(&day_id()).unwrap().unwrap(), "d").unwrap().events, every_event());
