@@ -532,21 +532,24 @@ fn demo(data: &Path, tickets: usize) -> Result<()> {
     println!();
     println!("数据 / data: {}", data.display());
     println!(
-        "试试 / try:  cargo run -p onestop-edge -- do --data {} issue registry-1 card=20230001",
+        "试试 / try:  cargo run --release -p onestop-edge -- do --data {} issue registry-1 card=20230001",
         data.display()
     );
-    println!("            cargo run -p onestop-edge -- status --data {}", data.display());
+    println!("            cargo run --release -p onestop-edge -- status --data {}", data.display());
     Ok(())
 }
 
 fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // The long-running link reports its comings and goings; one-shot commands stay quiet.
+    let level = if matches!(cli.command, Cmd::Sync { .. }) { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()) {
+    match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("错误 / error: {e:#}");
