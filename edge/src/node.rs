@@ -212,20 +212,30 @@ impl Node {
     /// Runs one command durably; see the module documentation.
     pub fn execute(&mut self, cmd: &Command) -> Result<Outcome, NodeError> {
         let wall = self.check_clock();
-        let stamp = lock(&self.store).next_stamp(wall);
+        // The store stays locked from the stamp to the write: the link to the cloud writes to
+        // it too (and moves the clock), and a stamp must be the next one when it is written.
+        let shared = self.store.clone();
+        let (mut store, stamp) = loop {
+            let store = lock(&shared);
+            let stamp = store.next_stamp(wall);
+            let today = stamp.time().day(self.engine.config().utc_offset_minutes);
+            if today > self.engine.day() {
+                drop(store);
+                self.roll_over(today)?;
+                continue;
+            }
+            break (store, stamp);
+        };
         // Event times are whole seconds (see onestop_sync::day); the stamp keeps the order.
         let now = Timestamp(stamp.physical.div_euclid(1000) * 1000);
         let today = now.day(self.engine.config().utc_offset_minutes);
-        if today > self.engine.day() {
-            self.roll_over(today)?;
-        }
         let events = self.engine.decide(cmd, now)?;
         let case = self.case_for(&events, now);
         let day_id = DocId::Day { hall: self.hall.clone(), day: today };
         let hall = self.hall.clone();
         let offset = self.engine.config().utc_offset_minutes;
         let mut touched = vec![day_id.clone()];
-        lock(&self.store).write(stamp, |b| {
+        store.write(stamp, |b| {
             b.edit(&day_id, |tx| Ok(day::append(tx, &hall, today, offset, &events)?))?;
             if let Some(case) = &case {
                 let month = Month::of(today);
@@ -246,6 +256,7 @@ impl Node {
             }
             Ok(())
         })?;
+        drop(store);
         for ev in &events {
             self.engine.apply(ev).expect("events from decide always apply");
         }

@@ -192,3 +192,41 @@ fn a_refused_command_stores_nothing() {
     assert_eq!(node.store().last_stamp(), before);
     assert!(node.store().list_docs().unwrap().iter().all(|d| !matches!(d, DocId::Day { .. })));
 }
+
+#[test]
+fn commands_and_a_link_writing_to_the_same_store_do_not_trip_over_the_clock() {
+    let f = Fixture::new();
+    let mut node = f.open();
+    let shared = node.shared_store();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let link = {
+        let (shared, stop) = (shared.clone(), stop.clone());
+        std::thread::spawn(move || {
+            // What the link does: takes the cloud's clock in and writes the cloud's changes.
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut s = shared.lock().unwrap();
+                let last = s.last_stamp().time();
+                s.observe_time(last.plus_ms(1), last);
+                let stamp = s.next_stamp(last);
+                s.write(stamp, |b| {
+                    b.edit(&DocId::Cards, |tx| {
+                        use automerge::transaction::Transactable;
+                        tx.put(automerge::ROOT, "n", n as i64)?;
+                        Ok(())
+                    })
+                })
+                .unwrap();
+                n += 1;
+            }
+        })
+    };
+    for i in 0..200 {
+        f.clock.set(at(i / 10));
+        let cmd = node.resolve(script::parse("issue registry-1").unwrap()).unwrap();
+        node.execute(&cmd).unwrap_or_else(|e| panic!("command {i}: {e}"));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    link.join().unwrap();
+    assert_eq!(node.engine().tickets().len(), 200);
+}
