@@ -259,3 +259,28 @@ pub fn ts(v: onestop_model::Timestamp) -> Option<ScalarValue> {
 pub fn opt_s(v: Option<impl AsRef<str>>) -> Option<ScalarValue> {
     v.and_then(s)
 }
+
+/// Appends a space and free text to a compact record: `%` and white space escaped, an empty
+/// text written as `%-`, so a record splits on spaces.
+pub fn text(out: &mut String, s: &str) {
+    out.push(' ');
+    if s.is_empty() {
+        out.push_str("%-");
+        return;
+    }
+    for c in s.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            ' ' | '\t' | '\n' | '\r' => out.push_str("%20"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Reads back free text written by [`text`].
+pub fn untext(s: &str) -> String {
+    if s == "%-" {
+        return String::new();
+    }
+    s.replace("%20", " ").replace("%25", "%")
+}

@@ -15,7 +15,7 @@
 //! they do not know and give absent trailing fields their defaults, so older and newer nodes
 //! read each other's days.
 
-use crate::codec::{self, DocError};
+use crate::codec::{self, DocError, text, untext};
 use automerge::transaction::Transactable;
 use automerge::{AutomergeError, ObjType, ROOT, ReadDoc, ScalarValue, hydrate};
 use onestop_model::{
@@ -68,30 +68,6 @@ pub fn append(
         tx.insert(&list, len + i, encode(ev, origin))?;
     }
     Ok(())
-}
-
-/// Free text inside an event: `%` and spaces escaped, never empty.
-fn text(out: &mut String, s: &str) {
-    out.push(' ');
-    if s.is_empty() {
-        out.push_str("%-");
-        return;
-    }
-    for c in s.chars() {
-        match c {
-            '%' => out.push_str("%25"),
-            ' ' => out.push_str("%20"),
-            '\t' | '\n' | '\r' => out.push_str("%20"),
-            c => out.push(c),
-        }
-    }
-}
-
-fn untext(s: &str) -> String {
-    if s == "%-" {
-        return String::new();
-    }
-    s.replace("%20", " ").replace("%25", "%")
 }
 
 fn person(k: PersonKind) -> &'static str {
