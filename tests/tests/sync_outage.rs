@@ -54,16 +54,32 @@ fn day_events(store: &SharedStore, d: Day) -> Vec<DayEvent> {
     day::read(store.lock().unwrap().doc(&id).unwrap().unwrap(), "day").unwrap().events
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hall_offline_for_seven_days_reconciles_everything() {
+/// A cloud with the catalogue, a proxy in front of it and a hall linked through it, once the
+/// catalogue has reached the hall.
+struct Online {
+    dir: tempfile::TempDir,
+    ca: TestCa,
+    cloud: onestop_tests::net::Cloud,
+    proxy: Proxy,
+    edge_store: SharedStore,
+    edge: Edge,
+}
+
+async fn online_hall(windows: u16, seed: u64) -> Online {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new("Campus CA");
     let cloud = start_cloud(&ca, dir.path());
-    publish(&cloud.store, 8, first_day().start(480));
-    let proxy = Proxy::start(cloud.addr, 7).await;
+    publish(&cloud.store, windows, first_day().start(480));
+    let proxy = Proxy::start(cloud.addr, seed).await;
     let edge_store = open_store(&dir.path().join("edge.sqlite"));
     let edge = start_edge(&ca, &ca.node("main", "main-pi-1"), "main", proxy.addr, edge_store.clone());
     eventually("the catalogue reaches the hall", || converged(&cloud.store, &edge_store)).await;
+    Online { dir, ca, cloud, proxy, edge_store, edge }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hall_offline_for_seven_days_reconciles_everything() {
+    let Online { cloud, proxy, edge_store, edge, .. } = online_hall(8, 7).await;
 
     // The network goes; the hall works for seven days.
     proxy.cut(true);
@@ -98,14 +114,7 @@ async fn a_hall_offline_for_seven_days_reconciles_everything() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lossy_flapping_link_during_a_busy_hour_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new("Campus CA");
-    let cloud = start_cloud(&ca, dir.path());
-    publish(&cloud.store, 6, first_day().start(480));
-    let proxy = Proxy::start(cloud.addr, 11).await;
-    let edge_store = open_store(&dir.path().join("edge.sqlite"));
-    let edge = start_edge(&ca, &ca.node("main", "main-pi-1"), "main", proxy.addr, edge_store.clone());
-    eventually("the catalogue reaches the hall", || converged(&cloud.store, &edge_store)).await;
+    let Online { cloud, proxy, edge_store, edge, .. } = online_hall(6, 11).await;
 
     // 30% loss, duplicates and reordering, and the link cut twice while the hall is busy.
     let bad = Faults { loss: 0.3, duplicate: 0.05, jitter: Duration::from_millis(15), ..Faults::default() };
@@ -135,16 +144,8 @@ async fn a_lossy_flapping_link_during_a_busy_hour_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cloud_restarted_and_the_edge_killed_mid_sync_still_converge() {
-    let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new("Campus CA");
-    let cloud_path = dir.path().join("cloud.sqlite");
-    let cloud = start_cloud_at(&ca, &cloud_path);
-    publish(&cloud.store, 6, first_day().start(480));
-    let proxy = Proxy::start(cloud.addr, 3).await;
-    let edge_path = dir.path().join("edge.sqlite");
-    let edge_store = open_store(&edge_path);
-    let edge = start_edge(&ca, &ca.node("main", "main-pi-1"), "main", proxy.addr, edge_store.clone());
-    eventually("the catalogue reaches the hall", || converged(&cloud.store, &edge_store)).await;
+    let Online { dir, ca, cloud, proxy, edge_store, edge } = online_hall(6, 3).await;
+    let (cloud_path, edge_path) = (dir.path().join("cloud.sqlite"), dir.path().join("edge.sqlite"));
     proxy.cut(true);
     days::run(&edge_store, &days(first_day(), 3, 400, 6, &edge));
     proxy.cut(false);
