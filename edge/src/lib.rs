@@ -4,7 +4,10 @@
 //! Devices (card readers, printer, voice, display) and the LAN pages build on [`node::Node`].
 
 pub mod clock;
+pub mod devices;
+pub mod hall;
 pub mod node;
+pub mod nodedir;
 pub mod script;
 pub mod sim;
 

@@ -3,14 +3,15 @@
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use onestop_edge::clock::{Clock, ManualClock, SystemClock};
+use onestop_edge::hall::config::RunConfig;
 use onestop_edge::node::{self, Node};
+use onestop_edge::nodedir::{NodeFile, SyncFile, open_node, read_node_file, read_node_toml, store_path};
 use onestop_edge::{script, sim};
 use onestop_engine::{Effect, Engine, Status};
 use onestop_model::{Day, DayEvent, HallId, Timestamp};
 use onestop_sync::secrets::VisitorKey;
 use onestop_sync::seed;
 use onestop_sync::{DocId, Durability, Store, day};
-use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -114,6 +115,19 @@ enum Cmd {
         #[arg(long)]
         echo: bool,
     },
+    /// Run the hall: the queue, the devices, the pages on the LAN and the link to the cloud,
+    /// until Ctrl-C or SIGTERM. See deploy/edge/edge.toml for the configuration.
+    Run {
+        /// The node's configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Check a configuration file, and that its devices are connected now.
+    CheckConfig {
+        /// The node's configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Make a demo hall in a directory, simulate a busy morning ending now, then restart the
     /// node from its documents and show the hall.
     Demo {
@@ -123,27 +137,10 @@ enum Cmd {
         /// Visitors arriving during the morning.
         #[arg(long, default_value_t = 1500)]
         tickets: usize,
+        /// Where to serve the hall's pages.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
     },
-}
-
-#[derive(Debug, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-struct NodeFile {
-    hall: HallId,
-    visitor_key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    sync: Option<SyncFile>,
-}
-
-/// Where the cloud is and how this node proves who it is.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-struct SyncFile {
-    cloud: std::net::SocketAddr,
-    server_name: String,
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
 }
 
 /// What `init` is asked to do.
@@ -153,35 +150,6 @@ struct InitArgs<'a> {
     demo: Option<u16>,
     key: Option<&'a str>,
     sync: Option<SyncFile>,
-}
-
-fn store_path(data: &Path) -> PathBuf {
-    data.join("onestop.sqlite")
-}
-
-fn read_node_toml(data: &Path) -> Result<NodeFile> {
-    let path = data.join("node.toml");
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "cannot read {}: is this a node directory? (make one with `onestop-edge init`)",
-            path.display()
-        )
-    })?;
-    toml::from_str(&text).with_context(|| format!("{} is not a valid node file", path.display()))
-}
-
-fn read_node_file(data: &Path) -> Result<(HallId, VisitorKey)> {
-    let f = read_node_toml(data)?;
-    let key = VisitorKey::from_hex(&f.visitor_key).with_context(|| {
-        format!("{}: visitor_key must be 64 hexadecimal digits", data.join("node.toml").display())
-    })?;
-    Ok((f.hall, key))
-}
-
-fn open_node(data: &Path, clock: Box<dyn Clock>) -> Result<Node> {
-    let (hall, key) = read_node_file(data)?;
-    let store = Store::open(&store_path(data), Durability::Full)?;
-    Ok(Node::open(node::share(store), hall, clock, key)?)
 }
 
 fn init(data: &Path, args: InitArgs<'_>, wall: Timestamp) -> Result<()> {
@@ -461,7 +429,7 @@ fn sync_link(data: &Path) -> Result<()> {
     rt.block_on(async move {
         let endpoint = quinn::Endpoint::client("0.0.0.0:0".parse()?)?;
         let (changes, _) = tokio::sync::broadcast::channel(4096);
-        let (status_tx, mut status) = tokio::sync::watch::channel(LinkStatus::default());
+        let (status_tx, status) = tokio::sync::watch::channel(LinkStatus::default());
         let link = EdgeLink {
             endpoint: endpoint.clone(),
             client,
@@ -478,27 +446,7 @@ fn sync_link(data: &Path) -> Result<()> {
         };
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let running = tokio::spawn(link.run(stopped));
-        let watch = tokio::spawn(async move {
-            let mut online = false;
-            while status.changed().await.is_ok() {
-                let s = status.borrow_and_update().clone();
-                if s.online != online {
-                    online = s.online;
-                    if online {
-                        tracing::info!(
-                            message = "Online with the cloud.",
-                            clock_offset_ms = s.clock_offset_ms
-                        );
-                    } else {
-                        tracing::warn!(
-                            message = "Offline.",
-                            reason = s.last_error.as_deref().unwrap_or(""),
-                            changes_waiting = s.changes_waiting
-                        );
-                    }
-                }
-            }
-        });
+        let watch = tokio::spawn(onestop_edge::hall::run::follow_link(status, |_| {}));
         onestop_sync::transport::shutdown_signal().await;
         let _ = stop.send(true);
         let _ = running.await;
@@ -512,7 +460,7 @@ fn sync_link(data: &Path) -> Result<()> {
 /// Marks a directory made by `demo`, which a later `demo` may clear.
 const DEMO_MARK: &str = ".onestop-demo";
 
-fn demo(data: &Path, tickets: usize) -> Result<()> {
+fn demo(data: &Path, tickets: usize, listen: std::net::SocketAddr) -> Result<()> {
     if data.exists() && std::fs::read_dir(data)?.next().is_some() {
         if !data.join(DEMO_MARK).exists() {
             bail!("{} exists and was not made by `demo`: choose another --data", data.display());
@@ -529,20 +477,95 @@ fn demo(data: &Path, tickets: usize) -> Result<()> {
     simulate(data, tickets, 3.0, 7, Some(opens), false)?;
     println!("重启节点 / restarting the node from its documents …");
     status(data, None)?;
-    println!();
-    println!("数据 / data: {}", data.display());
-    println!(
-        "试试 / try:  cargo run --release -p onestop-edge -- do --data {} issue registry-1 card=20230001",
-        data.display()
+    let voice = demo_voice(data);
+    let config = format!(
+        r#"# Made by `onestop-edge demo`: a hall with simulated devices.
+data = "."
+listen = "{listen}"
+managers = ["s001"]
+simulate = true
+
+[printer]
+kind = "twin"
+dir = "receipts"
+
+{voice}
+
+{inputs}"#,
+        inputs = onestop_edge::hall::config::SIMULATED_INPUTS
     );
-    println!("            cargo run --release -p onestop-edge -- status --data {}", data.display());
+    let config_path = data.join("edge.toml");
+    std::fs::write(&config_path, config)?;
+    let config = RunConfig::load(&config_path)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async move {
+        let running = onestop_edge::hall::run::start(config, std::sync::Arc::new(SystemClock)).await?;
+        let base = format!("http://{}", running.addr);
+        println!();
+        println!("大厅已运行 / the hall is running (Ctrl-C stops it):");
+        println!("  取号机 kiosk          {base}/kiosk");
+        println!("  叫号显示屏 display    {base}/display");
+        println!("  窗口工作台 counter    {base}/counter   工号 staff s002 · PIN {}", sim::DEMO_PIN);
+        println!("  服务评价 rating       {base}/rate/2");
+        println!("  大厅管理 manager      {base}/counter   工号 s001 · PIN {}, no window", sim::DEMO_PIN);
+        println!("  指标 metrics          {base}/metrics");
+        println!("模拟设备 / simulated devices:");
+        println!("  号票 printed tickets  {}", data.join("receipts").display());
+        println!("  刷卡 swipe a card     curl -d reader=kiosk-reader -d card=20230001 {base}/sim/card");
+        println!(
+            "  工作证 staff card     curl -d reader=window-1-reader -d card={} {base}/sim/card",
+            sim::staff_card(1)
+        );
+        onestop_sync::transport::shutdown_signal().await;
+        running.stop().await
+    })
+}
+
+/// The demo's voice: clips made with deploy/voice/make-clips.sh where espeak-ng and sox are
+/// installed, calls written as WAV files; otherwise no voice (said so).
+fn demo_voice(data: &Path) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/voice/make-clips.sh");
+    let clips = data.join("voice-clips");
+    let made = script.exists()
+        && std::process::Command::new("bash")
+            .arg(&script)
+            .arg(&clips)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if made {
+        "[voice]\noutput = \"wav\"\nclips = \"voice-clips\"\nwav_dir = \"calls\"\n".to_string()
+    } else {
+        println!("语音 / voice: off (install espeak-ng and sox to hear calls as WAV files)");
+        "[voice]\noutput = \"none\"\n".to_string()
+    }
+}
+
+fn run_hall(config: &Path) -> Result<()> {
+    let config = RunConfig::load(config)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(onestop_edge::hall::run::run(config, onestop_sync::transport::shutdown_signal()))
+}
+
+fn check_config(path: &Path) -> Result<()> {
+    let config = RunConfig::load(path)?;
+    read_node_file(&config.data)?;
+    let missing = config.missing_devices();
+    if !missing.is_empty() {
+        bail!("{}: {}", path.display(), missing.join("; "));
+    }
+    println!("配置正确 / {} is valid and its devices are connected", path.display());
     Ok(())
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // The long-running link reports its comings and goings; one-shot commands stay quiet.
-    let level = if matches!(cli.command, Cmd::Sync { .. }) { "info" } else { "warn" };
+    let level = if matches!(cli.command, Cmd::Sync { .. } | Cmd::Run { .. } | Cmd::Demo { .. }) {
+        "info,tower_http=warn"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()),
@@ -583,6 +606,8 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Simulate { data, tickets, hours, seed, echo } => {
             simulate(&data, tickets, hours, seed, None, echo)
         }
-        Cmd::Demo { data, tickets } => demo(&data, tickets),
+        Cmd::Demo { data, tickets, listen } => demo(&data, tickets, listen),
+        Cmd::Run { config } => run_hall(&config),
+        Cmd::CheckConfig { config } => check_config(&config),
     }
 }

@@ -124,11 +124,16 @@ pub fn campus_catalog(hall: &HallId, windows: u16) -> Catalog {
                 department: DepartmentId::new(DEPTS[i as usize % 15].0),
                 pin_hash: demo_pin_hash().to_string(),
                 halls: vec![],
-                card: None,
+                card: Some(staff_card(i)),
             },
         );
     }
     c
+}
+
+/// The staff card of simulated staff member `i` (s001 has 90000001).
+pub fn staff_card(i: u32) -> String {
+    format!("9{i:07}")
 }
 
 /// The PIN every simulated staff member uses at a window.

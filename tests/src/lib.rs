@@ -50,7 +50,9 @@ pub fn ok(name: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
+pub mod browser;
 pub mod days;
+pub mod hall;
 pub mod net;
 pub mod pki;
 pub mod proxy;

@@ -1,0 +1,379 @@
+//! The hall's core: one thread owns the node; pages and devices send it requests and read the
+//! views it publishes.
+//!
+//! Each request runs as the node runs a command (durable first), then the effects go to the
+//! devices (printer, voice) and, once the queue of requests is drained, a new [`HallView`] is
+//! published. Requests are served in arrival order, one at a time, so ticket numbers can never
+//! be given twice however many kiosks and pages ask at once.
+
+use crate::hall::view::{CallView, HallView, Incident, Label};
+use crate::node::{self, NodeError, Outcome};
+use crate::script::Request;
+use crate::{Clock, Node};
+use onestop_engine::Effect;
+use onestop_model::{Catalog, DayEvent, TicketNo, Timestamp, WindowNo};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, oneshot, watch};
+
+/// A ticket just issued, as the printer and the kiosk screen need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    pub ticket: TicketNo,
+    pub service: Label,
+    pub ahead: u32,
+    pub wait_min: u32,
+    pub issued_at: Timestamp,
+    /// "YYYY-MM-DD HH:MM", the hall's local time.
+    pub local_time: String,
+    pub day: String,
+}
+
+/// Where the core sends the effects of commands once they are durable.
+pub trait Outputs: Send {
+    /// A ticket was issued: print it.
+    fn print(&mut self, issued: &Issued);
+    /// A ticket was called (or called again): speak it.
+    fn announce(&mut self, ticket: &TicketNo, window: WindowNo, repeat: bool);
+    /// Device incidents to show to the staff.
+    fn incidents(&self) -> Vec<Incident> {
+        Vec::new()
+    }
+}
+
+/// Outputs that do nothing (a hall with no printer or speaker).
+pub struct NoOutputs;
+impl Outputs for NoOutputs {
+    fn print(&mut self, _: &Issued) {}
+    fn announce(&mut self, _: &TicketNo, _: WindowNo, _: bool) {}
+}
+
+/// What a request did, as the pages need it.
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub outcome: Outcome,
+    pub issued: Option<Issued>,
+}
+
+type Reply = oneshot::Sender<Result<Done, String>>;
+
+enum Job {
+    Run(Request, Reply),
+    /// Rebuild the view (a device changed, the link changed, the clock moved).
+    Refresh,
+    /// Answers when the core has got through the requests before it (the watchdog's check).
+    Ping(oneshot::Sender<()>),
+    Stop,
+}
+
+/// A call, as sent to the displays the moment it happens.
+pub type CallEvent = Arc<CallView>;
+
+/// The handle pages and devices use; cheap to clone.
+#[derive(Clone)]
+pub struct Hall {
+    jobs: std_mpsc::Sender<Job>,
+    view: watch::Receiver<Arc<HallView>>,
+    calls: broadcast::Sender<CallEvent>,
+    pub catalog: Arc<Catalog>,
+    stats: Arc<Stats>,
+}
+
+/// Counters for `/metrics`.
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub commands: std::sync::atomic::AtomicU64,
+    pub rejected: std::sync::atomic::AtomicU64,
+    pub failed: std::sync::atomic::AtomicU64,
+    pub issued: std::sync::atomic::AtomicU64,
+    pub calls: std::sync::atomic::AtomicU64,
+    /// Sum and count of command durations (µs), stamp to durable write to effects sent.
+    pub command_us_sum: std::sync::atomic::AtomicU64,
+}
+
+/// Extra facts the view carries that the node does not know.
+pub trait Surroundings: Send {
+    fn online(&self) -> Option<bool> {
+        None
+    }
+}
+
+impl Surroundings for () {}
+
+const CALLS_KEPT: usize = 12;
+
+impl Hall {
+    /// Starts the core thread around `node`.
+    pub fn start(
+        mut node: Node,
+        mut outputs: Box<dyn Outputs>,
+        surroundings: Box<dyn Surroundings>,
+        clock: Box<dyn Clock>,
+    ) -> anyhow::Result<(Hall, std::thread::JoinHandle<()>)> {
+        let catalog = Arc::new(node::load_catalog(&mut node.store())?);
+        let (jobs, rx) = std_mpsc::channel::<Job>();
+        let (calls, _) = broadcast::channel(256);
+        let mut calls_kept: Vec<CallView> = Vec::new();
+        // The calls of the day so far, so a display opened mid-day shows them.
+        for ev in day_events_recent(&node) {
+            if let Some(c) = call_view(&ev, &node, &catalog) {
+                calls_kept.insert(0, c);
+            }
+        }
+        calls_kept.truncate(CALLS_KEPT);
+        let mut version = 1;
+        let first = build(&node, &catalog, &calls_kept, &*outputs, &*surroundings, clock.now(), version);
+        let (view_tx, view) = watch::channel(Arc::new(first));
+        let stats = Arc::new(Stats::default());
+        let hall = Hall { jobs, view, calls: calls.clone(), catalog: catalog.clone(), stats: stats.clone() };
+        let thread = std::thread::Builder::new().name("hall-core".into()).spawn(move || {
+            use std::sync::atomic::Ordering::Relaxed;
+            let mut dirty = false;
+            // Answers wait until the view shows what they did: a page loaded after an answer
+            // never shows the hall as it was before.
+            let mut answers: Vec<(Reply, Result<Done, String>)> = Vec::new();
+            loop {
+                let job = if dirty {
+                    match rx.try_recv() {
+                        Ok(j) => j,
+                        Err(std_mpsc::TryRecvError::Empty) => {
+                            let v = build(
+                                &node,
+                                &catalog,
+                                &calls_kept,
+                                &*outputs,
+                                &*surroundings,
+                                clock.now(),
+                                version + 1,
+                            );
+                            // A new version only when something shows differently: pages
+                            // that follow the hall reload on a new version.
+                            let changed = {
+                                let old = view_tx.borrow();
+                                HallView { version: old.version, ..v.clone() } != **old
+                            };
+                            if changed {
+                                version += 1;
+                                let _ = view_tx.send(Arc::new(v));
+                            }
+                            dirty = false;
+                            for (reply, result) in answers.drain(..) {
+                                let _ = reply.send(result);
+                            }
+                            continue;
+                        }
+                        Err(std_mpsc::TryRecvError::Disconnected) => break,
+                    }
+                } else {
+                    match rx.recv_timeout(Duration::from_secs(15)) {
+                        Ok(j) => j,
+                        // The clock moves: waits and estimates change; a new day may begin.
+                        Err(std_mpsc::RecvTimeoutError::Timeout) => Job::Refresh,
+                        Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+                    }
+                };
+                match job {
+                    Job::Stop => break,
+                    Job::Refresh => dirty = true,
+                    Job::Ping(reply) => {
+                        let _ = reply.send(());
+                    }
+                    Job::Run(req, reply) => {
+                        let started = Instant::now();
+                        stats.commands.fetch_add(1, Relaxed);
+                        let result = node.resolve(req).and_then(|cmd| node.execute(&cmd));
+                        let result = match result {
+                            Ok(outcome) => {
+                                let mut issued = None;
+                                for effect in &outcome.effects {
+                                    match effect {
+                                        Effect::PrintTicket {
+                                            ticket,
+                                            service,
+                                            ahead,
+                                            wait_estimate_min,
+                                            issued_at,
+                                        } => {
+                                            let offset = node.engine().config().utc_offset_minutes;
+                                            let i = Issued {
+                                                ticket: *ticket,
+                                                service: catalog
+                                                    .services
+                                                    .get(service)
+                                                    .map(|s| Label::from(&s.name))
+                                                    .unwrap_or_default(),
+                                                ahead: *ahead,
+                                                wait_min: *wait_estimate_min,
+                                                issued_at: *issued_at,
+                                                local_time: format!(
+                                                    "{} {}",
+                                                    issued_at.day(offset),
+                                                    issued_at.local_hm(offset)
+                                                ),
+                                                day: issued_at.day(offset).to_string(),
+                                            };
+                                            outputs.print(&i);
+                                            stats.issued.fetch_add(1, Relaxed);
+                                            issued = Some(i);
+                                        }
+                                        Effect::Announce { ticket, window, repeat } => {
+                                            outputs.announce(ticket, *window, *repeat);
+                                            stats.calls.fetch_add(1, Relaxed);
+                                        }
+                                        Effect::AskRating { .. } => {}
+                                    }
+                                }
+                                for ev in &outcome.events {
+                                    if let Some(c) = call_view(ev, &node, &catalog) {
+                                        let _ = calls.send(Arc::new(c.clone()));
+                                        calls_kept.insert(0, c);
+                                        calls_kept.truncate(CALLS_KEPT);
+                                    }
+                                }
+                                Ok(Done { outcome, issued })
+                            }
+                            Err(e) => {
+                                match e {
+                                    NodeError::Rejected(_)
+                                    | NodeError::UnknownBooking(_)
+                                    | NodeError::BookingCancelled { .. }
+                                    | NodeError::BookingForOtherService { .. } => {
+                                        stats.rejected.fetch_add(1, Relaxed)
+                                    }
+                                    _ => {
+                                        tracing::error!(message = "A command failed.", error = %e);
+                                        stats.failed.fetch_add(1, Relaxed)
+                                    }
+                                };
+                                Err(e.to_string())
+                            }
+                        };
+                        stats.command_us_sum.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+                        answers.push((reply, result));
+                        dirty = true;
+                    }
+                }
+            }
+            for (reply, result) in answers {
+                let _ = reply.send(result);
+            }
+            tracing::info!(message = "Hall core stopped.");
+        });
+        let thread = thread?;
+        Ok((hall, thread))
+    }
+
+    /// Runs a request; the answer comes once it is durable (or refused, with the reason).
+    pub async fn run(&self, req: Request) -> Result<Done, String> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs.send(Job::Run(req, tx)).map_err(|_| STOPPED.to_string())?;
+        rx.await.map_err(|_| STOPPED.to_string())?
+    }
+
+    /// Runs a request from a thread that is not async (device threads).
+    pub fn run_blocking(&self, req: Request) -> Result<Done, String> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs.send(Job::Run(req, tx)).map_err(|_| STOPPED.to_string())?;
+        rx.blocking_recv().map_err(|_| STOPPED.to_string())?
+    }
+
+    /// Asks for a new view (a device or the link changed).
+    pub fn refresh(&self) {
+        let _ = self.jobs.send(Job::Refresh);
+    }
+
+    /// Whether the core answers within `limit` (for the systemd watchdog).
+    pub async fn alive(&self, limit: Duration) -> bool {
+        let (tx, rx) = oneshot::channel();
+        if self.jobs.send(Job::Ping(tx)).is_err() {
+            return false;
+        }
+        matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(())))
+    }
+
+    /// Stops the core after the requests already sent.
+    pub fn stop(&self) {
+        let _ = self.jobs.send(Job::Stop);
+    }
+
+    /// The latest view.
+    pub fn view(&self) -> Arc<HallView> {
+        self.view.borrow().clone()
+    }
+
+    /// Follows the views as they change.
+    pub fn watch(&self) -> watch::Receiver<Arc<HallView>> {
+        self.view.clone()
+    }
+
+    /// Follows the calls as they happen.
+    pub fn calls(&self) -> broadcast::Receiver<CallEvent> {
+        self.calls.subscribe()
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+}
+
+const STOPPED: &str = "大厅服务已停止 / the hall is shutting down";
+
+fn build(
+    node: &Node,
+    catalog: &Catalog,
+    calls: &[CallView],
+    outputs: &dyn Outputs,
+    surroundings: &dyn Surroundings,
+    now: Timestamp,
+    version: u64,
+) -> HallView {
+    let mut v = HallView::build(node.engine(), catalog, node.hall(), now);
+    v.version = version;
+    v.calls = calls.to_vec();
+    v.incidents = outputs.incidents();
+    v.online = surroundings.online();
+    if v.online == Some(false) {
+        v.incidents.push(Incident {
+            device: "cloud".into(),
+            text: "与校园云断开，本大厅照常运行 / offline from the campus cloud; the hall works as usual"
+                .into(),
+        });
+    }
+    v.clock_alarm = node.clock_alarm().map(str::to_string);
+    v
+}
+
+fn call_view(ev: &DayEvent, node: &Node, catalog: &Catalog) -> Option<CallView> {
+    let (ticket, window, at, repeat) = match ev {
+        DayEvent::Called { ticket, window, at, .. } => (ticket, *window, at, false),
+        DayEvent::Recalled { ticket, window, at, .. } => (ticket, *window, at, true),
+        _ => return None,
+    };
+    let offset = node.engine().config().utc_offset_minutes;
+    let name = catalog
+        .halls
+        .get(node.hall())
+        .and_then(|h| h.windows.iter().find(|w| w.number == window))
+        .map(|w| Label::from(&w.name))
+        .unwrap_or_default();
+    Some(CallView { ticket: ticket.to_string(), window, window_name: name, at: at.local_hm(offset), repeat })
+}
+
+/// Today's call events, oldest first (the last few are enough).
+fn day_events_recent(node: &Node) -> Vec<DayEvent> {
+    let engine = node.engine();
+    let mut calls: BTreeMap<Timestamp, DayEvent> = BTreeMap::new();
+    for t in engine.tickets() {
+        if let (
+            Some(at),
+            onestop_engine::Status::Called { window } | onestop_engine::Status::Serving { window },
+        ) = (t.called_at, t.status)
+        {
+            calls.insert(at, DayEvent::Called { at, ticket: t.no, window });
+        }
+    }
+    let n = calls.len();
+    calls.into_values().skip(n.saturating_sub(CALLS_KEPT)).collect()
+}

@@ -1,0 +1,216 @@
+//! `onestop-edge run`: the node at work. One core thread around the node, the devices, the
+//! pages on the LAN, the link to the cloud; systemd readiness and watchdog; a clean stop that
+//! loses nothing (every acknowledged command is already durable; the printer's queue is given
+//! time to drain).
+
+use crate::clock::{Clock, SystemClock};
+use crate::hall::config::RunConfig;
+use crate::hall::core::{Hall, Surroundings};
+use crate::hall::devices;
+use crate::hall::web::{self, Web};
+use crate::node::{self, Node, NodeError};
+use crate::nodedir;
+use anyhow::{Context, Result};
+use onestop_sync::secrets::VisitorKey;
+use onestop_sync::transport::{EdgeLink, FloorTime, LinkStatus, Traffic, tls};
+use onestop_sync::{DocId, Durability, Store};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+
+/// The link's state, as the hall's view shows it.
+struct LinkWatch(Option<watch::Receiver<LinkStatus>>);
+
+impl Surroundings for LinkWatch {
+    fn online(&self) -> Option<bool> {
+        self.0.as_ref().map(|s| s.borrow().online)
+    }
+}
+
+/// A running hall: where its pages are, and how to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub hall: Hall,
+    stop: watch::Sender<bool>,
+    done: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl Running {
+    /// Stops everything and waits until it has stopped.
+    pub async fn stop(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        self.done.await.context("the hall's task panicked")?
+    }
+}
+
+/// Runs the hall until `shutdown` completes.
+pub async fn run(config: RunConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+    let running = start(config, Arc::new(SystemClock)).await?;
+    notify(&[sd_notify::NotifyState::Ready]);
+    let watchdog = start_watchdog(running.hall.clone());
+    shutdown.await;
+    tracing::info!(message = "Stopping.");
+    notify(&[sd_notify::NotifyState::Stopping]);
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    running.stop().await
+}
+
+/// Starts the hall: returns once its pages are being served.
+pub async fn start(config: RunConfig, clock: Arc<dyn Clock>) -> Result<Running> {
+    let file = nodedir::read_node_toml(&config.data)?;
+    let key = VisitorKey::from_hex(&file.visitor_key)
+        .context("node.toml: visitor_key must be 64 hexadecimal digits")?;
+    let store = node::share(Store::open(&nodedir::store_path(&config.data), Durability::Full)?);
+    for missing in config.missing_devices() {
+        tracing::warn!(message = "A configured device is missing; the hall runs without it until it appears.", device = %missing);
+    }
+    let (stop, stopped) = watch::channel(false);
+    // The link to the cloud, when the node has one.
+    let (changes, _) = broadcast::channel::<DocId>(4096);
+    let mut link_task = None;
+    let mut endpoint = None;
+    let mut link_status = None;
+    if let Some(sync) = &file.sync {
+        let files = tls::read_pem_files(&sync.ca, &sync.cert, &sync.key)?;
+        let time = FloorTime::default();
+        let client = tls::client_config(&files.ca, files.chain, files.key, time.clone())?;
+        let ep = quinn::Endpoint::client("0.0.0.0:0".parse()?)?;
+        let (status_tx, status_rx) = watch::channel(LinkStatus::default());
+        let link = EdgeLink {
+            endpoint: ep.clone(),
+            client,
+            cloud: sync.cloud,
+            server_name: sync.server_name.clone(),
+            hall: file.hall.clone(),
+            store: store.clone(),
+            changes: changes.clone(),
+            status: status_tx,
+            time,
+            traffic: Traffic::default(),
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+        };
+        link_task = Some(tokio::spawn(link.run(stopped.clone())));
+        endpoint = Some(ep);
+        link_status = Some(status_rx);
+    }
+    // The node: without a catalogue yet, wait for the cloud's.
+    let mut node = loop {
+        match Node::open(store.clone(), file.hall.clone(), Box::new(clock.clone()), key.clone()) {
+            Ok(n) => break n,
+            Err(NodeError::NoCatalog) if link_task.is_some() => {
+                tracing::info!(message = "Waiting for the catalogue from the cloud.");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                if let Ok(mut s) = store.lock() {
+                    let _ = s.refresh();
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let tx = changes.clone();
+    node.on_change(move |id| {
+        let _ = tx.send(id.clone());
+    });
+    let catalog = node::load_catalog(&mut node.store())?;
+    let hall_name = catalog.halls.get(&file.hall).map(|h| h.name.clone()).unwrap_or_default();
+    let devs = devices::start(&config, &hall_name, &file.hall, node.engine().config().utc_offset_minutes)?;
+    let surroundings = Box::new(LinkWatch(link_status.clone()));
+    let (hall, core_thread) = Hall::start(node, devs.outputs, surroundings, Box::new(clock))?;
+    let mut web_state = Web::new(hall.clone(), devs.control.clone());
+    web_state.website = config.website.clone();
+    web_state.managers = Arc::new(config.managers.clone());
+    web_state.simulate = config.simulate;
+    let keep = devs.keep;
+    devices::route_inputs(devs.router, devs.inputs, hall.clone(), web_state.clone());
+    // The link's comings and goings reach the pages.
+    if let Some(status) = link_status {
+        let hall = hall.clone();
+        tokio::spawn(follow_link(status, move |_| hall.refresh()));
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (is another program using it?)", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(message = "Hall pages served.", %addr, hall = %file.hall);
+    let app = web::app(web_state);
+    let mut web_stop = stopped.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = web_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    let hall2 = hall.clone();
+    let done = tokio::spawn(async move {
+        let mut stopped = stopped;
+        let _ = stopped.wait_for(|s| *s).await;
+        // Pages first (no new requests), then the core (finishes what it has), the devices
+        // (the printer drains), the link (pushes what it can).
+        let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+        hall2.stop();
+        let _ = tokio::task::spawn_blocking(move || core_thread.join()).await;
+        tokio::task::spawn_blocking(move || drop(keep)).await.ok();
+        if let Some(t) = link_task {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+        if let Some(ep) = endpoint {
+            ep.close(quinn::VarInt::from_u32(0), b"node stopping");
+            let _ = tokio::time::timeout(Duration::from_secs(2), ep.wait_idle()).await;
+        }
+        tracing::info!(message = "Stopped.");
+        Ok(())
+    });
+    Ok(Running { addr, hall, stop, done })
+}
+
+/// Logs the link's comings and goings (and tells `changed`) until the link ends.
+pub async fn follow_link(mut status: watch::Receiver<LinkStatus>, changed: impl Fn(bool)) {
+    let mut online = None;
+    while status.changed().await.is_ok() {
+        let s = status.borrow_and_update().clone();
+        if online == Some(s.online) {
+            continue;
+        }
+        online = Some(s.online);
+        if s.online {
+            tracing::info!(message = "Online with the cloud.", clock_offset_ms = s.clock_offset_ms);
+        } else {
+            tracing::warn!(
+                message = "Offline.",
+                reason = s.last_error.as_deref().unwrap_or(""),
+                changes_waiting = s.changes_waiting
+            );
+        }
+        changed(s.online);
+    }
+}
+
+fn notify(state: &[sd_notify::NotifyState<'_>]) {
+    if let Err(error) = sd_notify::notify(state) {
+        tracing::debug!(message = "No systemd notification.", %error);
+    }
+}
+
+/// Pings systemd's watchdog while the core answers; a stuck core stops the pings and systemd
+/// restarts the node.
+fn start_watchdog(hall: Hall) -> Option<tokio::task::JoinHandle<()>> {
+    let period = sd_notify::watchdog_enabled()? / 2;
+    Some(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(period).await;
+            if hall.alive(period).await {
+                notify(&[sd_notify::NotifyState::Watchdog]);
+            } else {
+                tracing::error!(
+                    message = "The hall core does not answer; the watchdog will restart the node."
+                );
+            }
+        }
+    }))
+}

@@ -1,0 +1,329 @@
+//! The hall's pages on its LAN: kiosk, counter, display, rating, hall manager; `/metrics`.
+//!
+//! Chinese first, English second on every page (a cookie switches the order). Staff pages need
+//! a staff session (PIN checked with argon2, or a staff card at the window's reader) and carry
+//! a CSRF token in every form; visitor pages (kiosk, display, rating) need none.
+
+// A refused request is an early `Err(Response)` throughout, as axum handlers are written.
+#![allow(clippy::result_large_err)]
+
+mod auth;
+mod counter;
+mod display;
+mod kiosk;
+mod manager;
+
+use crate::hall::Hall;
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use std::convert::Infallible;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+pub use auth::Sessions;
+
+/// What the pages can ask of the devices.
+pub trait DeviceControl: Send + Sync {
+    /// Prints a test page.
+    fn print_test(&self) -> Result<(), String>;
+    /// Prints a ticket of today again.
+    fn reprint(&self, ticket: &str) -> Result<(), String>;
+    /// Each device's name and state, for the manager page.
+    fn health(&self) -> Vec<(String, String)>;
+    /// Simulated devices only: a card swiped at a reader (fed through the real decoder).
+    fn simulate_card(&self, _reader: &str, _card: &str) -> Result<(), String> {
+        Err("本节点没有模拟设备 / this node has no simulated devices".into())
+    }
+    /// Simulated devices only: a key pressed on a keypad or button box.
+    fn simulate_key(&self, _device: &str, _key: &str) -> Result<(), String> {
+        Err("本节点没有模拟设备 / this node has no simulated devices".into())
+    }
+}
+
+/// No devices to control.
+pub struct NoDevices;
+impl DeviceControl for NoDevices {
+    fn print_test(&self) -> Result<(), String> {
+        Err("本节点未配置打印机 / no printer is configured".into())
+    }
+    fn reprint(&self, _: &str) -> Result<(), String> {
+        Err("本节点未配置打印机 / no printer is configured".into())
+    }
+    fn health(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
+/// A card swiped at the kiosk, as the kiosk page learns of it (the number stays on the node).
+#[derive(Debug, Clone)]
+pub struct KioskSwipe {
+    pub token: String,
+}
+
+/// The pages' shared state.
+#[derive(Clone)]
+pub struct Web {
+    pub hall: Hall,
+    pub sessions: Sessions,
+    pub devices: Arc<dyn DeviceControl>,
+    /// The website, for links to a ticket's page.
+    pub website: Option<String>,
+    pub managers: Arc<Vec<String>>,
+    pub simulate: bool,
+    /// Card swipes at the kiosk's reader, for the kiosk page.
+    pub kiosk_swipes: broadcast::Sender<KioskSwipe>,
+    pub swipes: Arc<std::sync::Mutex<auth::SwipeBook>>,
+}
+
+impl Web {
+    pub fn new(hall: Hall, devices: Arc<dyn DeviceControl>) -> Web {
+        Web {
+            hall,
+            sessions: Sessions::default(),
+            devices,
+            website: None,
+            managers: Arc::new(Vec::new()),
+            simulate: false,
+            kiosk_swipes: broadcast::channel(64).0,
+            swipes: Arc::default(),
+        }
+    }
+
+    /// A card swiped at the kiosk: kept for a short while under a one-time token the kiosk
+    /// page may redeem.
+    pub fn kiosk_card(&self, card: String) {
+        let token = self.swipes.lock().unwrap_or_else(|e| e.into_inner()).keep(card);
+        let _ = self.kiosk_swipes.send(KioskSwipe { token });
+    }
+
+    /// A staff card swiped at a window's reader: a one-time login for that window's page.
+    pub fn window_card(&self, window: u16, card: String) {
+        self.sessions.card_swiped(window, card);
+    }
+}
+
+/// The pages, to be served (or called in tests).
+pub fn app(web: Web) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/lang/{lang}", get(set_lang))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .route("/api/view", get(api_view))
+        .route("/style.css", get(style))
+        .merge(kiosk::routes())
+        .merge(counter::routes())
+        .merge(display::routes())
+        .merge(manager::routes())
+        .route("/sim/card", post(sim_card))
+        .route("/sim/key", post(sim_key))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(web)
+}
+
+/// The visitor's or staff member's language: Chinese unless the `lang` cookie says English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Lang, Infallible> {
+        Ok(if cookie(&parts.headers, "lang").as_deref() == Some("en") { Lang::En } else { Lang::Zh })
+    }
+}
+
+impl Lang {
+    /// Both languages, the reader's first.
+    pub fn t(self, zh: &str, en: &str) -> Markup {
+        match self {
+            Lang::Zh => html! { span lang="zh-CN" { (zh) } " " small.en lang="en" { (en) } },
+            Lang::En => html! { span lang="en" { (en) } " " small.zh lang="zh-CN" { (zh) } },
+        }
+    }
+    /// One language only, for attributes and short labels.
+    pub fn one<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+    fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// A cookie's value.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name).then(|| v.to_string())
+        })
+}
+
+/// The frame of every page.
+pub fn page(lang: Lang, title: &str, class: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                link rel="stylesheet" href="/style.css";
+            }
+            body class=(class) {
+                (body)
+                footer.langs {
+                    a href="/lang/zh" lang="zh-CN" { "中文" } " · " a href="/lang/en" lang="en" { "English" }
+                }
+            }
+        }
+    }
+}
+
+async fn set_lang(axum::extract::Path(lang): axum::extract::Path<String>, headers: HeaderMap) -> Response {
+    let lang = if lang == "en" { "en" } else { "zh" };
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.find("://").and_then(|i| r[i + 3..].find('/').map(|j| r[i + 3 + j..].to_string())))
+        .unwrap_or_else(|| "/".into());
+    (
+        [(header::SET_COOKIE, format!("lang={lang}; Path=/; Max-Age=31536000; SameSite=Lax"))],
+        Redirect::to(&back),
+    )
+        .into_response()
+}
+
+async fn index(State(web): State<Web>, lang: Lang) -> Markup {
+    let v = web.hall.view();
+    page(
+        lang,
+        &v.hall_name.zh,
+        "index",
+        html! {
+            h1 { (lang.t(&v.hall_name.zh, &v.hall_name.en)) }
+            ul.menu {
+                li { a href="/kiosk" { (lang.t("取号", "Take a number")) } }
+                li { a href="/display" { (lang.t("叫号显示屏", "Hall display")) } }
+                li { a href="/counter" { (lang.t("窗口工作台", "Window counter")) } }
+                li { a href="/rate" { (lang.t("服务评价", "Rate the service")) } }
+                li { a href="/manager" { (lang.t("大厅管理", "Hall manager")) } }
+            }
+        },
+    )
+}
+
+/// The hall now, as JSON (what the display follows).
+async fn api_view(State(web): State<Web>) -> axum::Json<crate::hall::HallView> {
+    axum::Json((*web.hall.view()).clone())
+}
+
+async fn style() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("style.css")).into_response()
+}
+
+async fn metrics(State(web): State<Web>) -> Response {
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering::Relaxed;
+    let s = web.hall.stats();
+    let v = web.hall.view();
+    let mut out = String::new();
+    let mut counter = |name: &str, help: &str, value: u64| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+    };
+    counter("onestop_commands_total", "Commands run by the hall core.", s.commands.load(Relaxed));
+    counter(
+        "onestop_commands_rejected_total",
+        "Commands refused by the queue rules.",
+        s.rejected.load(Relaxed),
+    );
+    counter("onestop_commands_failed_total", "Commands that failed (store errors).", s.failed.load(Relaxed));
+    counter("onestop_tickets_issued_total", "Tickets issued since start.", s.issued.load(Relaxed));
+    counter("onestop_calls_total", "Calls and recalls since start.", s.calls.load(Relaxed));
+    counter(
+        "onestop_command_seconds_sum_micros",
+        "Time spent running commands (µs).",
+        s.command_us_sum.load(Relaxed),
+    );
+    let mut gauge = |name: &str, help: &str, value: f64| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+    };
+    gauge("onestop_waiting", "Tickets waiting now.", v.figures.waiting as f64);
+    gauge("onestop_windows_open", "Windows with staff checked in.", v.figures.windows_open as f64);
+    gauge("onestop_incidents", "Device and link incidents now.", v.incidents.len() as f64);
+    gauge(
+        "onestop_cloud_online",
+        "1 when linked to the cloud.",
+        if v.online == Some(true) { 1.0 } else { 0.0 },
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct SimCard {
+    reader: String,
+    card: String,
+}
+
+async fn sim_card(State(web): State<Web>, axum::Form(f): axum::Form<SimCard>) -> Response {
+    if !web.simulate {
+        return (StatusCode::NOT_FOUND, "no simulated devices").into_response();
+    }
+    match web.devices.simulate_card(&f.reader, &f.card) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct SimKey {
+    device: String,
+    key: String,
+}
+
+async fn sim_key(State(web): State<Web>, axum::Form(f): axum::Form<SimKey>) -> Response {
+    if !web.simulate {
+        return (StatusCode::NOT_FOUND, "no simulated devices").into_response();
+    }
+    match web.devices.simulate_key(&f.device, &f.key) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
+    }
+}
+
+/// A page that says what went wrong, with the right status.
+pub fn problem(lang: Lang, status: StatusCode, message: &str, back: &str) -> Response {
+    let body = page(
+        lang,
+        "出错了 / Error",
+        "problem",
+        html! {
+            h1 { (lang.t("无法完成", "This could not be done")) }
+            p.error role="alert" { (message) }
+            p { a href=(back) { (lang.t("返回", "Back")) } }
+        },
+    );
+    (status, body).into_response()
+}
+
+/// Inline script, as markup.
+pub fn script(js: &str) -> Markup {
+    html! { script { (PreEscaped(js)) } }
+}

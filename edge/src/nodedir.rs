@@ -1,0 +1,61 @@
+//! A node's data directory: `node.toml` (the hall it serves, the campus visitor key, where the
+//! cloud is) and `onestop.sqlite` (the documents).
+
+use crate::clock::Clock;
+use crate::node::{self, Node};
+use anyhow::{Context, Result};
+use onestop_model::HallId;
+use onestop_sync::secrets::VisitorKey;
+use onestop_sync::{Durability, Store};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// `node.toml`.
+#[derive(Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeFile {
+    pub hall: HallId,
+    pub visitor_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncFile>,
+}
+
+/// Where the cloud is and how this node proves who it is.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncFile {
+    pub cloud: std::net::SocketAddr,
+    pub server_name: String,
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+pub fn store_path(data: &Path) -> PathBuf {
+    data.join("onestop.sqlite")
+}
+
+pub fn read_node_toml(data: &Path) -> Result<NodeFile> {
+    let path = data.join("node.toml");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cannot read {}: is this a node directory? (make one with `onestop-edge init`)",
+            path.display()
+        )
+    })?;
+    toml::from_str(&text).with_context(|| format!("{} is not a valid node file", path.display()))
+}
+
+pub fn read_node_file(data: &Path) -> Result<(HallId, VisitorKey)> {
+    let f = read_node_toml(data)?;
+    let key = VisitorKey::from_hex(&f.visitor_key).with_context(|| {
+        format!("{}: visitor_key must be 64 hexadecimal digits", data.join("node.toml").display())
+    })?;
+    Ok((f.hall, key))
+}
+
+pub fn open_node(data: &Path, clock: Box<dyn Clock>) -> Result<Node> {
+    let (hall, key) = read_node_file(data)?;
+    let store = Store::open(&store_path(data), Durability::Full)?;
+    Ok(Node::open(node::share(store), hall, clock, key)?)
+}
