@@ -50,7 +50,6 @@ type RefreshSlot = Arc<Mutex<Option<Hall>>>;
 /// Holds device workers; dropping it stops them (the printer first sends what it can).
 pub struct Keep {
     shared: Arc<Shared>,
-    _twin: Option<PtyPrinter>,
 }
 
 impl Drop for Keep {
@@ -63,6 +62,8 @@ impl Drop for Keep {
 
 struct Shared {
     printer: Mutex<Option<Printer>>,
+    /// The simulated printer, when the config asks for one.
+    twin: Option<PtyPrinter>,
     twin_path: Option<String>,
     /// Each input device's last state.
     inputs: Mutex<BTreeMap<String, String>>,
@@ -210,6 +211,22 @@ impl DeviceControl for Control {
         }
         Ok(())
     }
+    fn simulate_printer(&self, state: &str) -> Result<(), String> {
+        let twin =
+            self.shared.twin.as_ref().ok_or("本节点没有模拟打印机 / this node has no simulated printer")?;
+        match state {
+            "ok" => {
+                twin.set_paper_out(false);
+                twin.set_paper_near_end(false);
+                twin.set_cover_open(false);
+            }
+            "paper-out" => twin.set_paper_out(true),
+            "paper-near-end" => twin.set_paper_near_end(true),
+            "cover-open" => twin.set_cover_open(true),
+            other => return Err(format!("'{other}' is not ok, paper-out, paper-near-end or cover-open")),
+        }
+        Ok(())
+    }
     fn simulate_key(&self, device: &str, key: &str) -> Result<(), String> {
         let feed =
             self.shared.input_twins.get(device).ok_or_else(|| format!("no simulated device '{device}'"))?;
@@ -323,6 +340,7 @@ pub fn start(config: &RunConfig, hall_name: &Text, hall: &HallId, utc_offset: i3
     }
     let shared = Arc::new(Shared {
         printer: Mutex::new(printer),
+        twin,
         twin_path,
         inputs: Mutex::new(states),
         input_twins,
@@ -336,7 +354,7 @@ pub fn start(config: &RunConfig, hall_name: &Text, hall: &HallId, utc_offset: i3
         footer: footer.unwrap_or_else(|| DEFAULT_FOOTER.to_string()),
     });
     let control = Arc::new(Control { shared: shared.clone(), hall_name: hall_name.zh.clone(), utc_offset });
-    let keep = Keep { shared: shared.clone(), _twin: twin };
+    let keep = Keep { shared: shared.clone() };
     let roles = config.input.iter().map(|d| (d.name.clone(), (d.role, d.window))).collect();
     let router = InputRouter { roles, shared, refresh };
     Ok(Devices { outputs, control, inputs: rx, keep, router })

@@ -39,6 +39,11 @@ pub trait DeviceControl: Send + Sync {
     fn simulate_card(&self, _reader: &str, _card: &str) -> Result<(), String> {
         Err("本节点没有模拟设备 / this node has no simulated devices".into())
     }
+    /// Simulated devices only: the simulated printer's paper and cover ("ok", "paper-out",
+    /// "paper-near-end", "cover-open").
+    fn simulate_printer(&self, _state: &str) -> Result<(), String> {
+        Err("本节点没有模拟设备 / this node has no simulated devices".into())
+    }
     /// Simulated devices only: a key pressed on a keypad or button box.
     fn simulate_key(&self, _device: &str, _key: &str) -> Result<(), String> {
         Err("本节点没有模拟设备 / this node has no simulated devices".into())
@@ -122,6 +127,7 @@ pub fn app(web: Web) -> Router {
         .merge(manager::routes())
         .route("/sim/card", post(sim_card))
         .route("/sim/key", post(sim_key))
+        .route("/sim/printer", post(sim_printer))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(web)
 }
@@ -303,6 +309,21 @@ async fn sim_key(State(web): State<Web>, axum::Form(f): axum::Form<SimKey>) -> R
         return (StatusCode::NOT_FOUND, "no simulated devices").into_response();
     }
     match web.devices.simulate_key(&f.device, &f.key) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct SimPrinter {
+    state: String,
+}
+
+async fn sim_printer(State(web): State<Web>, axum::Form(f): axum::Form<SimPrinter>) -> Response {
+    if !web.simulate {
+        return (StatusCode::NOT_FOUND, "no simulated devices").into_response();
+    }
+    match web.devices.simulate_printer(&f.state) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
     }
