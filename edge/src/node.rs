@@ -298,6 +298,23 @@ impl Node {
         })
     }
 
+    /// Takes up a catalogue that changed in the store (the cloud published a new one): the
+    /// hall's configuration is rebuilt and today is replayed under it. Returns the catalogue
+    /// when it changed, or `None` when it is the one in use.
+    pub fn reload_catalog(&mut self, in_use: &Catalog) -> Result<Option<Catalog>, NodeError> {
+        let mut store = lock(&self.store);
+        store.refresh()?;
+        let catalog = load_catalog(&mut store)?;
+        if &catalog == in_use {
+            return Ok(None);
+        }
+        let config = HallConfig::from_catalog(&catalog, &self.hall)?;
+        let today = self.engine.day();
+        self.engine = replay_day(&mut store, config, today)?;
+        tracing::info!(message = "New catalogue taken up.", hall = %self.hall);
+        Ok(Some(catalog))
+    }
+
     /// Opens a new business day; the closed day's document is compacted.
     fn roll_over(&mut self, today: Day) -> Result<(), NodeError> {
         let closed = DocId::Day { hall: self.hall.clone(), day: self.engine.day() };

@@ -230,3 +230,25 @@ fn commands_and_a_link_writing_to_the_same_store_do_not_trip_over_the_clock() {
     link.join().unwrap();
     assert_eq!(node.engine().tickets().len(), 200);
 }
+
+#[test]
+fn a_new_catalogue_is_taken_up_without_losing_today() {
+    let f = Fixture::new();
+    let mut node = f.open();
+    run(&mut node, "check-in 1 s001");
+    run(&mut node, "issue registry-1");
+    let old = load_catalog(&mut node.store()).unwrap();
+    assert_eq!(node.reload_catalog(&old).unwrap(), None, "the same catalogue changes nothing");
+
+    // The cloud adds a fifth window.
+    let mut new = crate::sim::campus_catalog(&hall(), 5);
+    new.notices = old.notices.clone();
+    let wall = f.clock.now();
+    publish_catalog(&mut node.store(), &new, wall).unwrap();
+    let taken = node.reload_catalog(&old).unwrap().expect("a changed catalogue");
+    assert_eq!(taken.halls[&hall()].windows.len(), 5);
+    assert!(node.engine().windows().contains_key(&5), "the new window can be used");
+    assert_eq!(node.engine().tickets().len(), 1, "today's tickets are still there");
+    assert!(node.engine().windows()[&1].staff.is_some(), "and so is window 1's session");
+    run(&mut node, "check-in 5 s002");
+}

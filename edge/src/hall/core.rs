@@ -77,7 +77,7 @@ pub struct Hall {
     jobs: std_mpsc::Sender<Job>,
     view: watch::Receiver<Arc<HallView>>,
     calls: broadcast::Sender<CallEvent>,
-    pub catalog: Arc<Catalog>,
+    catalog: watch::Receiver<Arc<Catalog>>,
     stats: Arc<Stats>,
 }
 
@@ -112,7 +112,8 @@ impl Hall {
         surroundings: Box<dyn Surroundings>,
         clock: Box<dyn Clock>,
     ) -> anyhow::Result<(Hall, std::thread::JoinHandle<()>)> {
-        let catalog = Arc::new(node::load_catalog(&mut node.store())?);
+        let mut catalog = Arc::new(node::load_catalog(&mut node.store())?);
+        let (catalog_tx, catalog_rx) = watch::channel(catalog.clone());
         let (jobs, rx) = std_mpsc::channel::<Job>();
         let (calls, _) = broadcast::channel(256);
         let mut calls_kept: Vec<CallView> = Vec::new();
@@ -127,7 +128,7 @@ impl Hall {
         let first = build(&node, &catalog, &calls_kept, &*outputs, &*surroundings, clock.now(), version);
         let (view_tx, view) = watch::channel(Arc::new(first));
         let stats = Arc::new(Stats::default());
-        let hall = Hall { jobs, view, calls: calls.clone(), catalog: catalog.clone(), stats: stats.clone() };
+        let hall = Hall { jobs, view, calls: calls.clone(), catalog: catalog_rx, stats: stats.clone() };
         let thread = std::thread::Builder::new().name("hall-core".into()).spawn(move || {
             use std::sync::atomic::Ordering::Relaxed;
             let mut dirty = false;
@@ -176,7 +177,21 @@ impl Hall {
                 };
                 match job {
                     Job::Stop => break,
-                    Job::Refresh => dirty = true,
+                    Job::Refresh => {
+                        // The cloud may have published a new catalogue (notices, services,
+                        // windows, staff): take it up.
+                        match node.reload_catalog(&catalog) {
+                            Ok(Some(new)) => {
+                                catalog = Arc::new(new);
+                                let _ = catalog_tx.send(catalog.clone());
+                            }
+                            Ok(None) => {}
+                            Err(error) => {
+                                tracing::error!(message = "The new catalogue cannot be used; the hall keeps the one it has.", %error)
+                            }
+                        }
+                        dirty = true
+                    }
                     Job::Ping(reply) => {
                         let _ = reply.send(());
                     }
@@ -296,6 +311,11 @@ impl Hall {
     /// Stops the core after the requests already sent.
     pub fn stop(&self) {
         let _ = self.jobs.send(Job::Stop);
+    }
+
+    /// The catalogue in use.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.borrow().clone()
     }
 
     /// The latest view.

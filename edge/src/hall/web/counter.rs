@@ -71,7 +71,7 @@ struct LoginForm {
 
 async fn login(State(web): State<Web>, lang: Lang, Form(f): Form<LoginForm>) -> Response {
     let staff = StaffId::new(f.staff.trim());
-    let person = web.hall.catalog.staff.get(&staff).cloned();
+    let person = web.hall.catalog().staff.get(&staff).cloned();
     // The hash is checked even for unknown ids, so the answer takes as long either way.
     let hash = person.as_ref().map(|p| p.pin_hash.clone()).unwrap_or_else(|| DUMMY_HASH.clone());
     let pin = f.pin.clone();
@@ -144,7 +144,8 @@ async fn login_card(State(web): State<Web>, lang: Lang, Form(f): Form<CardLogin>
     let Some(card) = web.sessions.take_card(f.window) else {
         return StatusCode::NO_CONTENT.into_response();
     };
-    let person = web.hall.catalog.staff.values().find(|s| s.card.as_deref() == Some(card.as_str())).cloned();
+    let person =
+        web.hall.catalog().staff.values().find(|s| s.card.as_deref() == Some(card.as_str())).cloned();
     let Some(person) = person else {
         tracing::warn!(message = "A card that is no staff card was swiped at a window.", window = f.window);
         return problem(

@@ -72,7 +72,7 @@ async fn service(State(web): State<Web>, lang: Lang, Path(id): Path<String>) -> 
             "/kiosk",
         );
     };
-    let guide = web.hall.catalog.services.get(&ServiceId::new(&id)).map(|s| s.guide.clone());
+    let guide = web.hall.catalog().services.get(&ServiceId::new(&id)).map(|s| s.guide.clone());
     page(
         lang,
         &s.name.zh,
