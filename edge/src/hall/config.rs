@@ -222,6 +222,7 @@ impl RunConfig {
             if dev.role == InputRoleConfig::KioskButtons && dev.keys.is_empty() {
                 return Err(format!("{at}: kiosk buttons need keys = {{ KEY_F1 = \"service:ID\", … }}"));
             }
+            crate::devices::input::KeyMap::from_config(&dev.keys).map_err(|e| format!("{at}: {e}"))?;
             for action in dev.keys.values() {
                 let ok = match dev.role {
                     InputRoleConfig::KioskButtons => {
@@ -343,7 +344,19 @@ mod tests {
                 .contains("explode")
         );
         assert!(err("data = \"x\"\nwebsite = \"ftp://x\"").contains("https://"));
+        assert!(
+            err("data = \"x\"\n[[input]]\nname = \"b\"\npath = \"/d\"\nrole = \"kiosk-buttons\"\nkeys = { KEY_FLY = \"service:a\" }")
+                .contains("KEY_FLY")
+        );
         assert!(err("listen = \"0.0.0.0:1\"").contains("data"));
+    }
+
+    #[test]
+    fn the_shipped_example_reads() {
+        let text = include_str!("../../../deploy/edge/edge.toml");
+        let c = RunConfig::parse(text).unwrap();
+        assert_eq!(c.input.len(), 4);
+        assert!(matches!(c.printer, PrinterConfig::Serial { .. }));
     }
 
     #[test]
