@@ -42,7 +42,12 @@ enum Cmd {
         /// ca = "ca.pem"              # the campus CA certificate
         /// cert = "cloud.pem"         # this cloud's certificate chain
         /// key = "cloud.key"          # its private key
-        /// revoked = ["node-id"]      # nodes refused at the handshake
+        /// revoked = ["node-id"]      # nodes refused at the handshake (also: onestop-provision revoke)
+        ///
+        /// [enroll]                   # optional: enrol new nodes with join tokens
+        /// ca = "ca"                  # the folder of ca.pem and the encrypted ca.key
+        /// passphrase_file = "ca-passphrase"   # the CA key's passphrase (e.g. a systemd credential)
+        /// node_cert_days = 30        # node certificates' lifetime
         ///
         /// Relative paths are relative to the configuration file.
         #[arg(long, verbatim_doc_comment)]
@@ -66,6 +71,24 @@ struct CloudConfig {
     key: PathBuf,
     #[serde(default)]
     revoked: Vec<String>,
+    #[serde(default)]
+    enroll: Option<EnrollConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnrollConfig {
+    ca: PathBuf,
+    passphrase_file: PathBuf,
+    #[serde(default = "default_cert_days")]
+    node_cert_days: u32,
+    /// Overrides `node_cert_days` with seconds (for tests of expiry).
+    #[serde(default)]
+    node_cert_seconds: Option<u64>,
+}
+
+fn default_cert_days() -> u32 {
+    30
 }
 
 fn store_path(data: &Path) -> PathBuf {
@@ -94,6 +117,7 @@ fn run(cli: Cli) -> Result<()> {
             let cat = seed::load(&file)?;
             std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
             let mut store = Store::open(&store_path(&data), Durability::Normal)?;
+            onestop_cloud::visitor_key(&data)?;
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
             let stamp = store.next_stamp(onestop_model::Timestamp(now));
             store.write(stamp, |b| b.edit(&DocId::Catalog, |tx| Ok(catalog::write(tx, &cat)?)))?;
@@ -138,10 +162,39 @@ fn serve(config: &Path) -> Result<()> {
     for node in &cfg.revoked {
         revocations.revoke(node);
     }
+    let desk = match &cfg.enroll {
+        Some(e) => {
+            let pass_file = at(&e.passphrase_file);
+            let pass = std::fs::read_to_string(&pass_file)
+                .with_context(|| format!("cannot read the CA passphrase from {}", pass_file.display()))?;
+            let ca = onestop_provision::CampusCa::load(&at(&e.ca), pass.trim_end_matches(['\n', '\r']))?;
+            let registry = onestop_provision::Registry::open(&onestop_cloud::registry_path(&data))?;
+            Some(Arc::new(onestop_cloud::enroll::Desk {
+                ca,
+                registry: Mutex::new(registry),
+                visitor_key: onestop_cloud::visitor_key(&data)?,
+                lifetime: std::time::Duration::from_secs(
+                    e.node_cert_seconds.unwrap_or(u64::from(e.node_cert_days) * 86_400),
+                ),
+            }))
+        }
+        None => None,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let (changes, _) = tokio::sync::broadcast::channel(4096);
-        let sync = Arc::new(CloudSync::new(store, changes, revocations));
+        let mut sync = CloudSync::new(store, changes, revocations);
+        if let Some(desk) = &desk {
+            sync = sync.with_enroller(desk.clone());
+        }
+        let sync = Arc::new(sync);
+        // Revocations made with `onestop-provision revoke` take effect at once.
+        if desk.is_some() {
+            tokio::spawn(onestop_cloud::follow_revocations(
+                sync.clone(),
+                onestop_cloud::registry_path(&data),
+            ));
+        }
         let server = sync.server_config(&files.ca, files.chain, files.key)?;
         let endpoint = quinn::Endpoint::server(server, cfg.listen)
             .with_context(|| format!("cannot listen on {} (UDP)", cfg.listen))?;

@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod devices;
+pub mod enroll;
 pub mod hall;
 pub mod node;
 pub mod nodedir;

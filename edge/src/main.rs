@@ -115,6 +115,42 @@ enum Cmd {
         #[arg(long)]
         echo: bool,
     },
+    /// Enrol this node with the cloud: make the device key here, send a certificate request
+    /// with the one-time join token, and install the certificate for the hall the token names
+    /// (waiting while the node is pending IT's approval). Then `run` starts the hall.
+    Enroll {
+        /// The node's data directory (created if missing).
+        #[arg(long)]
+        data: PathBuf,
+        /// The cloud's address (UDP), e.g. 10.0.0.5:4433.
+        #[arg(long)]
+        cloud: std::net::SocketAddr,
+        /// The name in the cloud's certificate.
+        #[arg(long)]
+        server_name: String,
+        /// The campus CA certificate (PEM), pinned.
+        #[arg(long)]
+        ca: PathBuf,
+        /// A file holding the join token (removed once the token is used).
+        #[arg(long, conflicts_with = "token")]
+        token_file: Option<PathBuf>,
+        /// The join token itself.
+        #[arg(long)]
+        token: Option<String>,
+        /// Facts that identify the hardware (default: the board's serial number).
+        #[arg(long)]
+        hardware: Option<String>,
+        /// Seconds between asking again while pending approval.
+        #[arg(long, default_value_t = 10)]
+        poll: u64,
+    },
+    /// Renew this node's certificate now (`run` renews by itself at about two thirds of its
+    /// lifetime); works after the certificate expired, proven by the device's key.
+    Renew {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
     /// Run the hall: the queue, the devices, the pages on the LAN and the link to the cloud,
     /// until Ctrl-C or SIGTERM. See deploy/edge/edge.toml for the configuration.
     Run {
@@ -561,7 +597,10 @@ fn check_config(path: &Path) -> Result<()> {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // The long-running link reports its comings and goings; one-shot commands stay quiet.
-    let level = if matches!(cli.command, Cmd::Sync { .. } | Cmd::Run { .. } | Cmd::Demo { .. }) {
+    let level = if matches!(
+        cli.command,
+        Cmd::Sync { .. } | Cmd::Run { .. } | Cmd::Demo { .. } | Cmd::Enroll { .. }
+    ) {
         "info,tower_http=warn"
     } else {
         "warn"
@@ -608,6 +647,48 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Demo { data, tickets, listen } => demo(&data, tickets, listen),
         Cmd::Run { config } => run_hall(&config),
+        Cmd::Renew { data } => {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            match rt.block_on(onestop_edge::enroll::renew(&data))? {
+                onestop_edge::enroll::Enrolled::Issued { node, hall, .. } => {
+                    println!("证书已更新 / certificate renewed for node {node} of hall {hall}")
+                }
+                onestop_edge::enroll::Enrolled::Pending { device_id } => {
+                    println!("等待审批 / device {device_id} waits for approval")
+                }
+            }
+            Ok(())
+        }
+        Cmd::Enroll { data, cloud, server_name, ca, token_file, token, hardware, poll } => {
+            let token = match (token, &token_file) {
+                (Some(t), None) => t,
+                (None, Some(f)) => std::fs::read_to_string(f)
+                    .with_context(|| format!("cannot read the join token from {}", f.display()))?
+                    .trim()
+                    .to_string(),
+                _ => bail!("give the join token with --token-file FILE or --token TOKEN"),
+            };
+            let cloud = onestop_edge::enroll::CloudAddress { addr: cloud, server_name, ca };
+            let key = onestop_edge::enroll::device_key(&data)?;
+            println!("设备编号 / device id: {}", onestop_edge::enroll::device_id(&key)?);
+            let hardware = hardware.unwrap_or_else(onestop_edge::enroll::hardware_facts);
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let done = rt.block_on(onestop_edge::enroll::enroll(
+                &data,
+                &cloud,
+                token,
+                token_file.as_deref(),
+                &hardware,
+                std::time::Duration::from_secs(poll),
+            ))?;
+            if let onestop_edge::enroll::Enrolled::Issued { hall, node, device_id } = done {
+                println!(
+                    "已加入 / enrolled: node {node} of hall {hall} (device {device_id}); data in {}",
+                    data.display()
+                );
+            }
+            Ok(())
+        }
         Cmd::CheckConfig { config } => check_config(&config),
     }
 }

@@ -51,6 +51,7 @@ pub fn ok(name: &str, args: &[&str]) -> String {
 }
 
 pub mod browser;
+pub mod campus;
 pub mod days;
 pub mod hall;
 pub mod net;

@@ -2,6 +2,7 @@
 //! one [`Session`](crate::session::Session) on one bidirectional stream, and local changes are
 //! pushed as they happen. This is the IO shell around the sans-IO session.
 
+pub mod enroll;
 pub mod tls;
 
 use crate::docid::DocId;
@@ -325,6 +326,7 @@ pub struct CloudSync {
     pub changes: broadcast::Sender<DocId>,
     pub revocations: Revocations,
     connections: Mutex<HashMap<String, Vec<quinn::Connection>>>,
+    enroller: Option<Arc<dyn enroll::Enroller>>,
 }
 
 impl CloudSync {
@@ -333,7 +335,14 @@ impl CloudSync {
         changes: broadcast::Sender<DocId>,
         revocations: Revocations,
     ) -> CloudSync {
-        CloudSync { store, changes, revocations, connections: Mutex::new(HashMap::new()) }
+        CloudSync { store, changes, revocations, connections: Mutex::new(HashMap::new()), enroller: None }
+    }
+
+    /// Answers enrolment requests (ALPN `onestop-enroll/1`) with `enroller`; without one, they
+    /// are refused.
+    pub fn with_enroller(mut self, enroller: Arc<dyn enroll::Enroller>) -> CloudSync {
+        self.enroller = Some(enroller);
+        self
     }
 
     /// The QUIC server configuration for this cloud: its TLS check consults this cloud's
@@ -377,12 +386,33 @@ impl CloudSync {
 
     async fn handle(&self, incoming: quinn::Incoming) -> Result<(), LinkError> {
         let conn = incoming.await?;
-        let id = conn
+        let alpn = conn
+            .handshake_data()
+            .and_then(|h| h.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+            .and_then(|h| h.protocol);
+        let peer = conn
             .peer_identity()
             .and_then(|i| i.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>().ok())
-            .and_then(|certs| certs.first().map(|c| tls::identity_of(c)))
-            .ok_or_else(|| LinkError::Identity("no client certificate".into()))?
-            .map_err(LinkError::Identity)?;
+            .and_then(|certs| certs.first().map(|c| tls::identity_of(c)));
+        if alpn.as_deref() == Some(enroll::ALPN) {
+            let Some(enroller) = self.enroller.clone() else {
+                conn.close(quinn::VarInt::from_u32(404), b"this cloud does not enrol nodes");
+                return Err(LinkError::Identity("enrolment is not offered here".into()));
+            };
+            enroll::answer(conn, enroller, peer.and_then(Result::ok)).await;
+            return Ok(());
+        }
+        let id = match peer {
+            Some(Ok(id)) => id,
+            Some(Err(e)) => {
+                conn.close(quinn::VarInt::from_u32(403), e.as_bytes());
+                return Err(LinkError::Identity(e));
+            }
+            None => {
+                conn.close(quinn::VarInt::from_u32(403), b"peer sent no certificates");
+                return Err(LinkError::Identity("no client certificate".into()));
+            }
+        };
         if self.revocations.is_revoked(&id.node) {
             conn.close(quinn::VarInt::from_u32(403), b"revoked");
             return Err(LinkError::Identity(format!("node {} is revoked", id.node)));

@@ -98,6 +98,14 @@ impl ClientCertVerifier for NodeVerifier {
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         self.inner.root_hint_subjects()
     }
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+    /// A node without a certificate may connect only to enrol (see `enroll`); the sync link
+    /// refuses any connection that presented none.
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
     fn verify_client_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -190,8 +198,9 @@ fn transport() -> Arc<quinn::TransportConfig> {
     Arc::new(t)
 }
 
-/// The cloud's QUIC server configuration: TLS 1.3 only, client certificates required and
-/// checked against the campus CA and the revocations, ALPN `onestop-sync/1`, no 0-RTT.
+/// The cloud's QUIC server configuration: TLS 1.3 only, client certificates checked against
+/// the campus CA and the revocations, ALPN `onestop-sync/1` (which requires a certificate)
+/// and `onestop-enroll/1` (which may come without one), no 0-RTT.
 pub fn server_config(
     ca: &CertificateDer<'static>,
     chain: Vec<CertificateDer<'static>>,
@@ -200,6 +209,7 @@ pub fn server_config(
 ) -> Result<quinn::ServerConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let inner = rustls::server::WebPkiClientVerifier::builder_with_provider(roots(ca)?, provider.clone())
+        .allow_unauthenticated()
         .build()
         .map_err(|e| TlsError::Ca(e.to_string()))?;
     let verifier = Arc::new(NodeVerifier { inner, revoked });
@@ -209,7 +219,7 @@ pub fn server_config(
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)
         .map_err(|e| TlsError::Cert(e.to_string()))?;
-    tls.alpn_protocols = vec![ALPN.to_vec()];
+    tls.alpn_protocols = vec![ALPN.to_vec(), super::enroll::ALPN.to_vec()];
     tls.max_early_data_size = 0;
     // No resumption: a resumed TLS 1.3 session skips the client certificate check, and a
     // revoked node must be refused at its very next handshake.
@@ -230,14 +240,28 @@ pub fn client_config(
     key: PrivateKeyDer<'static>,
     time: FloorTime,
 ) -> Result<quinn::ClientConfig, TlsError> {
+    client_config_for(ca, Some((chain, key)), ALPN, time)
+}
+
+/// A client configuration for `alpn`, with or without a client certificate.
+pub fn client_config_for(
+    ca: &CertificateDer<'static>,
+    client: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+    alpn: &[u8],
+    time: FloorTime,
+) -> Result<quinn::ClientConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_details(provider, Arc::new(time))
+    let builder = rustls::ClientConfig::builder_with_details(provider, Arc::new(time))
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| TlsError::Cert(e.to_string()))?
-        .with_root_certificates(roots(ca)?)
-        .with_client_auth_cert(chain, key)
-        .map_err(|e| TlsError::Cert(e.to_string()))?;
-    tls.alpn_protocols = vec![ALPN.to_vec()];
+        .with_root_certificates(roots(ca)?);
+    let mut tls = match client {
+        Some((chain, key)) => {
+            builder.with_client_auth_cert(chain, key).map_err(|e| TlsError::Cert(e.to_string()))?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    tls.alpn_protocols = vec![alpn.to_vec()];
     tls.enable_early_data = false;
     tls.resumption = rustls::client::Resumption::disabled();
     let crypto =

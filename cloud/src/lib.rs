@@ -1,0 +1,60 @@
+//! The campus cloud: the halls' sync listener and enrolment desk; the website, the back
+//! office and the statistics are being built on the same store.
+
+pub mod enroll;
+
+use anyhow::{Context, Result};
+use onestop_sync::transport::CloudSync;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The provisioning registry (join tokens, the node inventory) in a cloud's data directory.
+pub fn registry_path(data: &Path) -> PathBuf {
+    data.join("provision.sqlite")
+}
+
+/// The campus visitor key (64 hex digits) of this cloud, made on first use and kept in
+/// `visitor.key` (mode 0600). Every enrolled hall receives it, so a campus card is the same
+/// pseudonymous visitor in every hall.
+pub fn visitor_key(data: &Path) -> Result<String> {
+    let path = data.join("visitor.key");
+    if let Ok(k) = std::fs::read_to_string(&path) {
+        return Ok(k.trim().to_string());
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
+    let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(&path, &key).with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(key)
+}
+
+/// Applies the registry's revocations to the running sync listener every second: a node
+/// revoked with `onestop-provision revoke` is cut off and refused at its next handshake.
+pub async fn follow_revocations(sync: Arc<CloudSync>, registry: PathBuf) {
+    let mut known = std::collections::BTreeSet::new();
+    loop {
+        let revoked = tokio::task::spawn_blocking({
+            let registry = registry.clone();
+            move || onestop_provision::Registry::open(&registry).and_then(|r| r.revoked())
+        })
+        .await;
+        match revoked {
+            Ok(Ok(list)) => {
+                for node in list {
+                    if known.insert(node.clone()) {
+                        sync.revoke(&node);
+                    }
+                }
+            }
+            Ok(Err(error)) => tracing::warn!(message = "Cannot read the revocations.", %error),
+            Err(error) => tracing::warn!(message = "Cannot read the revocations.", %error),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

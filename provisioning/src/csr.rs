@@ -1,0 +1,28 @@
+//! Reading a certificate signing request: only its public key is taken, and only once its
+//! self-signature verifies.
+
+use crate::ProvisionError;
+use x509_parser::prelude::FromDer;
+
+/// What is taken from a verified CSR.
+pub(crate) struct VerifiedCsr {
+    /// The requester's SubjectPublicKeyInfo, DER, exactly as in the CSR.
+    pub spki_der: Vec<u8>,
+}
+
+/// Parses a PEM CSR (`CERTIFICATE REQUEST`) and verifies its self-signature.
+pub(crate) fn parse(csr_pem: &str) -> Result<VerifiedCsr, ProvisionError> {
+    let bad = |why: String| ProvisionError::BadCsr(why);
+    let (_, pem) = x509_parser::pem::parse_x509_pem(csr_pem.trim_start().as_bytes())
+        .map_err(|e| bad(format!("not PEM: {e}")))?;
+    if pem.label != "CERTIFICATE REQUEST" && pem.label != "NEW CERTIFICATE REQUEST" {
+        return Err(bad(format!("a PEM {:?}, not a CERTIFICATE REQUEST", pem.label)));
+    }
+    let (rest, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(&pem.contents)
+        .map_err(|e| bad(format!("unreadable: {e}")))?;
+    if !rest.is_empty() {
+        return Err(bad("trailing bytes after the request".into()));
+    }
+    csr.verify_signature().map_err(|_| ProvisionError::CsrSignature)?;
+    Ok(VerifiedCsr { spki_der: csr.certification_request_info.subject_pki.raw.to_vec() })
+}

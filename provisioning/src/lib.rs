@@ -1,0 +1,55 @@
+//! Onestop provisioning: the campus CA, device ids, one-time join tokens and the cloud's
+//! record of every node.
+//!
+//! The flow it serves: IT makes a join token for a hall and a node name ([`token`]); the Pi
+//! makes its key on the device and sends a CSR with the token; the cloud redeems the token
+//! ([`registry::Registry::redeem`]), and once the node is approved signs the CSR with the
+//! campus CA ([`ca::CampusCa::sign_node_csr`]) into a certificate that names exactly that
+//! hall and node. A device is known by its [`device::DeviceId`], a short checked code derived
+//! from its public key that a person can read off the Pi's screen and compare.
+//!
+//! Architecture invariants:
+//! - The hall and node a certificate names come from the token IT made, never from the CSR.
+//! - Join tokens are stored only as hashes; private keys of nodes never reach this crate.
+//! - The CA key is on disk only encrypted with a passphrase.
+//! - Time is a parameter wherever a decision depends on it.
+
+pub mod ca;
+mod csr;
+pub mod device;
+mod error;
+pub mod registry;
+pub mod token;
+
+pub use ca::CampusCa;
+pub use device::DeviceId;
+pub use error::ProvisionError;
+pub use registry::{RedeemError, Registry};
+
+/// Whether `node` is an acceptable node name: 1-63 of `a-z`, `0-9` and `-`, not starting
+/// with `-` (it goes into the certificate's URI name and into file and log lines).
+pub fn valid_node_name(node: &str) -> bool {
+    !node.is_empty()
+        && node.len() <= 63
+        && !node.starts_with('-')
+        && node.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Whether `hall` is an acceptable hall id (the rule of document ids: 1-32 of `a-z0-9-`).
+pub fn valid_hall_id(hall: &str) -> bool {
+    onestop_sync::docid::valid_hall_id(hall)
+}
+
+/// Milliseconds since 1970 (negative before), as the registry stores times.
+pub(crate) fn to_ms(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+/// The inverse of [`to_ms`].
+pub(crate) fn from_ms(ms: i64) -> std::time::SystemTime {
+    let d = std::time::Duration::from_millis(ms.unsigned_abs());
+    if ms >= 0 { std::time::UNIX_EPOCH + d } else { std::time::UNIX_EPOCH - d }
+}

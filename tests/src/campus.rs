@@ -1,0 +1,139 @@
+//! A provisioned campus for end-to-end tests: a campus CA made by `onestop-provision`, a
+//! cloud process (`onestop-cloud serve`) with its enrolment desk, and helpers to make join
+//! tokens and enrol nodes through the real token → CSR → certificate path.
+
+use crate::{bin, ok, run};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PASSPHRASE: &str = "correct horse battery";
+pub const SERVER_NAME: &str = "localhost";
+
+/// A running cloud with its CA; the process is killed on drop.
+pub struct Campus {
+    pub dir: PathBuf,
+    pub ca_dir: PathBuf,
+    pub cloud_data: PathBuf,
+    pub addr: SocketAddr,
+    pub cloud: Child,
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 path")
+}
+
+impl Campus {
+    /// Makes the CA and the cloud (catalogue: deploy/demo/catalog.toml) in `dir` and starts
+    /// the cloud on a free loopback UDP port.
+    pub fn start(dir: &Path) -> Campus {
+        Campus::start_with(dir, 30 * 86_400)
+    }
+
+    /// As [`Campus::start`], with node certificates living `cert_seconds` seconds (a few:
+    /// they expire at once, as after a long holiday).
+    pub fn start_with(dir: &Path, cert_seconds: u64) -> Campus {
+        let ca_dir = dir.join("ca");
+        let pass = dir.join("passphrase");
+        std::fs::write(&pass, PASSPHRASE).unwrap();
+        ok("onestop-provision", &["ca-init", "--dir", s(&ca_dir), "--passphrase-file", s(&pass)]);
+        let cert = dir.join("cloud.pem");
+        ok(
+            "onestop-provision",
+            &[
+                "server-cert",
+                "--ca",
+                s(&ca_dir),
+                "--passphrase-file",
+                s(&pass),
+                "--name",
+                SERVER_NAME,
+                "--out",
+                s(&cert),
+            ],
+        );
+        let cloud_data = dir.join("cloud");
+        let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/demo/catalog.toml");
+        ok("onestop-cloud", &["init", "--data", s(&cloud_data), "--catalog", s(&catalog)]);
+        let port = UdpSocket::bind("127.0.0.1:0").and_then(|u| u.local_addr()).unwrap().port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let config = dir.join("cloud.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "data = \"cloud\"\nlisten = \"{addr}\"\nca = \"ca/ca.pem\"\ncert = \"cloud.pem\"\nkey = \"cloud.key\"\n\
+                 [enroll]\nca = \"ca\"\npassphrase_file = \"passphrase\"\nnode_cert_seconds = {cert_seconds}\n"
+            ),
+        )
+        .unwrap();
+        let log = dir.join("cloud.log");
+        let cloud = Command::new(bin("onestop-cloud"))
+            .args(["serve", "--config", s(&config)])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("onestop-cloud runs");
+        let started = Instant::now();
+        while !std::fs::read_to_string(&log).unwrap_or_default().contains("Serving the halls' sync link") {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the cloud did not start:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Campus { dir: dir.to_path_buf(), ca_dir, cloud_data, addr, cloud }
+    }
+
+    /// Runs `onestop-provision` against this cloud's registry.
+    pub fn provision(&self, args: &[&str]) -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--cloud-data", s(&self.cloud_data)]);
+        run("onestop-provision", &all)
+    }
+
+    /// A new join token (extra arguments: `--hours N`, `--require-approval`).
+    pub fn token(&self, hall: &str, node: &str, extra: &[&str]) -> String {
+        let mut args = vec!["token", "--hall", hall, "--node", node];
+        args.extend(extra);
+        let out = self.provision(&args);
+        assert!(out.status.success(), "token: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// The arguments of `onestop-edge enroll` for a node in `data` (without the token).
+    pub fn enroll_args(&self, data: &Path) -> Vec<String> {
+        [
+            "enroll",
+            "--data",
+            s(data),
+            "--cloud",
+            &self.addr.to_string(),
+            "--server-name",
+            SERVER_NAME,
+            "--ca",
+            s(&self.ca_dir.join("ca.pem")),
+            "--poll",
+            "1",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
+    }
+
+    /// Enrols a node in `data` with `token`, as the node's first boot does.
+    pub fn enroll(&self, data: &Path, token: &str, hardware: &str) -> Output {
+        let mut args = self.enroll_args(data);
+        args.extend(["--token".into(), token.into(), "--hardware".into(), hardware.into()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run("onestop-edge", &args)
+    }
+}
+
+impl Drop for Campus {
+    fn drop(&mut self) {
+        let _ = self.cloud.kill();
+        let _ = self.cloud.wait();
+    }
+}

@@ -1,0 +1,179 @@
+//! Enrolment end to end on loopback, with real processes: campus CA → cloud → join token →
+//! the node makes its key and sends a CSR → certificate bound to its hall → the hall runs and
+//! syncs (its catalogue comes from the cloud). Refusals, approval, renewal (also after
+//! expiry, by the device key), revocation and the re-flashed card.
+
+use onestop_tests::campus::Campus;
+use onestop_tests::hall::get;
+use onestop_tests::{bin, ok};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn text(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn eventually(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn tokens_certificates_approval_renewal_revocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let campus = Campus::start(dir.path());
+
+    // A token: the node enrols, with a key made on the device.
+    let token = campus.token("main", "main-pi-1", &[]);
+    let node = dir.path().join("node1");
+    let out = campus.enroll(&node, &token, "serial=0001");
+    assert!(out.status.success(), "enrolment: {}", text(&out));
+    assert!(text(&out).contains("device id"), "the device id is shown: {}", text(&out));
+    let node_toml = std::fs::read_to_string(node.join("node.toml")).unwrap();
+    assert!(node_toml.contains("hall = \"main\""), "{node_toml}");
+    let key_mode = std::fs::metadata(node.join("node.key")).unwrap();
+    #[cfg(unix)]
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&key_mode.permissions()) & 0o777, 0o600);
+
+    // The same token again, from another card: refused, and says why.
+    let other = dir.path().join("node-x");
+    let again = campus.enroll(&other, &token, "serial=0009");
+    assert!(!again.status.success());
+    assert!(text(&again).contains("already used"), "{}", text(&again));
+    // An expired token; a made-up token; a name taken in another hall.
+    let expired = campus.token("main", "main-pi-9", &["--hours", "0"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    let out = campus.enroll(&other, &expired, "serial=0009");
+    assert!(text(&out).contains("expired"), "{}", text(&out));
+    let out = campus.enroll(&other, "ostk_aaaaaaaaaaaaaaaaaaaaaaaaaa", "serial=0009");
+    assert!(!out.status.success() && text(&out).contains("not known"), "{}", text(&out));
+    let out = campus.provision(&["token", "--hall", "east", "--node", "main-pi-1"]);
+    assert!(!out.status.success(), "a node name belongs to one hall: {}", text(&out));
+
+    // The node runs its hall: the catalogue arrives over the sync link.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = node.join("edge.toml");
+    std::fs::write(&config, format!("data = \".\"\nlisten = \"127.0.0.1:{port}\"\n")).unwrap();
+    let mut hall = Command::new(bin("onestop-edge"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("edge.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    eventually("the hall running on the cloud's catalogue", Duration::from_secs(60), || {
+        get(addr, "/api/view").is_ok_and(|(s, b)| s == 200 && b.contains("\"online\":true"))
+    });
+
+    // Renewal over the authenticated link: a new certificate, same key.
+    let before = std::fs::read_to_string(node.join("node.pem")).unwrap();
+    let out =
+        Command::new(bin("onestop-edge")).args(["renew", "--data", node.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "renewal: {}", text(&out));
+    assert_ne!(std::fs::read_to_string(node.join("node.pem")).unwrap(), before, "a new certificate");
+
+    // Revocation takes effect at once: the running hall is cut off, and keeps working.
+    let out = campus.provision(&["revoke", "--node", "main-pi-1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    eventually("the hall cut off", Duration::from_secs(20), || {
+        get(addr, "/api/view").is_ok_and(|(_, b)| b.contains("\"online\":false"))
+    });
+    let (status, _) = onestop_tests::hall::request(
+        addr,
+        "POST",
+        "/api/tickets",
+        "{\"service\":\"transcript\"}",
+        "application/json",
+    )
+    .unwrap();
+    assert_eq!(status, 200, "an offline hall still issues tickets");
+    let out =
+        Command::new(bin("onestop-edge")).args(["renew", "--data", node.to_str().unwrap()]).output().unwrap();
+    assert!(
+        !out.status.success() && text(&out).contains("revoked"),
+        "a revoked node cannot renew: {}",
+        text(&out)
+    );
+    let _ = hall.kill();
+    let _ = hall.wait();
+
+    // A token that requires approval: pending, then approved while the node waits.
+    let token = campus.token("main", "main-pi-2", &["--require-approval"]);
+    let node2 = dir.path().join("node2");
+    let mut args = campus.enroll_args(&node2);
+    args.extend(["--token".into(), token, "--hardware".into(), "serial=0002".into()]);
+    let mut waiting = Command::new(bin("onestop-edge"))
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("the pending node in the inventory", Duration::from_secs(30), || {
+        text(&campus.provision(&["nodes"])).contains("pending")
+    });
+    assert!(!node2.join("node.pem").exists(), "no certificate before approval");
+    let out = campus.provision(&["approve", "--node", "main-pi-2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    eventually("the approved node enrolled", Duration::from_secs(30), || {
+        waiting.try_wait().unwrap().is_some()
+    });
+    assert!(waiting.wait().unwrap().success());
+    assert!(node2.join("node.pem").exists());
+
+    // A re-flashed card on known hardware (same board, new key): pending, never a silent
+    // replacement; the old node stays as it was.
+    let token = campus.token("main", "main-pi-2", &[]);
+    let reflashed = dir.path().join("node2-reflashed");
+    let mut args = campus.enroll_args(&reflashed);
+    args.extend(["--token".into(), token, "--hardware".into(), "serial=0002".into()]);
+    let mut child = Command::new(bin("onestop-edge"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("the re-flash held pending", Duration::from_secs(30), || {
+        let inventory = text(&campus.provision(&["nodes"]));
+        inventory.contains("active+pending") && inventory.contains("pending device")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!reflashed.join("node.pem").exists(), "the re-flashed card has no certificate yet");
+
+    let inventory = ok("onestop-provision", &["nodes", "--cloud-data", campus.cloud_data.to_str().unwrap()]);
+    assert!(inventory.contains("main-pi-2") && inventory.contains("revoked"), "{inventory}");
+}
+
+#[test]
+fn an_expired_certificate_renews_by_the_device_key() {
+    let dir = tempfile::tempdir().unwrap();
+    // Certificates that expire at once: the hall was closed for a long holiday.
+    let campus = Campus::start_with(dir.path(), 2);
+    let node = dir.path().join("node");
+    let token = campus.token("main", "main-pi-1", &[]);
+    let out = campus.enroll(&node, &token, "serial=0001");
+    assert!(out.status.success(), "{}", text(&out));
+    let before = std::fs::read_to_string(node.join("node.pem")).unwrap();
+    let out =
+        Command::new(bin("onestop-edge")).args(["renew", "--data", node.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "an expired node renews by its key: {}", text(&out));
+    assert_ne!(std::fs::read_to_string(node.join("node.pem")).unwrap(), before);
+    // Another device cannot renew as that node: it has no approved key.
+    let stranger = dir.path().join("stranger");
+    std::fs::create_dir_all(&stranger).unwrap();
+    for f in ["node.toml", "node.pem", "ca.pem"] {
+        std::fs::copy(node.join(f), stranger.join(f)).unwrap();
+    }
+    let toml = std::fs::read_to_string(stranger.join("node.toml"))
+        .unwrap()
+        .replace(node.to_str().unwrap(), stranger.to_str().unwrap());
+    std::fs::write(stranger.join("node.toml"), toml).unwrap();
+    let out = Command::new(bin("onestop-edge"))
+        .args(["renew", "--data", stranger.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success() && text(&out).contains("unknown device"), "{}", text(&out));
+}
