@@ -1,0 +1,283 @@
+//! `onestop-demo`: the whole system on loopback. A campus CA and a cloud with its enrolment
+//! desk; two halls, each enrolled through the real token → CSR → certificate path, taking its
+//! catalogue from the cloud over the sync link, with simulated devices (a pseudo-terminal
+//! printer, WAV voice, card readers and keypads fed from the pages). Prints the addresses.
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use onestop_edge::clock::{Clock, SystemClock};
+use onestop_edge::hall::config::RunConfig;
+use onestop_edge::hall::run::Running;
+use onestop_edge::script::Request;
+use onestop_engine::Command;
+use onestop_model::{Catalog, HallId, Level, Priority, Rating, Source, StaffId};
+use onestop_provision::{CampusCa, Registry, token};
+use onestop_sync::transport::{CloudSync, Revocations, tls};
+use onestop_sync::{DocId, Durability, Store, catalog};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// Onestop demo: a campus cloud and two halls with simulated devices, on this machine.
+///
+/// Everything is kept in one folder (default ./onestop-demo), cleared by the next demo.
+/// Ctrl-C stops it all.
+#[derive(Parser)]
+#[command(name = "onestop-demo", version, about, long_about)]
+struct Cli {
+    /// Where to keep the demo's data.
+    #[arg(long, default_value = "onestop-demo")]
+    data: PathBuf,
+    /// The first hall's pages are served on this port, the second's on the next one.
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Simulated visitors arrive and staff serve them, so the pages have something to show.
+    #[arg(long)]
+    visitors: bool,
+}
+
+const MARK: &str = ".onestop-demo";
+const PASSPHRASE: &str = "onestop demo passphrase";
+const HALLS: [(&str, &str, &str, u16); 2] = [
+    ("main", "一站式服务大厅", "One-stop service hall", 12),
+    ("east", "东区服务大厅", "East campus service hall", 6),
+];
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,onestop_demo=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("错误 / error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("错误 / error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+/// The campus catalogue: the generated services and staff, with both halls.
+fn campus() -> Catalog {
+    let mut c = onestop_edge::sim::campus_catalog(&HallId::new(HALLS[0].0), HALLS[0].3);
+    for (id, zh, en, windows) in &HALLS[1..] {
+        let other = onestop_edge::sim::campus_catalog(&HallId::new(*id), *windows);
+        let mut hall = other.halls[&HallId::new(*id)].clone();
+        hall.name = onestop_model::Text::new(*zh, *en);
+        c.halls.insert(hall.id.clone(), hall);
+    }
+    c
+}
+
+fn fresh(dir: &Path) -> Result<()> {
+    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+        if !dir.join(MARK).exists() {
+            bail!("{} exists and was not made by the demo: choose another --data", dir.display());
+        }
+        std::fs::remove_dir_all(dir)
+            .with_context(|| format!("cannot clear the old demo in {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join(MARK), "made by onestop-demo; the next demo clears this folder\n")?;
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let dir = std::path::absolute(&cli.data)?;
+    fresh(&dir)?;
+    // The campus CA and the cloud's certificate, as `onestop-provision` makes them.
+    let ca_dir = dir.join("ca");
+    std::fs::create_dir_all(&ca_dir)?;
+    let ca = CampusCa::create("Onestop demo campus CA", 3650)?;
+    ca.save(&ca_dir, PASSPHRASE)?;
+    let server = ca.server_cert(&["localhost".to_string()], 30)?;
+    std::fs::write(dir.join("cloud.pem"), &server.cert_pem)?;
+    std::fs::write(dir.join("cloud.key"), &server.key_pem)?;
+
+    // The cloud: its store with the catalogue, its registry, its enrolment desk.
+    let cloud_data = dir.join("cloud");
+    std::fs::create_dir_all(&cloud_data)?;
+    let mut store = Store::open(&cloud_data.join("cloud.sqlite"), Durability::Normal)?;
+    let cat = campus();
+    let stamp = store.next_stamp(SystemClock.now());
+    store.write(stamp, |b| b.edit(&DocId::Catalog, |tx| Ok(catalog::write(tx, &cat)?)))?;
+    let registry_path = onestop_cloud::registry_path(&cloud_data);
+    let desk = Arc::new(onestop_cloud::enroll::Desk {
+        ca,
+        registry: Mutex::new(Registry::open(&registry_path)?),
+        visitor_key: onestop_cloud::visitor_key(&cloud_data)?,
+        lifetime: Duration::from_secs(30 * 86_400),
+    });
+    let files = tls::read_pem_files(&ca_dir.join("ca.pem"), &dir.join("cloud.pem"), &dir.join("cloud.key"))?;
+    let (changes, _) = tokio::sync::broadcast::channel(4096);
+    let sync = Arc::new(
+        CloudSync::new(Arc::new(Mutex::new(store)), changes, Revocations::default())
+            .with_enroller(desk.clone()),
+    );
+    let server = sync.server_config(&files.ca, files.chain, files.key)?;
+    let endpoint = quinn::Endpoint::server(server, "127.0.0.1:0".parse()?)?;
+    let cloud_addr = endpoint.local_addr()?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let serving = tokio::spawn(sync.clone().serve(endpoint.clone(), stopped));
+    tokio::spawn(onestop_cloud::follow_revocations(sync.clone(), registry_path.clone()));
+    println!("校园云 / campus cloud: sync and enrolment on udp://{cloud_addr} (QUIC, mutual TLS)");
+
+    // Voice clips, once, where espeak-ng and sox are installed.
+    let clips = dir.join("voice-clips");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../voice/make-clips.sh");
+    let voice_ok = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(&clips)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !voice_ok {
+        println!("语音 / voice: off (install espeak-ng and sox to hear calls as WAV files)");
+    }
+
+    // Each hall: a join token, enrolment through the real path, then the hall runs.
+    let mut halls: Vec<(String, Running, PathBuf)> = Vec::new();
+    for (i, (hall, _, _, _)) in HALLS.iter().enumerate() {
+        let node = format!("{hall}-pi-1");
+        let t = token::new_token();
+        desk.registry.lock().unwrap_or_else(|e| e.into_inner()).add_token(
+            &token::token_hash(&t),
+            &HallId::new(*hall),
+            &node,
+            SystemTime::now() + Duration::from_secs(3600),
+            false,
+        )?;
+        let data = dir.join(hall);
+        let cloud = onestop_edge::enroll::CloudAddress {
+            addr: cloud_addr,
+            server_name: "localhost".into(),
+            ca: ca_dir.join("ca.pem"),
+        };
+        let hardware = format!("demo-board-{i}");
+        let enrolled =
+            onestop_edge::enroll::enroll(&data, &cloud, t, None, &hardware, Duration::from_secs(1)).await?;
+        if let onestop_edge::enroll::Enrolled::Issued { device_id, .. } = &enrolled {
+            println!("大厅 {hall} 已加入 / hall {hall} enrolled as {node}, device {device_id}");
+        }
+        let voice = if voice_ok {
+            format!("[voice]\noutput = \"wav\"\nclips = \"{}\"\nwav_dir = \"calls\"\n", clips.display())
+        } else {
+            String::new()
+        };
+        let listen: SocketAddr = format!("127.0.0.1:{}", cli.port + i as u16).parse()?;
+        let text = format!(
+            "data = \".\"\nlisten = \"{listen}\"\nmanagers = [\"s001\"]\nsimulate = true\n\
+             [printer]\nkind = \"twin\"\ndir = \"receipts\"\n{voice}{}",
+            onestop_edge::hall::config::SIMULATED_INPUTS
+        );
+        std::fs::write(data.join("edge.toml"), text)?;
+        let config = RunConfig::load(&data.join("edge.toml"))?;
+        let running = onestop_edge::hall::run::start(config, Arc::new(SystemClock)).await?;
+        halls.push((hall.to_string(), running, data));
+    }
+    if cli.visitors {
+        for (_, running, _) in &halls {
+            tokio::spawn(visitors(running.hall.clone()));
+        }
+    }
+    println!();
+    for (hall, running, data) in &halls {
+        let base = format!("http://{}", running.addr);
+        println!("大厅 / hall {hall}:");
+        println!("  取号机 kiosk          {base}/kiosk");
+        println!("  叫号显示屏 display    {base}/display");
+        println!(
+            "  窗口工作台 counter    {base}/counter   工号 staff s002 · PIN {}",
+            onestop_edge::sim::DEMO_PIN
+        );
+        println!("  服务评价 rating       {base}/rate/2");
+        println!(
+            "  大厅管理 manager      {base}/counter   工号 s001 · PIN {} (no window)",
+            onestop_edge::sim::DEMO_PIN
+        );
+        println!("  号票 printed tickets  {}", data.join("receipts").display());
+    }
+    let base = format!("http://{}", halls[0].1.addr);
+    println!("模拟设备 / simulated devices (hall main):");
+    println!("  curl -d reader=kiosk-reader -d card=20230001 {base}/sim/card");
+    println!("  curl -d state=paper-out {base}/sim/printer");
+    println!("校园 IT / campus IT:");
+    println!("  onestop-provision nodes --cloud-data {}", cloud_data.display());
+    println!("按 Ctrl-C 停止 / Ctrl-C stops everything.");
+    onestop_sync::transport::shutdown_signal().await;
+    for (_, running, _) in halls {
+        running.stop().await?;
+    }
+    let _ = stop.send(true);
+    endpoint.close(quinn::VarInt::from_u32(0), b"demo stopping");
+    let _ = serving.await;
+    endpoint.wait_idle().await;
+    Ok(())
+}
+
+/// Visitors arrive every few seconds; staff at the first four windows call, serve, finish;
+/// visitors rate. Goes through the same requests as the pages.
+async fn visitors(hall: onestop_edge::hall::Hall) {
+    let windows: Vec<u16> = hall.view().windows.iter().map(|w| w.no).take(4).collect();
+    for (i, w) in windows.iter().enumerate() {
+        // Staff s010 onwards: s001 and s002 are left for a person trying the pages.
+        let staff = StaffId::new(format!("s{:03}", i + 10));
+        let _ = hall.run(Request::Command(Command::CheckIn { window: *w, staff })).await;
+    }
+    let mut n: u64 = 0;
+    loop {
+        n += 1;
+        let view = hall.view();
+        let services: Vec<String> = view.services.iter().filter(|s| s.open).map(|s| s.id.clone()).collect();
+        if !services.is_empty() {
+            let service = onestop_model::ServiceId::new(&services[(n as usize * 7) % services.len()]);
+            // Two visitors in three swipe a campus card; the third takes an anonymous ticket.
+            let req = if n.is_multiple_of(3) {
+                Request::Command(Command::Issue {
+                    service,
+                    source: Source::Anonymous,
+                    priority: Priority::Normal,
+                })
+            } else {
+                Request::IssueByCard {
+                    service,
+                    card: format!("2023{:04}", n % 500),
+                    priority: Priority::Normal,
+                }
+            };
+            let _ = hall.run(req).await;
+        }
+        let w = windows[(n as usize) % windows.len()];
+        let state = view.window(w).and_then(|x| x.state);
+        let cmd = match state {
+            Some("called") => Command::Start { window: w },
+            Some("serving") => Command::Finish { window: w, kind: None },
+            _ if view.window(w).and_then(|x| x.to_rate.as_ref()).is_some() && n.is_multiple_of(2) => {
+                Command::Rate {
+                    window: w,
+                    rating: Rating::overall(if n.is_multiple_of(5) {
+                        Level::Satisfied
+                    } else {
+                        Level::VerySatisfied
+                    }),
+                }
+            }
+            _ => Command::CallNext { window: w },
+        };
+        let _ = hall.run(Request::Command(cmd)).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+}

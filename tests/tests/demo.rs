@@ -1,0 +1,84 @@
+//! The README's first command: `onestop-demo` starts a cloud and two halls enrolled through
+//! the real token path, serves their pages, and leaves nothing running when stopped.
+
+use onestop_tests::bin;
+use onestop_tests::hall::get;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn the_demo_runs_a_cloud_and_two_halls_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        // Two consecutive free ports.
+        let mut p = 0;
+        for _ in 0..50 {
+            let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let candidate = a.local_addr().unwrap().port();
+            if std::net::TcpListener::bind(("127.0.0.1", candidate + 1)).is_ok() {
+                p = candidate;
+                break;
+            }
+        }
+        assert_ne!(p, 0, "two free ports");
+        p
+    };
+    let mut child = Command::new(bin("onestop-demo"))
+        .args([
+            "--data",
+            dir.path().join("demo").to_str().unwrap(),
+            "--port",
+            &port.to_string(),
+            "--visitors",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    let started = Instant::now();
+    while !printed.contains("Ctrl-C") {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            panic!("the demo ended early:\n{printed}");
+        }
+        printed.push_str(&line);
+        assert!(started.elapsed() < Duration::from_secs(120), "the demo did not start:\n{printed}");
+    }
+    assert!(printed.contains("hall main enrolled") && printed.contains("hall east enrolled"), "{printed}");
+    for p in [port, port + 1] {
+        let addr = format!("127.0.0.1:{p}").parse().unwrap();
+        assert!(
+            printed.contains(&format!("http://127.0.0.1:{p}/kiosk")),
+            "the addresses are printed:\n{printed}"
+        );
+        let started = Instant::now();
+        loop {
+            let (status, body) = get(addr, "/api/view").unwrap();
+            if status == 200 && body.contains("\"online\":true") {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "hall on port {p} never came online: {body}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    // Ctrl-C: everything stops, and the ports are free again.
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the demo did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "a clean stop: {status}");
+    for p in [port, port + 1] {
+        assert!(std::net::TcpListener::bind(("127.0.0.1", p)).is_ok(), "port {p} is free after the demo");
+    }
+}
