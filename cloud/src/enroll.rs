@@ -53,7 +53,32 @@ impl Desk {
 }
 
 impl Enroller for Desk {
+    fn seen(&self, node: &NodeIdentity) {
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        let report = onestop_provision::registry::NodeReport::default();
+        if let Err(error) = registry.report(&node.node, &report, SystemTime::now()) {
+            tracing::debug!(message = "No inventory record for a connected node.", node = %node.node, %error);
+        }
+    }
+
     fn enroll(&self, req: EnrollRequest, peer: Option<NodeIdentity>) -> EnrollReply {
+        if req.csr_pem.is_empty() {
+            let (Some(report), Some(peer)) = (&req.report, &peer) else {
+                return refused("报告须经已认证的连接 / a report must come over the authenticated link");
+            };
+            let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+            let r = onestop_provision::registry::NodeReport {
+                version: report.version.clone(),
+                sync_lag_s: report.sync_lag_s,
+                clock_offset_ms: report.clock_offset_ms,
+                printer: report.printer.clone(),
+                disk_free_mb: report.disk_free_mb,
+            };
+            return match registry.report(&peer.node, &r, SystemTime::now()) {
+                Ok(()) => EnrollReply::Noted,
+                Err(e) => refused(e.to_string()),
+            };
+        }
         let device = match DeviceId::of_csr(&req.csr_pem) {
             Ok(d) => d,
             Err(e) => return refused(e.to_string()),

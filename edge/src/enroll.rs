@@ -150,6 +150,7 @@ async fn request(
         csr_pem: csr,
         hardware: hardware.to_string(),
         version: env!("CARGO_PKG_VERSION").into(),
+        report: None,
     };
     let reply = enroll::request(&endpoint, config, cloud.addr, &cloud.server_name, &req).await;
     endpoint.wait_idle().await;
@@ -169,6 +170,7 @@ async fn request(
         EnrollReply::Refused { reason } => {
             bail!("校园云拒绝了加入请求 / the cloud refused to enrol this node: {reason}")
         }
+        EnrollReply::Noted => bail!("the cloud answered an enrolment with a report receipt"),
     }
 }
 
@@ -230,4 +232,40 @@ pub async fn enroll(
         outcome = request_once(data, cloud, None, hardware).await?;
     }
     Ok(outcome)
+}
+
+/// Sends the node's state to the cloud's inventory over the authenticated link.
+pub async fn report(data: &Path, report: enroll::NodeReport) -> Result<()> {
+    let file = nodedir::read_node_toml(data)?;
+    let Some(sync) = file.sync else { bail!("no cloud configured") };
+    let f = onestop_sync::transport::tls::read_pem_files(&sync.ca, &sync.cert, &sync.key)?;
+    let config = enroll::client_config(&f.ca, Some((f.chain, f.key)))?;
+    let endpoint = quinn::Endpoint::client("0.0.0.0:0".parse()?)?;
+    let req = EnrollRequest {
+        token: None,
+        csr_pem: String::new(),
+        hardware: String::new(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        report: Some(report),
+    };
+    let reply = enroll::request(&endpoint, config, sync.cloud, &sync.server_name, &req).await;
+    endpoint.wait_idle().await;
+    match reply? {
+        EnrollReply::Noted => Ok(()),
+        EnrollReply::Refused { reason } => bail!("the cloud refused the report: {reason}"),
+        other => bail!("unexpected answer to a report: {other:?}"),
+    }
+}
+
+/// When this node's certificate should be renewed: at about two thirds of its lifetime, with
+/// up to a tenth of the lifetime of jitter (so a campus of nodes does not renew at once).
+/// `None` when there is no readable certificate.
+pub fn renewal_due(cert_pem_path: &Path, jitter: f64) -> Option<std::time::SystemTime> {
+    let der = CertificateDer::from_pem_file(cert_pem_path).ok()?;
+    let (_, c) = x509_parser::parse_x509_certificate(&der).ok()?;
+    let from = u64::try_from(c.validity().not_before.timestamp()).ok()?;
+    let to = u64::try_from(c.validity().not_after.timestamp()).ok()?;
+    let life = to.saturating_sub(from) as f64;
+    let at = from as f64 + life * (2.0 / 3.0) + life * 0.1 * jitter.clamp(0.0, 1.0);
+    Some(std::time::UNIX_EPOCH + Duration::from_secs_f64(at))
 }

@@ -68,6 +68,14 @@ fn tokens_certificates_approval_renewal_revocation() {
         get(addr, "/api/view").is_ok_and(|(s, b)| s == 200 && b.contains("\"online\":true"))
     });
 
+    // The inventory hears from the running node: its version, when it was last seen.
+    eventually("the node's report in the inventory", Duration::from_secs(30), || {
+        let inventory = text(&campus.provision(&["nodes"]));
+        inventory.lines().any(|l| {
+            l.starts_with("main-pi-1") && l.contains(env!("CARGO_PKG_VERSION")) && l.contains("active")
+        })
+    });
+
     // Renewal over the authenticated link: a new certificate, same key.
     let before = std::fs::read_to_string(node.join("node.pem")).unwrap();
     let out =
@@ -176,4 +184,35 @@ fn an_expired_certificate_renews_by_the_device_key() {
         .output()
         .unwrap();
     assert!(!out.status.success() && text(&out).contains("unknown device"), "{}", text(&out));
+}
+
+#[test]
+fn a_running_hall_renews_its_certificate_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    // Ten-second certificates: renewal is due after about seven.
+    let campus = Campus::start_with(dir.path(), 10);
+    let node = dir.path().join("node");
+    let token = campus.token("main", "main-pi-1", &[]);
+    let out = campus.enroll(&node, &token, "serial=0001");
+    assert!(out.status.success(), "{}", text(&out));
+    let first = std::fs::read_to_string(node.join("node.pem")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    std::fs::write(node.join("edge.toml"), format!("data = \".\"\nlisten = \"127.0.0.1:{port}\"\n")).unwrap();
+    let mut hall = Command::new(bin("onestop-edge"))
+        .args(["run", "--config", node.join("edge.toml").to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("edge.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    eventually("a renewed certificate", Duration::from_secs(40), || {
+        std::fs::read_to_string(node.join("node.pem")).unwrap() != first
+    });
+    // The link came back with the new certificate.
+    std::thread::sleep(Duration::from_secs(1));
+    eventually("online with the new certificate", Duration::from_secs(20), || {
+        get(addr, "/api/view").is_ok_and(|(_, b)| b.contains("\"online\":true"))
+    });
+    let _ = hall.kill();
+    let _ = hall.wait();
 }

@@ -72,30 +72,20 @@ pub async fn start(config: RunConfig, clock: Arc<dyn Clock>) -> Result<Running> 
     // The link to the cloud, when the node has one.
     let (changes, _) = broadcast::channel::<DocId>(4096);
     let mut link_task = None;
-    let mut endpoint = None;
     let mut link_status = None;
     if let Some(sync) = &file.sync {
-        let files = tls::read_pem_files(&sync.ca, &sync.cert, &sync.key)?;
-        let time = FloorTime::default();
-        let client = tls::client_config(&files.ca, files.chain, files.key, time.clone())?;
-        let ep = quinn::Endpoint::client("0.0.0.0:0".parse()?)?;
+        // Fail early on unreadable certificates; the supervisor reads them again on renewal.
+        tls::read_pem_files(&sync.ca, &sync.cert, &sync.key)?;
         let (status_tx, status_rx) = watch::channel(LinkStatus::default());
-        let link = EdgeLink {
-            endpoint: ep.clone(),
-            client,
-            cloud: sync.cloud,
-            server_name: sync.server_name.clone(),
+        let link = LinkParts {
+            data: config.data.clone(),
             hall: file.hall.clone(),
+            sync: sync.clone(),
             store: store.clone(),
             changes: changes.clone(),
             status: status_tx,
-            time,
-            traffic: Traffic::default(),
-            backoff_min: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(30),
         };
-        link_task = Some(tokio::spawn(link.run(stopped.clone())));
-        endpoint = Some(ep);
+        link_task = Some(tokio::spawn(supervise_link(link, stopped.clone())));
         link_status = Some(status_rx);
     }
     // The node: without a catalogue yet, wait for the cloud's.
@@ -127,6 +117,10 @@ pub async fn start(config: RunConfig, clock: Arc<dyn Clock>) -> Result<Running> 
     web_state.simulate = config.simulate;
     let keep = devs.keep;
     devices::route_inputs(devs.router, devs.inputs, hall.clone(), web_state.clone());
+    // The cloud's inventory hears how this node is doing, every minute.
+    if let Some(status) = link_status.clone() {
+        tokio::spawn(report_loop(config.data.clone(), status, devs.control.clone(), stopped.clone()));
+    }
     // The link's comings and goings reach the pages.
     if let Some(status) = link_status {
         let hall = hall.clone();
@@ -157,16 +151,173 @@ pub async fn start(config: RunConfig, clock: Arc<dyn Clock>) -> Result<Running> 
         let _ = tokio::task::spawn_blocking(move || core_thread.join()).await;
         tokio::task::spawn_blocking(move || drop(keep)).await.ok();
         if let Some(t) = link_task {
-            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
-        }
-        if let Some(ep) = endpoint {
-            ep.close(quinn::VarInt::from_u32(0), b"node stopping");
-            let _ = tokio::time::timeout(Duration::from_secs(2), ep.wait_idle()).await;
+            let _ = tokio::time::timeout(Duration::from_secs(8), t).await;
         }
         tracing::info!(message = "Stopped.");
         Ok(())
     });
     Ok(Running { addr, hall, stop, done })
+}
+
+/// What the link to the cloud is made of.
+struct LinkParts {
+    data: std::path::PathBuf,
+    hall: onestop_model::HallId,
+    sync: nodedir::SyncFile,
+    store: node::SharedStore,
+    changes: broadcast::Sender<DocId>,
+    status: watch::Sender<LinkStatus>,
+}
+
+/// Runs the link to the cloud and renews the node's certificate at about two thirds of its
+/// lifetime (with jitter); after a renewal the link restarts with the new certificate. An
+/// expired certificate stops the link (the cloud refuses it), never the hall; the renewal by
+/// the device key then brings it back.
+async fn supervise_link(parts: LinkParts, mut stopped: watch::Receiver<bool>) {
+    let jitter = {
+        let mut b = [0u8; 2];
+        let _ = getrandom::fill(&mut b);
+        f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX)
+    };
+    let mut retry = Duration::from_secs(60);
+    loop {
+        let files = match tls::read_pem_files(&parts.sync.ca, &parts.sync.cert, &parts.sync.key) {
+            Ok(f) => f,
+            Err(error) => {
+                tracing::error!(message = "The node's certificate cannot be read; no link.", %error);
+                tokio::select! {
+                    _ = until_stopped(&mut stopped) => return,
+                    _ = tokio::time::sleep(Duration::from_secs(60)) => continue,
+                }
+            }
+        };
+        let time = FloorTime::default();
+        let client = match tls::client_config(&files.ca, files.chain, files.key, time.clone()) {
+            Ok(c) => c,
+            Err(error) => {
+                tracing::error!(message = "The node's certificate cannot be used; no link.", %error);
+                tokio::select! {
+                    _ = until_stopped(&mut stopped) => return,
+                    _ = tokio::time::sleep(Duration::from_secs(60)) => continue,
+                }
+            }
+        };
+        let endpoint = match "0.0.0.0:0"
+            .parse()
+            .map_err(anyhow::Error::from)
+            .and_then(|a| Ok(quinn::Endpoint::client(a)?))
+        {
+            Ok(e) => e,
+            Err(error) => {
+                tracing::error!(message = "No UDP socket for the link.", %error);
+                tokio::select! {
+                    _ = until_stopped(&mut stopped) => return,
+                    _ = tokio::time::sleep(Duration::from_secs(10)) => continue,
+                }
+            }
+        };
+        let (link_stop, link_stopped) = watch::channel(false);
+        let link = EdgeLink {
+            endpoint: endpoint.clone(),
+            client,
+            cloud: parts.sync.cloud,
+            server_name: parts.sync.server_name.clone(),
+            hall: parts.hall.clone(),
+            store: parts.store.clone(),
+            changes: parts.changes.clone(),
+            status: parts.status.clone(),
+            time,
+            traffic: Traffic::default(),
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+        };
+        let task = tokio::spawn(link.run(link_stopped));
+        // Until a renewal succeeds (or the node stops).
+        let stop_link = |task: tokio::task::JoinHandle<()>| async move {
+            let _ = link_stop.send(true);
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+            endpoint.close(quinn::VarInt::from_u32(0), b"node stopping");
+            let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
+        };
+        loop {
+            let due = crate::enroll::renewal_due(&parts.sync.cert, jitter);
+            let wait = due
+                .map(|d| d.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+                .unwrap_or(Duration::from_secs(3600));
+            tokio::select! {
+                _ = until_stopped(&mut stopped) => {
+                    stop_link(task).await;
+                    return;
+                }
+                _ = tokio::time::sleep(wait) => {}
+            }
+            match crate::enroll::renew(&parts.data).await {
+                Ok(crate::enroll::Enrolled::Issued { .. }) => {
+                    tracing::info!(message = "Certificate renewed; the link restarts with it.");
+                    retry = Duration::from_secs(60);
+                    break;
+                }
+                Ok(crate::enroll::Enrolled::Pending { device_id }) => {
+                    tracing::warn!(message = "Renewal waits for IT's approval.", device = %device_id);
+                }
+                Err(error) => {
+                    tracing::warn!(message = "Certificate renewal failed; trying again later.", %error)
+                }
+            }
+            tokio::select! {
+                _ = until_stopped(&mut stopped) => {
+                    stop_link(task).await;
+                    return;
+                }
+                _ = tokio::time::sleep(retry) => {}
+            }
+            retry = (retry * 2).min(Duration::from_secs(3600));
+        }
+        stop_link(task).await;
+    }
+}
+
+/// Reports the node's state to the cloud's inventory every minute while it runs.
+async fn report_loop(
+    data: std::path::PathBuf,
+    status: watch::Receiver<LinkStatus>,
+    devices: Arc<dyn web::DeviceControl>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut wait = Duration::from_secs(5);
+    loop {
+        tokio::select! {
+            _ = until_stopped(&mut stopped) => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = Duration::from_secs(60);
+        let s = status.borrow().clone();
+        if !s.online {
+            continue;
+        }
+        let now_ms = SystemClock.now().0;
+        let report = onestop_sync::transport::enroll::NodeReport {
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            sync_lag_s: s.last_sync.map(|t| (now_ms - t).max(0) / 1000),
+            clock_offset_ms: s.clock_offset_ms,
+            printer: devices.health().into_iter().find(|(n, _)| n == "printer").map(|(_, t)| t),
+            disk_free_mb: disk_free_mb(&data),
+        };
+        if let Err(error) = crate::enroll::report(&data, report).await {
+            tracing::debug!(message = "The inventory report did not go through.", %error);
+        }
+    }
+}
+
+/// Free space where the node keeps its data, in MB.
+fn disk_free_mb(path: &std::path::Path) -> Option<i64> {
+    let st = rustix::fs::statvfs(path).ok()?;
+    Some(i64::try_from(st.f_bavail.saturating_mul(st.f_frsize) / 1_048_576).unwrap_or(i64::MAX))
+}
+
+/// Returns once `stopped` turns true (or its sender is gone).
+async fn until_stopped(stopped: &mut watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
 }
 
 /// Logs the link's comings and goings (and tells `changed`) until the link ends.

@@ -37,6 +37,23 @@ pub struct EnrollRequest {
     /// The node's software version.
     #[serde(default)]
     pub version: String,
+    /// The node's state for the inventory. A request with a report and no CSR is only a
+    /// report; it must come over the authenticated link.
+    #[serde(default)]
+    pub report: Option<NodeReport>,
+}
+
+/// What a node tells the cloud's inventory about itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeReport {
+    pub version: Option<String>,
+    /// Seconds since the last exchange with the cloud.
+    pub sync_lag_s: Option<i64>,
+    /// The cloud's clock minus the node's (ms).
+    pub clock_offset_ms: Option<i64>,
+    /// The printer's state in a few words.
+    pub printer: Option<String>,
+    pub disk_free_mb: Option<i64>,
 }
 
 /// What the cloud answers.
@@ -58,12 +75,16 @@ pub enum EnrollReply {
     Pending { device_id: String, node: String, hall: String },
     /// Refused, with the reason (bilingual).
     Refused { reason: String },
+    /// A report was recorded.
+    Noted,
 }
 
 /// The cloud's side of enrolment: decides on a request. `peer` is the node a valid client
 /// certificate names, when the request came over an authenticated connection.
 pub trait Enroller: Send + Sync {
     fn enroll(&self, request: EnrollRequest, peer: Option<NodeIdentity>) -> EnrollReply;
+    /// A node opened its sync link (for the inventory's "last seen").
+    fn seen(&self, _node: &NodeIdentity) {}
 }
 
 /// Answers one enrolment connection (the cloud calls this for ALPN `onestop-enroll/1`).

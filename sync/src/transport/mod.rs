@@ -417,6 +417,10 @@ impl CloudSync {
             conn.close(quinn::VarInt::from_u32(403), b"revoked");
             return Err(LinkError::Identity(format!("node {} is revoked", id.node)));
         }
+        if let Some(e) = self.enroller.clone() {
+            let id = id.clone();
+            tokio::task::spawn_blocking(move || e.seen(&id));
+        }
         self.connections
             .lock()
             .unwrap_or_else(|e| e.into_inner())
