@@ -1,7 +1,8 @@
-//! The campus cloud: the halls' sync listener and enrolment desk; the website, the back
-//! office and the statistics are being built on the same store.
+//! The campus cloud: the halls' sync listener and enrolment desk, and the public website
+//! ([`web`]); the back office and the statistics are being built on the same store.
 
 pub mod enroll;
+pub mod web;
 
 use anyhow::{Context, Result};
 use onestop_sync::transport::CloudSync;

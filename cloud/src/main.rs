@@ -1,5 +1,6 @@
-//! `onestop-cloud`: the campus cloud. It publishes the catalogue and serves the halls' sync
-//! link; the website, the back office and the statistics are being built on the same store.
+//! `onestop-cloud`: the campus cloud. It publishes the catalogue, serves the halls' sync link
+//! and the public website; the back office and the statistics are being built on the same
+//! store.
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -13,7 +14,8 @@ use std::sync::{Arc, Mutex};
 /// Onestop campus cloud.
 ///
 /// The cloud publishes the catalogue to every hall and takes each hall's days, cases and
-/// check-ins over the sync link (QUIC with mutual TLS). The public website, the back office
+/// check-ins over the sync link (QUIC with mutual TLS). It serves the public website: the
+/// halls' live status, the service guides, notices and each visitor's ticket. The back office
 /// and the statistics are not in this build yet.
 #[derive(Parser)]
 #[command(name = "onestop-cloud", version, about, long_about)]
@@ -33,7 +35,7 @@ enum Cmd {
         #[arg(long)]
         catalog: PathBuf,
     },
-    /// Serve the halls' sync link until stopped (Ctrl-C or SIGTERM).
+    /// Serve the halls' sync link (and the website) until stopped (Ctrl-C or SIGTERM).
     Serve {
         /// The cloud's configuration file (see `onestop-cloud serve --help`).
         ///
@@ -43,6 +45,9 @@ enum Cmd {
         /// cert = "cloud.pem"         # this cloud's certificate chain
         /// key = "cloud.key"          # its private key
         /// revoked = ["node-id"]      # nodes refused at the handshake (also: onestop-provision revoke)
+        /// web = "127.0.0.1:8090"     # optional: the public website, plain HTTP (TCP) for the
+        ///                            # campus reverse proxy, which terminates TLS; printed
+        ///                            # tickets' QR codes lead to {website}/ticket/...
         ///
         /// [enroll]                   # optional: enrol new nodes with join tokens
         /// ca = "ca"                  # the folder of ca.pem and the encrypted ca.key
@@ -73,6 +78,9 @@ struct CloudConfig {
     revoked: Vec<String>,
     #[serde(default)]
     enroll: Option<EnrollConfig>,
+    /// The public website's address (plain HTTP, behind the campus reverse proxy).
+    #[serde(default)]
+    web: Option<SocketAddr>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,18 +203,59 @@ fn serve(config: &Path) -> Result<()> {
                 onestop_cloud::registry_path(&data),
             ));
         }
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let website = match cfg.web {
+            Some(addr) => Some(start_website(addr, &sync, &data, desk.is_some(), stopped.clone()).await?),
+            None => None,
+        };
         let server = sync.server_config(&files.ca, files.chain, files.key)?;
         let endpoint = quinn::Endpoint::server(server, cfg.listen)
             .with_context(|| format!("cannot listen on {} (UDP)", cfg.listen))?;
         tracing::info!(message = "Serving the halls' sync link.", listen = %endpoint.local_addr()?);
-        let (stop, stopped) = tokio::sync::watch::channel(false);
         let serving = tokio::spawn(sync.serve(endpoint.clone(), stopped));
         onestop_sync::transport::shutdown_signal().await;
         tracing::info!(message = "Stopping.");
         let _ = stop.send(true);
         endpoint.close(quinn::VarInt::from_u32(0), b"shutting down");
         let _ = serving.await;
+        if let Some(website) = website {
+            let _ = website.await;
+        }
         endpoint.wait_idle().await;
         anyhow::Ok(())
     })
+}
+
+/// Starts the public website on `addr` and the cache it reads, until `stopped` turns true.
+async fn start_website(
+    addr: SocketAddr,
+    sync: &Arc<CloudSync>,
+    data: &Path,
+    enrols: bool,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>> {
+    use onestop_cloud::web;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot serve the website on {addr} (TCP)"))?;
+    let cache = web::Cache::default();
+    let sources = web::Sources {
+        store: sync.store.clone(),
+        online: Arc::new({
+            let sync = sync.clone();
+            move || sync.halls_online()
+        }),
+        registry: enrols.then(|| onestop_cloud::registry_path(data)),
+    };
+    tokio::spawn(web::cache::follow(cache.clone(), sources, sync.changes.subscribe(), stopped.clone()));
+    tracing::info!(message = "Serving the public website.", web = %listener.local_addr()?);
+    let mut until = stopped;
+    Ok(tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = until.wait_for(|s| *s).await;
+        };
+        if let Err(error) = web::serve(listener, web::WebState { cache }, shutdown).await {
+            tracing::error!(message = "The website stopped.", %error);
+        }
+    }))
 }

@@ -1,6 +1,7 @@
 //! A provisioned campus for end-to-end tests: a campus CA made by `onestop-provision`, a
 //! cloud process (`onestop-cloud serve`) with its enrolment desk, and helpers to make join
-//! tokens and enrol nodes through the real token → CSR → certificate path.
+//! tokens and enrol nodes through the real token → CSR → certificate path; optionally the
+//! cloud's public website.
 
 use crate::{bin, ok, run};
 use std::net::{SocketAddr, UdpSocket};
@@ -17,7 +18,24 @@ pub struct Campus {
     pub ca_dir: PathBuf,
     pub cloud_data: PathBuf,
     pub addr: SocketAddr,
+    /// The public website's address, when the cloud serves one ([`CloudOptions::web`]).
+    pub web: Option<SocketAddr>,
     pub cloud: Child,
+}
+
+/// How a test's cloud is set up.
+#[derive(Debug, Clone, Copy)]
+pub struct CloudOptions {
+    /// The node certificates' lifetime.
+    pub cert_seconds: u64,
+    /// Serve the public website on a free loopback TCP port.
+    pub web: bool,
+}
+
+impl Default for CloudOptions {
+    fn default() -> CloudOptions {
+        CloudOptions { cert_seconds: 30 * 86_400, web: false }
+    }
 }
 
 fn s(p: &Path) -> &str {
@@ -34,6 +52,12 @@ impl Campus {
     /// As [`Campus::start`], with node certificates living `cert_seconds` seconds (a few:
     /// they expire at once, as after a long holiday).
     pub fn start_with(dir: &Path, cert_seconds: u64) -> Campus {
+        Campus::start_with_options(dir, CloudOptions { cert_seconds, ..CloudOptions::default() })
+    }
+
+    /// As [`Campus::start`], set up as `options` say.
+    pub fn start_with_options(dir: &Path, options: CloudOptions) -> Campus {
+        let CloudOptions { cert_seconds, web } = options;
         let ca_dir = dir.join("ca");
         let pass = dir.join("passphrase");
         std::fs::write(&pass, PASSPHRASE).unwrap();
@@ -58,11 +82,17 @@ impl Campus {
         ok("onestop-cloud", &["init", "--data", s(&cloud_data), "--catalog", s(&catalog)]);
         let port = UdpSocket::bind("127.0.0.1:0").and_then(|u| u.local_addr()).unwrap().port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let web = web.then(|| {
+            let port =
+                std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).unwrap().port();
+            SocketAddr::from(([127, 0, 0, 1], port))
+        });
+        let web_line = web.map(|w| format!("web = \"{w}\"\n")).unwrap_or_default();
         let config = dir.join("cloud.toml");
         std::fs::write(
             &config,
             format!(
-                "data = \"cloud\"\nlisten = \"{addr}\"\nca = \"ca/ca.pem\"\ncert = \"cloud.pem\"\nkey = \"cloud.key\"\n\
+                "data = \"cloud\"\nlisten = \"{addr}\"\nca = \"ca/ca.pem\"\ncert = \"cloud.pem\"\nkey = \"cloud.key\"\n{web_line}\
                  [enroll]\nca = \"ca\"\npassphrase_file = \"passphrase\"\nnode_cert_seconds = {cert_seconds}\n"
             ),
         )
@@ -75,7 +105,11 @@ impl Campus {
             .spawn()
             .expect("onestop-cloud runs");
         let started = Instant::now();
-        while !std::fs::read_to_string(&log).unwrap_or_default().contains("Serving the halls' sync link") {
+        let ready = |log: &str| {
+            log.contains("Serving the halls' sync link")
+                && (web.is_none() || log.contains("Serving the public website"))
+        };
+        while !ready(&std::fs::read_to_string(&log).unwrap_or_default()) {
             assert!(
                 started.elapsed() < Duration::from_secs(60),
                 "the cloud did not start:\n{}",
@@ -83,7 +117,12 @@ impl Campus {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Campus { dir: dir.to_path_buf(), ca_dir, cloud_data, addr, cloud }
+        Campus { dir: dir.to_path_buf(), ca_dir, cloud_data, addr, web, cloud }
+    }
+
+    /// A page of the cloud's website.
+    pub fn web_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.web.expect("a cloud started with a website"))
     }
 
     /// Runs `onestop-provision` against this cloud's registry.

@@ -12,9 +12,11 @@
 mod config;
 mod error;
 mod rank;
+pub mod view;
 
 pub use config::{ConfigError, HallConfig, ServiceInfo};
 pub use error::Rejected;
+pub use rank::Position;
 
 use onestop_model::{
     BookingId, CaseKind, CaseNo, Day, DayEvent, Placement, Priority, Rating, ServiceId, Source, StaffId,
@@ -694,6 +696,11 @@ impl Engine {
     /// The next ticket `window` would call at `now`, without calling it.
     pub fn peek_next(&self, window: WindowNo, now: Timestamp) -> Option<&Ticket> {
         rank::next_for_window(self, window, now).map(|i| &self.tickets[i])
+    }
+
+    /// Where every waiting ticket stands in its queue at `now` (see [`Position`]).
+    pub fn positions(&self, now: Timestamp) -> HashMap<TicketNo, Position> {
+        rank::positions(self, now).into_iter().map(|(i, p)| (self.tickets[i].no, p)).collect()
     }
 }
 

@@ -109,9 +109,7 @@ pub fn estimate(
         .filter(|t| &t.service == service && t.place.window.is_none())
         .filter(|t| t.place.front.is_some() || class(engine, t, now) >= mine)
         .count() as u32;
-    let per_case_ms = engine.mean_handling_ms(service).unwrap_or_else(|| {
-        i64::from(engine.config.services.get(service).map_or(5, |s| s.expected_minutes)) * 60_000
-    });
+    let per_case_ms = per_case_ms(engine, service);
     let open = engine
         .windows
         .iter()
@@ -120,4 +118,82 @@ pub fn estimate(
         .max(1) as i64;
     let wait_ms = i64::from(ahead) * per_case_ms / open;
     (ahead, u32::try_from((wait_ms + 59_999) / 60_000).unwrap_or(u32::MAX))
+}
+
+/// Where a waiting ticket stands in its queue at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Position {
+    /// People who will be called before it (its place in the queue is `ahead + 1`).
+    pub ahead: u32,
+    /// Their handling time shared among the open windows serving the queue, in whole minutes
+    /// (rounded up): the measure printed on a new ticket, for a ticket already waiting.
+    pub wait_min: u32,
+}
+
+/// The queue a waiting ticket is in: its service's, or one window's after a transfer there.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum QueueOf<'a> {
+    Service(&'a ServiceId),
+    Window(WindowNo),
+}
+
+/// The mean handling time of `service` (today's, or the catalogue's expected minutes).
+fn per_case_ms(engine: &Engine, service: &ServiceId) -> i64 {
+    engine.mean_handling_ms(service).unwrap_or_else(|| {
+        i64::from(engine.config.services.get(service).map_or(5, |s| s.expected_minutes)) * 60_000
+    })
+}
+
+/// Every waiting ticket's position (by ticket index), computed in one pass per queue.
+///
+/// A ticket's queue is the waiting tickets of its service (or, after a transfer to one window,
+/// those transferred to that window), in the order the hall's rule calls them at a window
+/// serving the queue (an open one if there is one): placed at the front earlier, a higher class
+/// now, the longer wait, the earlier arrival, the earlier issue. As for [`estimate`], tickets
+/// of other services at shared windows are not counted.
+pub fn positions(engine: &Engine, now: Timestamp) -> Vec<(usize, Position)> {
+    let mut queues: std::collections::BTreeMap<QueueOf<'_>, Vec<usize>> = std::collections::BTreeMap::new();
+    for i in &engine.waiting {
+        let t = &engine.tickets[*i];
+        let q = match t.place.window {
+            Some(w) => QueueOf::Window(w),
+            None => QueueOf::Service(&t.service),
+        };
+        queues.entry(q).or_default().push(*i);
+    }
+    let open = |w: &WindowNo| engine.windows.get(w).is_some_and(|s| s.staff.is_some());
+    let mut out = Vec::with_capacity(engine.waiting.len());
+    for (queue, mut members) in queues {
+        let (window, servers) = match queue {
+            QueueOf::Window(w) => (w, 1),
+            QueueOf::Service(s) => {
+                let serving: Vec<WindowNo> = engine
+                    .config
+                    .windows
+                    .iter()
+                    .filter(|(_, m)| m.contains_key(s))
+                    .map(|(w, _)| *w)
+                    .collect();
+                let open_count = serving.iter().filter(|w| open(w)).count();
+                let window = serving.iter().find(|w| open(w)).or(serving.first()).copied().unwrap_or(0);
+                (window, open_count.max(1) as i64)
+            }
+        };
+        let mut keyed: Vec<(Key, usize)> =
+            members.drain(..).map(|i| (key(engine, &engine.tickets[i], window, now), i)).collect();
+        keyed.sort_by(|a, b| compare(&a.0, &b.0));
+        let mut handling_ms = 0i64;
+        for (ahead, (_, i)) in keyed.into_iter().enumerate() {
+            let wait_ms = handling_ms / servers;
+            out.push((
+                i,
+                Position {
+                    ahead: u32::try_from(ahead).unwrap_or(u32::MAX),
+                    wait_min: u32::try_from((wait_ms + 59_999) / 60_000).unwrap_or(u32::MAX),
+                },
+            ));
+            handling_ms += per_case_ms(engine, &engine.tickets[i].service);
+        }
+    }
+    out
 }

@@ -438,6 +438,53 @@ fn estimates_use_the_day_s_handling_times() {
 }
 
 #[test]
+fn positions_follow_the_calling_order() {
+    let mut e = engine();
+    let a1 = issue(&mut e, "cert", 0);
+    let b1 = issue(&mut e, "visa", 1);
+    let a2 = issue(&mut e, "cert", 2);
+    let care = issue_as(&mut e, "cert", Source::Anonymous, Priority::Care, 3);
+    let place = |e: &Engine, no: TicketNo, m: i64| {
+        let p = e.positions(t(m))[&no];
+        (p.ahead, p.wait_min)
+    };
+    // No window open: a care ticket goes first; 4 minutes a cert case, counted as one window.
+    assert_eq!(place(&e, care, 3), (0, 0));
+    assert_eq!(place(&e, a1, 3), (1, 4));
+    assert_eq!(place(&e, a2, 3), (2, 8));
+    // Visa has its own queue.
+    assert_eq!(place(&e, b1, 3), (0, 0));
+    // Two open windows serving cert share the work; the estimate printed on a new ticket
+    // agrees with the position of the last one.
+    open(&mut e, 1, "s1");
+    open(&mut e, 2, "s2");
+    assert_eq!(place(&e, a2, 3), (2, 4));
+    let evs = e
+        .handle(
+            &Command::Issue { service: svc("cert"), source: Source::Anonymous, priority: Priority::Normal },
+            t(3),
+        )
+        .unwrap();
+    let DayEvent::Issued { ticket: a3, ahead, wait_estimate_min, .. } = evs[0].clone() else {
+        panic!("{evs:?}")
+    };
+    assert_eq!(place(&e, a3, 3), (ahead, wait_estimate_min));
+    // The one called leaves the queue; the others move up.
+    assert_eq!(call(&mut e, 2, 4), care);
+    assert!(!e.positions(t(4)).contains_key(&care));
+    assert_eq!(place(&e, a1, 4), (0, 0));
+    assert_eq!(place(&e, a2, 4), (1, 2));
+    // A ticket transferred to one window waits in that window's queue.
+    e.handle(&Command::Start { window: 2 }, t(5)).unwrap();
+    e.handle(
+        &Command::Transfer { window: 2, to: TransferTarget::Window(3), placement: Placement::Back },
+        t(6),
+    )
+    .unwrap();
+    assert_eq!(place(&e, care, 6), (0, 0));
+}
+
+#[test]
 fn replay_rejects_a_corrupt_day() {
     let ev = DayEvent::Called { at: t(0), ticket: TicketNo::new('A', 1), window: 1 };
     let err = Engine::replay(config(), day(), [&ev]).unwrap_err();

@@ -326,7 +326,34 @@ pub struct CloudSync {
     pub changes: broadcast::Sender<DocId>,
     pub revocations: Revocations,
     connections: Mutex<HashMap<String, Vec<quinn::Connection>>>,
+    /// Sync sessions running now, per hall.
+    sessions: Arc<Mutex<HashMap<HallId, usize>>>,
     enroller: Option<Arc<dyn enroll::Enroller>>,
+}
+
+/// Counts a hall's running session until dropped.
+struct SessionGuard {
+    sessions: Arc<Mutex<HashMap<HallId, usize>>>,
+    hall: HallId,
+}
+
+impl SessionGuard {
+    fn new(sessions: &Arc<Mutex<HashMap<HallId, usize>>>, hall: &HallId) -> SessionGuard {
+        *sessions.lock().unwrap_or_else(|e| e.into_inner()).entry(hall.clone()).or_default() += 1;
+        SessionGuard { sessions: sessions.clone(), hall: hall.clone() }
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        let mut s = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = s.get_mut(&self.hall) {
+            *n -= 1;
+            if *n == 0 {
+                s.remove(&self.hall);
+            }
+        }
+    }
 }
 
 impl CloudSync {
@@ -335,7 +362,19 @@ impl CloudSync {
         changes: broadcast::Sender<DocId>,
         revocations: Revocations,
     ) -> CloudSync {
-        CloudSync { store, changes, revocations, connections: Mutex::new(HashMap::new()), enroller: None }
+        CloudSync {
+            store,
+            changes,
+            revocations,
+            connections: Mutex::new(HashMap::new()),
+            sessions: Arc::default(),
+            enroller: None,
+        }
+    }
+
+    /// The halls with a node connected and syncing now.
+    pub fn halls_online(&self) -> BTreeSet<HallId> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
     }
 
     /// Answers enrolment requests (ALPN `onestop-enroll/1`) with `enroller`; without one, they
@@ -428,6 +467,7 @@ impl CloudSync {
             .or_default()
             .push(conn.clone());
         let (mut send, mut recv) = conn.accept_bi().await?;
+        let _online = SessionGuard::new(&self.sessions, &id.hall);
         let (actor, bound) = {
             let s = lock(&self.store);
             (s.actor().clone(), bound_actors(&s, &id.node))
@@ -456,6 +496,16 @@ impl CloudSync {
             SessionEvent::Acknowledged { .. } => {}
         })
         .await;
+        // This connection is over: forget it (only live connections are kept for revocation).
+        {
+            let mut conns = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(list) = conns.get_mut(&id.node) {
+                list.retain(|c| c.stable_id() != conn.stable_id());
+                if list.is_empty() {
+                    conns.remove(&id.node);
+                }
+            }
+        }
         if let Some(e) = binding_error {
             conn.close(quinn::VarInt::from_u32(403), e.as_bytes());
             return Err(LinkError::Identity(e));

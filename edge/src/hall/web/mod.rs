@@ -209,6 +209,8 @@ async fn set_lang(axum::extract::Path(lang): axum::extract::Path<String>, header
         .get(header::REFERER)
         .and_then(|v| v.to_str().ok())
         .and_then(|r| r.find("://").and_then(|i| r[i + 3..].find('/').map(|j| r[i + 3 + j..].to_string())))
+        // Only a path on this node: never "//elsewhere", which a browser reads as another site.
+        .filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.contains('\\'))
         .unwrap_or_else(|| "/".into());
     (
         [(header::SET_COOKIE, format!("lang={lang}; Path=/; Max-Age=31536000; SameSite=Lax"))],
