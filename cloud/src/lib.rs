@@ -6,6 +6,7 @@ pub mod web;
 
 use anyhow::{Context, Result};
 use onestop_sync::transport::CloudSync;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,4 +59,42 @@ pub async fn follow_revocations(sync: Arc<CloudSync>, registry: PathBuf) {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// Starts the public website on `addr` and the cache it reads, until `stopped` turns true.
+pub async fn start_website(
+    addr: SocketAddr,
+    sync: &Arc<CloudSync>,
+    data: &Path,
+    enrols: bool,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+    use crate::web;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot serve the website on {addr} (TCP)"))?;
+    let cache = web::Cache::default();
+    let sources = web::Sources {
+        store: sync.store.clone(),
+        online: Arc::new({
+            let sync = sync.clone();
+            move || sync.halls_online()
+        }),
+        registry: enrols.then(|| registry_path(data)),
+    };
+    tokio::spawn(web::cache::follow(cache.clone(), sources, sync.changes.subscribe(), stopped.clone()));
+    let bound = listener.local_addr()?;
+    tracing::info!(message = "Serving the public website.", web = %bound);
+    let mut until = stopped;
+    Ok((
+        bound,
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = until.wait_for(|s| *s).await;
+            };
+            if let Err(error) = web::serve(listener, web::WebState { cache }, shutdown).await {
+                tracing::error!(message = "The website stopped.", %error);
+            }
+        }),
+    ))
 }

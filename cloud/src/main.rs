@@ -205,7 +205,9 @@ fn serve(config: &Path) -> Result<()> {
         }
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let website = match cfg.web {
-            Some(addr) => Some(start_website(addr, &sync, &data, desk.is_some(), stopped.clone()).await?),
+            Some(addr) => Some(
+                onestop_cloud::start_website(addr, &sync, &data, desk.is_some(), stopped.clone()).await?.1,
+            ),
             None => None,
         };
         let server = sync.server_config(&files.ca, files.chain, files.key)?;
@@ -224,38 +226,4 @@ fn serve(config: &Path) -> Result<()> {
         endpoint.wait_idle().await;
         anyhow::Ok(())
     })
-}
-
-/// Starts the public website on `addr` and the cache it reads, until `stopped` turns true.
-async fn start_website(
-    addr: SocketAddr,
-    sync: &Arc<CloudSync>,
-    data: &Path,
-    enrols: bool,
-    stopped: tokio::sync::watch::Receiver<bool>,
-) -> Result<tokio::task::JoinHandle<()>> {
-    use onestop_cloud::web;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot serve the website on {addr} (TCP)"))?;
-    let cache = web::Cache::default();
-    let sources = web::Sources {
-        store: sync.store.clone(),
-        online: Arc::new({
-            let sync = sync.clone();
-            move || sync.halls_online()
-        }),
-        registry: enrols.then(|| onestop_cloud::registry_path(data)),
-    };
-    tokio::spawn(web::cache::follow(cache.clone(), sources, sync.changes.subscribe(), stopped.clone()));
-    tracing::info!(message = "Serving the public website.", web = %listener.local_addr()?);
-    let mut until = stopped;
-    Ok(tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = until.wait_for(|s| *s).await;
-        };
-        if let Err(error) = web::serve(listener, web::WebState { cache }, shutdown).await {
-            tracing::error!(message = "The website stopped.", %error);
-        }
-    }))
 }

@@ -11,17 +11,19 @@ use std::time::{Duration, Instant};
 fn the_demo_runs_a_cloud_and_two_halls_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let port = {
-        // Two consecutive free ports.
+        // Three consecutive free ports: two halls and the website.
         let mut p = 0;
         for _ in 0..50 {
             let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let candidate = a.local_addr().unwrap().port();
-            if std::net::TcpListener::bind(("127.0.0.1", candidate + 1)).is_ok() {
+            if std::net::TcpListener::bind(("127.0.0.1", candidate + 1)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", candidate + 2)).is_ok()
+            {
                 p = candidate;
                 break;
             }
         }
-        assert_ne!(p, 0, "two free ports");
+        assert_ne!(p, 0, "three free ports");
         p
     };
     let mut child = Command::new(bin("onestop-demo"))
@@ -67,6 +69,12 @@ fn the_demo_runs_a_cloud_and_two_halls_and_stops_cleanly() {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+    // The campus website shows both halls.
+    let site = format!("127.0.0.1:{}", port + 2).parse().unwrap();
+    assert!(printed.contains(&format!("http://{site}/")), "the website's address is printed:\n{printed}");
+    let (status, home) = get(site, "/").unwrap();
+    assert_eq!(status, 200);
+    assert!(home.contains("东区服务大厅") && home.contains("一站式服务大厅"), "{home}");
     // Ctrl-C: everything stops, and the ports are free again.
     let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
     let started = Instant::now();
@@ -78,7 +86,7 @@ fn the_demo_runs_a_cloud_and_two_halls_and_stops_cleanly() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "a clean stop: {status}");
-    for p in [port, port + 1] {
+    for p in [port, port + 1, port + 2] {
         assert!(std::net::TcpListener::bind(("127.0.0.1", p)).is_ok(), "port {p} is free after the demo");
     }
 }

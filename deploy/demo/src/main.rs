@@ -29,7 +29,8 @@ struct Cli {
     /// Where to keep the demo's data.
     #[arg(long, default_value = "onestop-demo")]
     data: PathBuf,
-    /// The first hall's pages are served on this port, the second's on the next one.
+    /// The first hall's pages are served on this port, the second's on the next one, the
+    /// campus website on the one after.
     #[arg(long, default_value_t = 8080)]
     port: u16,
     /// Simulated visitors arrive and staff serve them, so the pages have something to show.
@@ -132,6 +133,10 @@ async fn run(cli: Cli) -> Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let serving = tokio::spawn(sync.clone().serve(endpoint.clone(), stopped));
     tokio::spawn(onestop_cloud::follow_revocations(sync.clone(), registry_path.clone()));
+    let web_addr: SocketAddr = format!("127.0.0.1:{}", cli.port + HALLS.len() as u16).parse()?;
+    let (web_addr, website) =
+        onestop_cloud::start_website(web_addr, &sync, &cloud_data, true, stop.subscribe()).await?;
+    let site = format!("http://{web_addr}");
     println!("校园云 / campus cloud: sync and enrolment on udp://{cloud_addr} (QUIC, mutual TLS)");
 
     // Voice clips, once, where espeak-ng and sox are installed.
@@ -179,7 +184,7 @@ async fn run(cli: Cli) -> Result<()> {
         };
         let listen: SocketAddr = format!("127.0.0.1:{}", cli.port + i as u16).parse()?;
         let text = format!(
-            "data = \".\"\nlisten = \"{listen}\"\nmanagers = [\"s001\"]\nsimulate = true\n\
+            "data = \".\"\nlisten = \"{listen}\"\nwebsite = \"{site}\"\nmanagers = [\"s001\"]\nsimulate = true\n\
              [printer]\nkind = \"twin\"\ndir = \"receipts\"\n{voice}{}",
             onestop_edge::hall::config::SIMULATED_INPUTS
         );
@@ -194,6 +199,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
     }
     println!();
+    println!("校园网站 / campus website    {site}/");
     for (hall, running, data) in &halls {
         let base = format!("http://{}", running.addr);
         println!("大厅 / hall {hall}:");
@@ -224,6 +230,7 @@ async fn run(cli: Cli) -> Result<()> {
     let _ = stop.send(true);
     endpoint.close(quinn::VarInt::from_u32(0), b"demo stopping");
     let _ = serving.await;
+    let _ = website.await;
     endpoint.wait_idle().await;
     Ok(())
 }
