@@ -220,7 +220,16 @@ pub async fn enroll(
     hardware: &str,
     poll: Duration,
 ) -> Result<Enrolled> {
-    let mut outcome = request_once(data, cloud, Some(token), hardware).await?;
+    // A node that restarts while it waits for approval already spent its token: the cloud
+    // knows its key, so it asks by the key first.
+    let resumed = data.join(KEY_FILE).exists();
+    let mut outcome = match resumed {
+        true => match request_once(data, cloud, None, hardware).await {
+            Ok(o) => o,
+            Err(_) => request_once(data, cloud, Some(token), hardware).await?,
+        },
+        false => request_once(data, cloud, Some(token), hardware).await?,
+    };
     if let Some(f) = token_file
         && let Err(error) = std::fs::remove_file(f)
     {

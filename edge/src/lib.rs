@@ -10,6 +10,7 @@ pub mod hall;
 pub mod node;
 pub mod nodedir;
 pub mod script;
+pub mod selftest;
 pub mod sim;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -164,6 +164,9 @@ enum Cmd {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Check this build on this machine (device key, store, queue, printer encoding) in a
+    /// temporary directory; prints one OK line a check, exits non-zero at the first failure.
+    SelfTest,
     /// Make a demo hall in a directory, simulate a busy morning ending now, then restart the
     /// node from its documents and show the hall.
     Demo {
@@ -690,5 +693,13 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::CheckConfig { config } => check_config(&config),
+        Cmd::SelfTest => {
+            let dir = std::env::temp_dir().join(format!("onestop-self-test-{}", std::process::id()));
+            let result = onestop_edge::selftest::run(&dir, &mut std::io::stdout());
+            let _ = std::fs::remove_dir_all(&dir);
+            result?;
+            println!("自检通过 / self-test passed (onestop-edge {})", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
     }
 }

@@ -6,7 +6,8 @@
 //! ([`registry::Registry::redeem`]), and once the node is approved signs the CSR with the
 //! campus CA ([`ca::CampusCa::sign_node_csr`]) into a certificate that names exactly that
 //! hall and node. A device is known by its [`device::DeviceId`], a short checked code derived
-//! from its public key that a person can read off the Pi's screen and compare.
+//! from its public key that a person can read off the Pi's screen and compare. The Pi gets its
+//! token, the cloud's address and the CA certificate from a boot bundle ([`bundle`]).
 //!
 //! Architecture invariants:
 //! - The hall and node a certificate names come from the token IT made, never from the CSR.
@@ -14,6 +15,7 @@
 //! - The CA key is on disk only encrypted with a passphrase.
 //! - Time is a parameter wherever a decision depends on it.
 
+pub mod bundle;
 pub mod ca;
 mod csr;
 pub mod device;

@@ -1,11 +1,12 @@
 //! `onestop-provision`: campus IT's tool. The campus CA, the cloud's certificate, one-time
-//! join tokens for new nodes, the node inventory, approvals and revocations.
+//! join tokens for new nodes, boot bundles for new Pis, the node inventory, approvals and
+//! revocations.
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use onestop_model::HallId;
 use onestop_provision::registry::NodeStatus;
-use onestop_provision::{CampusCa, Registry, token};
+use onestop_provision::{CampusCa, Registry, bundle, token};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -74,6 +75,35 @@ enum Cmd {
         /// Also write the token to this file (mode 0600), e.g. onto the SD card's boot bundle.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Write a boot bundle for a new Pi into a folder: cloud-init `user-data` and `meta-data`
+    /// for current Raspberry Pi OS, and `firstrun.sh` for older images. It holds the cloud's
+    /// address, the campus CA certificate and the join token, which the node uses at first
+    /// boot to install onestop-edge from the boot partition and enrol. See deploy/README.md.
+    Bundle {
+        /// The cloud's sync address (UDP), e.g. 10.0.0.5:4433.
+        #[arg(long)]
+        cloud: std::net::SocketAddr,
+        /// The name in the cloud's certificate.
+        #[arg(long)]
+        server_name: String,
+        /// The campus CA certificate (PEM), or the CA folder holding ca.pem.
+        #[arg(long)]
+        ca: PathBuf,
+        /// The join token's file (made with `token --out FILE` for this hall and node).
+        #[arg(long)]
+        token_file: PathBuf,
+        #[arg(long)]
+        hall: String,
+        /// The node's name, also its hostname.
+        #[arg(long)]
+        node: String,
+        /// The arm64 onestop-edge package, copied into the bundle as onestop-edge.deb.
+        #[arg(long)]
+        deb: Option<PathBuf>,
+        /// The folder to write (created if missing; the files in it are replaced).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// List the nodes: hall, device id, status, version, last seen, certificate expiry.
     Nodes {
@@ -144,6 +174,43 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// Reads the CA certificate (a file, or the CA folder's ca.pem) and the token file.
+fn read_bundle_files(ca: &Path, token_file: &Path) -> Result<(String, String)> {
+    let ca = if ca.is_dir() { ca.join("ca.pem") } else { ca.to_path_buf() };
+    let ca_pem = std::fs::read_to_string(&ca)
+        .with_context(|| format!("cannot read the CA certificate {}", ca.display()))?;
+    let token = std::fs::read_to_string(token_file)
+        .with_context(|| format!("cannot read the join token from {}", token_file.display()))?;
+    Ok((ca_pem, token))
+}
+
+fn write_bundle(setup: &bundle::Setup, deb: Option<&Path>, out: &Path) -> Result<()> {
+    let files = bundle::render(setup)?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    write_private(&out.join("user-data"), &files.user_data)?;
+    write_private(&out.join("firstrun.sh"), &files.firstrun)?;
+    std::fs::write(out.join("meta-data"), &files.meta_data)
+        .with_context(|| format!("cannot write {}", out.join("meta-data").display()))?;
+    let mut written = vec!["user-data", "meta-data", "firstrun.sh"];
+    if let Some(deb) = deb {
+        std::fs::copy(deb, out.join(bundle::DEB_NAME))
+            .with_context(|| format!("cannot copy {} into the bundle", deb.display()))?;
+        written.push(bundle::DEB_NAME);
+    }
+    println!(
+        "启动包 / boot bundle for node {} of hall {} in {}: {}",
+        setup.node,
+        setup.hall,
+        out.display(),
+        written.join(", ")
+    );
+    if deb.is_none() {
+        println!("  add the arm64 onestop-edge package as {} (deploy/package.sh arm64)", bundle::DEB_NAME);
+    }
+    println!("  copy them onto the SD card's boot partition; it holds the join token until first boot");
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Cmd::CaInit { dir, passphrase_file, name, days } => {
@@ -174,6 +241,11 @@ fn run(cli: Cli) -> Result<()> {
                 when(Some(expires)),
                 if require_approval { ", approval required" } else { "" }
             );
+        }
+        Cmd::Bundle { cloud, server_name, ca, token_file, hall, node, deb, out } => {
+            let (ca_pem, token) = read_bundle_files(&ca, &token_file)?;
+            let setup = bundle::Setup { cloud, server_name, ca_pem, token, hall, node };
+            write_bundle(&setup, deb.as_deref(), &out)?;
         }
         Cmd::Nodes { cloud_data } => {
             let reg = registry(&cloud_data)?;

@@ -123,6 +123,17 @@ fn tokens_certificates_approval_renewal_revocation() {
         text(&campus.provision(&["nodes"])).contains("pending")
     });
     assert!(!node2.join("node.pem").exists(), "no certificate before approval");
+    // The node restarts while it waits: its token is spent, but the cloud knows its key.
+    let _ = waiting.kill();
+    let _ = waiting.wait();
+    let mut waiting = Command::new(bin("onestop-edge"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(waiting.try_wait().unwrap().is_none(), "the restarted node waits for approval again");
     let out = campus.provision(&["approve", "--node", "main-pi-2"]);
     assert!(out.status.success(), "{}", text(&out));
     eventually("the approved node enrolled", Duration::from_secs(30), || {
