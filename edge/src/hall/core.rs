@@ -61,8 +61,11 @@ type Reply = oneshot::Sender<Result<Done, String>>;
 
 enum Job {
     Run(Request, Reply),
-    /// Rebuild the view (a device changed, the link changed, the clock moved).
-    Refresh,
+    /// Rebuild the view (a device changed, the link changed, the clock moved); with
+    /// `catalog`, also look for a new catalogue from the cloud.
+    Refresh {
+        catalog: bool,
+    },
     /// Answers when the core has got through the requests before it (the watchdog's check).
     Ping(oneshot::Sender<()>),
     Stop,
@@ -171,13 +174,14 @@ impl Hall {
                     match rx.recv_timeout(Duration::from_secs(15)) {
                         Ok(j) => j,
                         // The clock moves: waits and estimates change; a new day may begin.
-                        Err(std_mpsc::RecvTimeoutError::Timeout) => Job::Refresh,
+                        Err(std_mpsc::RecvTimeoutError::Timeout) => Job::Refresh { catalog: true },
                         Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
                     }
                 };
                 match job {
                     Job::Stop => break,
-                    Job::Refresh => {
+                    Job::Refresh { catalog: false } => dirty = true,
+                    Job::Refresh { catalog: true } => {
                         // The cloud may have published a new catalogue (notices, services,
                         // windows, staff): take it up.
                         match node.reload_catalog(&catalog) {
@@ -296,7 +300,7 @@ impl Hall {
 
     /// Asks for a new view (a device or the link changed).
     pub fn refresh(&self) {
-        let _ = self.jobs.send(Job::Refresh);
+        let _ = self.jobs.send(Job::Refresh { catalog: false });
     }
 
     /// Whether the core answers within `limit` (for the systemd watchdog).

@@ -133,6 +133,10 @@ pub async fn start(config: RunConfig, clock: Arc<dyn Clock>) -> Result<Running> 
     tracing::info!(message = "Hall pages served.", %addr, hall = %file.hall);
     let app = web::app(web_state);
     let mut web_stop = stopped.clone();
+    // No Nagle delay: a call event must not wait behind the view event sent just before it.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {

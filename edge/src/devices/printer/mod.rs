@@ -93,6 +93,8 @@ pub enum PrintError {
 
 enum Request {
     Enqueue(JobKind, Vec<u8>),
+    /// A ticket, encoded on the printer's thread (the QR code costs the caller nothing).
+    Ticket(Box<TicketPrint>),
     Reprint(String, Sender<Result<(), ReprintError>>),
 }
 
@@ -147,8 +149,7 @@ impl Printer {
 
     /// Queues the ticket. It prints in order, once, whenever the printer can.
     pub fn print(&self, t: TicketPrint) -> Result<(), PrintError> {
-        let bytes = escpos::ticket(&t);
-        self.send(Request::Enqueue(JobKind::Ticket { number: t.number }, bytes))
+        self.send(Request::Ticket(Box::new(t)))
     }
 
     /// Queues ticket `number` again, exactly as it was printed. Errors when it is not among
@@ -258,6 +259,12 @@ impl Worker {
     fn handle(&mut self, r: Request) {
         match r {
             Request::Enqueue(kind, bytes) => {
+                debug!(message = "Print job queued.", job = ?kind);
+                self.spool.enqueue(kind, bytes);
+            }
+            Request::Ticket(t) => {
+                let bytes = escpos::ticket(&t);
+                let kind = JobKind::Ticket { number: t.number };
                 debug!(message = "Print job queued.", job = ?kind);
                 self.spool.enqueue(kind, bytes);
             }
