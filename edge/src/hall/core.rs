@@ -369,20 +369,9 @@ fn build(
     v
 }
 
+/// A call or recall as the displays show it (the definition shared with the website).
 fn call_view(ev: &DayEvent, node: &Node, catalog: &Catalog) -> Option<CallView> {
-    let (ticket, window, at, repeat) = match ev {
-        DayEvent::Called { ticket, window, at, .. } => (ticket, *window, at, false),
-        DayEvent::Recalled { ticket, window, at, .. } => (ticket, *window, at, true),
-        _ => return None,
-    };
-    let offset = node.engine().config().utc_offset_minutes;
-    let name = catalog
-        .halls
-        .get(node.hall())
-        .and_then(|h| h.windows.iter().find(|w| w.number == window))
-        .map(|w| Label::from(&w.name))
-        .unwrap_or_default();
-    Some(CallView { ticket: ticket.to_string(), window, window_name: name, at: at.local_hm(offset), repeat })
+    CallView::of(ev, catalog, node.hall(), node.engine().config().utc_offset_minutes)
 }
 
 /// Today's call events, oldest first (the last few are enough).
