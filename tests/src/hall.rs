@@ -126,3 +126,40 @@ pub fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
 pub fn post_form(addr: SocketAddr, path: &str, body: &str) -> std::io::Result<(u16, String)> {
     request(addr, "POST", path, body, "application/x-www-form-urlencoded")
 }
+
+/// Issues an anonymous ticket through the kiosk's API; returns its number.
+pub fn issue_ticket(addr: SocketAddr, service: &str) -> String {
+    let (status, body) =
+        request(addr, "POST", "/api/tickets", &format!("{{\"service\":\"{service}\"}}"), "application/json")
+            .unwrap();
+    assert_eq!(status, 200, "a ticket is issued: {body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["ticket"].as_str().unwrap().to_string()
+}
+
+/// A form request with a cookie: (status, the whole answer with its headers).
+pub fn with_cookie(addr: SocketAddr, method: &str, path: &str, cookie: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, out)
+}
+
+/// The staff session cookie an answer sets (`onestop_staff=…`), if any.
+pub fn staff_cookie(answer: &str) -> Option<String> {
+    let line = answer.lines().find(|l| l.to_lowercase().starts_with("set-cookie: onestop_staff="))?;
+    Some(line["set-cookie: ".len()..].split(';').next()?.to_string())
+}
+
+/// The CSRF token in a staff page.
+pub fn csrf(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
+    page[at..at + 32].to_string()
+}

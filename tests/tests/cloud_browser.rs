@@ -11,7 +11,7 @@ use fantoccini::{Client, Locator};
 use onestop_tests::bin;
 use onestop_tests::browser::{Driver, screenshot, wait_on};
 use onestop_tests::campus::{Campus, CloudOptions};
-use onestop_tests::hall::{get, request};
+use onestop_tests::hall::{csrf, get, issue_ticket, request, staff_cookie, with_cookie};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -72,20 +72,6 @@ fn run_hall(campus: &Campus, dir: &Path) -> Hall {
     hall
 }
 
-fn issue(hall: &Hall, service: &str) -> String {
-    let (status, body) = request(
-        hall.addr,
-        "POST",
-        "/api/tickets",
-        &format!("{{\"service\":\"{service}\"}}"),
-        "application/json",
-    )
-    .unwrap();
-    assert_eq!(status, 200, "{body}");
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    v["ticket"].as_str().unwrap().to_string()
-}
-
 /// The QR code printed on `ticket`'s receipt.
 fn printed_qr(receipts: &Path, ticket: &str) -> String {
     let mut found = None;
@@ -103,32 +89,14 @@ fn printed_qr(receipts: &Path, ticket: &str) -> String {
     line.trim().to_string()
 }
 
-/// A request with the staff session's cookie: (status, the whole answer with its headers).
-fn with_cookie(addr: SocketAddr, method: &str, path: &str, cookie: &str, body: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, out)
-}
-
 /// Staff member `wang` logs in at window 1 (the check-in) and calls the next visitor.
 fn check_in_and_call(hall: &Hall) {
     let (status, answer) =
         with_cookie(hall.addr, "POST", "/counter/login", "", "window=1&staff=wang&pin=2468");
     assert_eq!(status, 303, "the login: {answer}");
-    let line = answer.lines().find(|l| l.to_lowercase().starts_with("set-cookie: onestop_staff=")).unwrap();
-    let cookie = line["set-cookie: ".len()..].split(';').next().unwrap().to_string();
+    let cookie = staff_cookie(&answer).expect("a staff session");
     let (_, page) = with_cookie(hall.addr, "GET", "/counter/window/1", &cookie, "");
-    let at = page.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
-    let csrf = &page[at..at + 32];
+    let csrf = csrf(&page);
     let (status, _) =
         with_cookie(hall.addr, "POST", "/counter/window/1/call-next", &cookie, &format!("csrf={csrf}"));
     assert_eq!(status, 303, "call-next redirects back to the counter");
@@ -165,9 +133,9 @@ async fn a_visitor_follows_their_ticket_on_the_campus_website() {
     let web = |path: &str| campus.web_url(path);
 
     // Three visitors take tickets at the hall.
-    let first = issue(&hall, "enrolment-cert");
-    let second = issue(&hall, "enrolment-cert");
-    let other = issue(&hall, "transcript");
+    let first = issue_ticket(hall.addr, "enrolment-cert");
+    let second = issue_ticket(hall.addr, "enrolment-cert");
+    let other = issue_ticket(hall.addr, "transcript");
     let view: serde_json::Value = serde_json::from_str(&get(hall.addr, "/api/view").unwrap().1).unwrap();
     let today = view["day"].as_str().unwrap().to_string();
 
@@ -225,7 +193,7 @@ async fn a_visitor_follows_their_ticket_on_the_campus_website() {
     assert!(text(&status, "#calls li").await.contains(&first));
     assert!(text(&status, "#liveness").await.contains("在线"), "{}", text(&status, "#liveness").await);
     // The page follows the hall: a new ticket shows up without a reload.
-    let third = issue(&hall, "enrolment-cert");
+    let third = issue_ticket(hall.addr, "enrolment-cert");
     wait_on(&status, "the new ticket counted on the status page", LIMIT, || async {
         text(&status, "tr[data-service='enrolment-cert'] td.waiting").await == "2"
     })

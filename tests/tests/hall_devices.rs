@@ -3,7 +3,7 @@
 //! printed twice), a staff card logs in at its window, a keypad rates, and each call is spoken
 //! into a WAV file.
 
-use onestop_tests::hall::{HallProcess, get, post_form, request};
+use onestop_tests::hall::{HallProcess, csrf, get, issue_ticket, post_form, staff_cookie, with_cookie};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -19,20 +19,6 @@ fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
-fn issue(hall: &HallProcess, service: &str) -> String {
-    let (status, body) = request(
-        hall.addr,
-        "POST",
-        "/api/tickets",
-        &format!("{{\"service\":\"{service}\"}}"),
-        "application/json",
-    )
-    .unwrap();
-    assert_eq!(status, 200, "a ticket is issued even when the printer cannot print: {body}");
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    v["ticket"].as_str().unwrap().to_string()
-}
-
 /// The tickets printed so far (one `.txt` per receipt), in order.
 fn printed(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -46,28 +32,6 @@ fn printed(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The CSRF token in a staff page.
-fn csrf(page: &str) -> String {
-    let at = page.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
-    page[at..at + 32].to_string()
-}
-
-/// A request with the staff session's cookie.
-fn with_cookie(hall: &HallProcess, method: &str, path: &str, cookie: &str, body: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(hall.addr).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, out)
-}
-
 #[test]
 fn paper_runs_out_mid_day_and_nothing_is_lost() {
     let dir = tempfile::tempdir().unwrap();
@@ -75,13 +39,13 @@ fn paper_runs_out_mid_day_and_nothing_is_lost() {
     let receipts = dir.path().join("receipts");
     let service = view(&hall)["services"][0]["id"].as_str().unwrap().to_string();
 
-    let first = issue(&hall, &service);
+    let first = issue_ticket(hall.addr, &service);
     eventually("the first ticket printed", || printed(&receipts) == [first.clone()]);
 
     // Out of paper: the staff see it, the hall keeps issuing, the tickets wait.
     assert_eq!(post_form(hall.addr, "/sim/printer", "state=paper-out").unwrap().0, 204);
     eventually("the paper-out incident", || view(&hall)["incidents"].to_string().contains("缺纸"));
-    let held: Vec<String> = (0..3).map(|_| issue(&hall, &service)).collect();
+    let held: Vec<String> = (0..3).map(|_| issue_ticket(hall.addr, &service)).collect();
     let (_, kiosk) =
         post_form(hall.addr, "/kiosk/issue", &format!("service={service}&how=anonymous")).unwrap();
     assert!(kiosk.contains("打印机故障"), "the kiosk tells the visitor to note the number:\n{kiosk}");
@@ -124,23 +88,21 @@ fn a_staff_card_logs_in_a_keypad_rates_and_calls_are_spoken() {
     assert_eq!(post_form(hall.addr, "/sim/card", "reader=window-1-reader&card=90000001").unwrap().0, 204);
     let mut cookie = String::new();
     eventually("the card login", || {
-        let (status, out) = with_cookie(&hall, "POST", "/counter/login-card", "", "window=1");
+        let (status, out) = with_cookie(hall.addr, "POST", "/counter/login-card", "", "window=1");
         if status == 200 {
-            let line =
-                out.lines().find(|l| l.to_lowercase().starts_with("set-cookie: onestop_staff=")).unwrap();
-            cookie = line["set-cookie: ".len()..].split(';').next().unwrap().to_string();
+            cookie = staff_cookie(&out).expect("a staff session");
         }
         status == 200
     });
     assert_eq!(view(&hall)["windows"][0]["staff_id"], "s001", "the card login is the check-in");
 
     // A visitor, called, served, finished; then the keypad's fourth key rates 满意.
-    let ticket = issue(&hall, &service);
-    let (_, page) = with_cookie(&hall, "GET", "/counter/window/1", &cookie, "");
+    let ticket = issue_ticket(hall.addr, &service);
+    let (_, page) = with_cookie(hall.addr, "GET", "/counter/window/1", &cookie, "");
     let token = csrf(&page);
     for action in ["call-next", "start", "finish-immediate"] {
         let (status, _) = with_cookie(
-            &hall,
+            hall.addr,
             "POST",
             &format!("/counter/window/1/{action}"),
             &cookie,
@@ -148,7 +110,7 @@ fn a_staff_card_logs_in_a_keypad_rates_and_calls_are_spoken() {
         );
         assert_eq!(status, 303, "{action} redirects back to the counter");
     }
-    let (status, _) = with_cookie(&hall, "POST", "/counter/window/1/call-next", &cookie, "csrf=forged");
+    let (status, _) = with_cookie(hall.addr, "POST", "/counter/window/1/call-next", &cookie, "csrf=forged");
     assert_eq!(status, 403, "a form without the session's token is refused");
     assert_eq!(post_form(hall.addr, "/sim/key", "device=window-1-keypad&key=KEY_4").unwrap().0, 204);
     eventually("the rating", || view(&hall)["figures"]["rated"] == 1);
