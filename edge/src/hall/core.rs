@@ -61,11 +61,8 @@ type Reply = oneshot::Sender<Result<Done, String>>;
 
 enum Job {
     Run(Request, Reply),
-    /// Rebuild the view (a device changed, the link changed, the clock moved); with
-    /// `catalog`, also look for a new catalogue from the cloud.
-    Refresh {
-        catalog: bool,
-    },
+    /// Rebuild the view (a device changed, the link changed, the clock moved).
+    Refresh,
     /// Answers when the core has got through the requests before it (the watchdog's check).
     Ping(oneshot::Sender<()>),
     Stop,
@@ -107,6 +104,9 @@ impl Surroundings for () {}
 
 const CALLS_KEPT: usize = 12;
 
+/// How often the core looks for a catalogue the cloud published, busy or idle.
+const CATALOG_EVERY: Duration = Duration::from_secs(15);
+
 impl Hall {
     /// Starts the core thread around `node`.
     pub fn start(
@@ -138,6 +138,9 @@ impl Hall {
             // Answers wait until the view shows what they did: a page loaded after an answer
             // never shows the hall as it was before.
             let mut answers: Vec<(Reply, Result<Done, String>)> = Vec::new();
+            // When the store was last looked at for a new catalogue (every CATALOG_EVERY, busy
+            // or idle).
+            let mut catalog_checked = Instant::now();
             loop {
                 let job = if dirty {
                     match rx.try_recv() {
@@ -171,31 +174,33 @@ impl Hall {
                         Err(std_mpsc::TryRecvError::Disconnected) => break,
                     }
                 } else {
-                    match rx.recv_timeout(Duration::from_secs(15)) {
+                    let wait = CATALOG_EVERY.saturating_sub(catalog_checked.elapsed()).max(Duration::from_millis(1));
+                    match rx.recv_timeout(wait) {
                         Ok(j) => j,
                         // The clock moves: waits and estimates change; a new day may begin.
-                        Err(std_mpsc::RecvTimeoutError::Timeout) => Job::Refresh { catalog: true },
+                        Err(std_mpsc::RecvTimeoutError::Timeout) => Job::Refresh,
                         Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
                     }
                 };
+                if catalog_checked.elapsed() >= CATALOG_EVERY {
+                    catalog_checked = Instant::now();
+                    // The cloud may have published a new catalogue (notices, services,
+                    // windows, staff): take it up.
+                    match node.reload_catalog(&catalog) {
+                        Ok(Some(new)) => {
+                            catalog = Arc::new(new);
+                            let _ = catalog_tx.send(catalog.clone());
+                        }
+                        Ok(None) => {}
+                        Err(error) => {
+                            tracing::error!(message = "The new catalogue cannot be used; the hall keeps the one it has.", %error)
+                        }
+                    }
+                    dirty = true;
+                }
                 match job {
                     Job::Stop => break,
-                    Job::Refresh { catalog: false } => dirty = true,
-                    Job::Refresh { catalog: true } => {
-                        // The cloud may have published a new catalogue (notices, services,
-                        // windows, staff): take it up.
-                        match node.reload_catalog(&catalog) {
-                            Ok(Some(new)) => {
-                                catalog = Arc::new(new);
-                                let _ = catalog_tx.send(catalog.clone());
-                            }
-                            Ok(None) => {}
-                            Err(error) => {
-                                tracing::error!(message = "The new catalogue cannot be used; the hall keeps the one it has.", %error)
-                            }
-                        }
-                        dirty = true
-                    }
+                    Job::Refresh => dirty = true,
                     Job::Ping(reply) => {
                         let _ = reply.send(());
                     }
@@ -300,7 +305,7 @@ impl Hall {
 
     /// Asks for a new view (a device or the link changed).
     pub fn refresh(&self) {
-        let _ = self.jobs.send(Job::Refresh { catalog: false });
+        let _ = self.jobs.send(Job::Refresh);
     }
 
     /// Whether the core answers within `limit` (for the systemd watchdog).
