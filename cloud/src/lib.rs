@@ -2,6 +2,7 @@
 //! ([`web`]); the back office and the statistics are being built on the same store.
 
 pub mod enroll;
+pub mod office;
 pub mod web;
 
 use anyhow::{Context, Result};
@@ -74,13 +75,16 @@ pub async fn start_website(
         .await
         .with_context(|| format!("cannot serve the website on {addr} (TCP)"))?;
     let cache = web::Cache::default();
+    let registry = enrols.then(|| registry_path(data));
+    let backend =
+        Arc::new(office::Backend::open(data, sync.store.clone(), sync.changes.clone(), registry.clone())?);
     let sources = web::Sources {
         store: sync.store.clone(),
         online: Arc::new({
             let sync = sync.clone();
             move || sync.halls_online()
         }),
-        registry: enrols.then(|| registry_path(data)),
+        registry,
     };
     tokio::spawn(web::cache::follow(cache.clone(), sources, sync.changes.subscribe(), stopped.clone()));
     let bound = listener.local_addr()?;
@@ -92,7 +96,7 @@ pub async fn start_website(
             let shutdown = async move {
                 let _ = until.wait_for(|s| *s).await;
             };
-            if let Err(error) = web::serve(listener, web::WebState { cache }, shutdown).await {
+            if let Err(error) = web::serve(listener, web::WebState { cache, backend }, shutdown).await {
                 tracing::error!(message = "The website stopped.", %error);
             }
         }),

@@ -11,6 +11,8 @@ use sha2::Sha256;
 pub enum PinError {
     #[error("PIN 须为 4 到 12 位数字 / a PIN is 4 to 12 digits")]
     Shape,
+    #[error("密码须为 10 到 128 个字符 / a password is 10 to 128 characters")]
+    PasswordShape,
     #[error("无法计算 PIN 散列 / could not hash the PIN: {0}")]
     Hash(String),
 }
@@ -29,6 +31,23 @@ pub fn hash_pin(pin: &str) -> Result<String, PinError> {
 /// Does `pin` match the stored `hash`? A malformed hash matches nothing.
 pub fn verify_pin(hash: &str, pin: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(pin.as_bytes(), &h).is_ok())
+}
+
+/// The argon2id PHC string of a back-office password (10 to 128 characters).
+pub fn hash_password(password: &str) -> Result<String, PinError> {
+    let n = password.chars().count();
+    if !(10..=128).contains(&n) {
+        return Err(PinError::PasswordShape);
+    }
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| PinError::Hash(e.to_string()))
+}
+
+/// Does `password` match the stored `hash`? A malformed hash matches nothing.
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    verify_pin(hash, password)
 }
 
 /// The campus-wide key that turns card numbers into visitor pseudonyms.

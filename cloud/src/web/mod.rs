@@ -35,6 +35,8 @@ use std::convert::Infallible;
 #[derive(Clone)]
 pub struct WebState {
     pub cache: Cache,
+    /// The store, the office database and the campus keys (forms that write).
+    pub backend: std::sync::Arc<crate::office::Backend>,
 }
 
 /// The website, to be served (or called in tests).
@@ -48,6 +50,8 @@ pub fn app(state: WebState) -> Router {
         .route("/ticket/{hall}/{day}/{ticket}", get(live::ticket))
         .route("/api/halls/{hall}/status", get(live::api_status))
         .route("/api/tickets/{hall}/{day}/{ticket}", get(live::api_ticket))
+        .route("/office/login", get(crate::office::auth::login_form).post(crate::office::auth::login))
+        .route("/office/logout", axum::routing::post(crate::office::auth::logout))
         .route("/lang/{lang}", get(set_lang))
         .route("/style.css", get(style))
         .route("/site.js", get(site_js))

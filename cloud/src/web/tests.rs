@@ -129,7 +129,10 @@ async fn get_with(
         req = req.header(header::COOKIE, c);
     }
     let resp =
-        app(WebState { cache: Cache::with(site) }).oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        app(WebState { cache: Cache::with(site), backend: Arc::new(crate::office::Backend::in_memory()) })
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
     let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
@@ -294,7 +297,10 @@ async fn an_unknown_ticket_is_a_clear_not_found() {
 
 #[tokio::test]
 async fn language_switch_returns_to_this_site_only() {
-    let app = app(WebState { cache: Cache::with(site(&events(), true)) });
+    let app = app(WebState {
+        cache: Cache::with(site(&events(), true)),
+        backend: Arc::new(crate::office::Backend::in_memory()),
+    });
     for (referer, back) in [
         ("http://cloud.example.edu/halls/main", "/halls/main"),
         ("https://evil.example//evil.example/x", "/"),

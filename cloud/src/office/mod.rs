@@ -1,0 +1,148 @@
+//! The back office and everything the website writes: staff accounts and their sessions
+//! (`auth.rs`), and the cloud's own tables in `office.sqlite` (not CRDT documents: only the
+//! cloud writes them). What the halls must see (the catalogue, bookings, case steps, the card
+//! directory) is written to the synced documents through [`Backend::write_doc`], which also
+//! tells the sync listener so connected halls receive it at once.
+
+pub mod auth;
+
+use anyhow::{Context, Result};
+use onestop_model::{Catalog, Timestamp};
+use onestop_sync::secrets::VisitorKey;
+use onestop_sync::{DocId, Store, StoreError, catalog};
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::broadcast;
+
+/// The cloud's own tables, each module's schema in turn (every statement is idempotent).
+/// A module that keeps rows adds its schema here.
+const SCHEMAS: &[&str] = &[auth::SCHEMA];
+
+/// What the website and the back office work on: the synced store (shared with the sync
+/// listener), the office database and the campus keys.
+pub struct Backend {
+    pub store: Arc<Mutex<Store>>,
+    /// Tells the sync listener (and the website's cache) which document changed.
+    pub changes: broadcast::Sender<DocId>,
+    /// `office.sqlite`: accounts, and the other modules' tables.
+    pub db: Mutex<Connection>,
+    /// The campus visitor key: a card number's pseudonym, as the halls make it.
+    pub visitor_key: VisitorKey,
+    /// The provisioning registry (the node inventory), when this cloud enrols nodes.
+    pub registry: Option<PathBuf>,
+    /// Staff sessions of the back office, in memory (a restart asks staff to log in again).
+    pub sessions: auth::Sessions,
+}
+
+/// The office database in a cloud's data directory.
+pub fn office_path(data: &Path) -> PathBuf {
+    data.join("office.sqlite")
+}
+
+fn open_db(conn: Connection) -> Result<Connection> {
+    conn.pragma_update(None, "journal_mode", "WAL").ok();
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    for schema in SCHEMAS {
+        conn.execute_batch(schema).context("cannot set up the office database")?;
+    }
+    Ok(conn)
+}
+
+impl Backend {
+    /// The backend of a cloud whose data directory is `data`.
+    pub fn open(
+        data: &Path,
+        store: Arc<Mutex<Store>>,
+        changes: broadcast::Sender<DocId>,
+        registry: Option<PathBuf>,
+    ) -> Result<Backend> {
+        let path = office_path(data);
+        let conn = Connection::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let key = crate::visitor_key(data)?;
+        Ok(Backend {
+            store,
+            changes,
+            db: Mutex::new(open_db(conn)?),
+            visitor_key: VisitorKey::from_hex(&key)
+                .with_context(|| format!("{} is not 64 hex digits", data.join("visitor.key").display()))?,
+            registry,
+            sessions: auth::Sessions::default(),
+        })
+    }
+
+    /// A backend held in memory (tests).
+    pub fn in_memory() -> Backend {
+        let (changes, _) = broadcast::channel(1024);
+        Backend {
+            store: Arc::new(Mutex::new(Store::open_in_memory().expect("in-memory store"))),
+            changes,
+            db: Mutex::new(open_db(Connection::open_in_memory().expect("in-memory db")).expect("schema")),
+            visitor_key: VisitorKey::new([7; 32]),
+            registry: None,
+            sessions: auth::Sessions::default(),
+        }
+    }
+
+    /// The office database (a poisoned lock is taken over: every write is one transaction).
+    pub fn db(&self) -> MutexGuard<'_, Connection> {
+        self.db.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the synced documents in one durable write at `now`, then tells the sync
+    /// listener and the cache which documents changed.
+    pub fn write_doc<R>(
+        &self,
+        now: Timestamp,
+        ids: &[DocId],
+        f: impl FnOnce(&mut onestop_sync::store::Batch<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let out = {
+            let mut store = self.store();
+            let stamp = store.next_stamp(now);
+            store.write(stamp, f)?
+        };
+        for id in ids {
+            let _ = self.changes.send(id.clone());
+        }
+        Ok(out)
+    }
+
+    /// The published catalogue (empty before the first publication).
+    pub fn catalog(&self) -> Result<Catalog, StoreError> {
+        let mut store = self.store();
+        match store.doc(&DocId::Catalog)? {
+            Some(doc) => catalog::read(doc).map_err(StoreError::rejected),
+            None => Ok(Catalog::default()),
+        }
+    }
+
+    /// Publishes a changed catalogue to every hall: `edit` changes a copy of the published
+    /// one; the result must validate, or nothing is written and the reason is returned.
+    pub fn publish(
+        &self,
+        now: Timestamp,
+        edit: impl FnOnce(&mut Catalog) -> Result<(), String>,
+    ) -> Result<Catalog, String> {
+        let mut store = self.store();
+        let mut cat = match store.doc(&DocId::Catalog) {
+            Ok(Some(doc)) => catalog::read(doc).map_err(|e| e.to_string())?,
+            Ok(None) => Catalog::default(),
+            Err(e) => return Err(e.to_string()),
+        };
+        edit(&mut cat)?;
+        cat.validate().map_err(|e| e.to_string())?;
+        let stamp = store.next_stamp(now);
+        store
+            .write(stamp, |b| b.edit(&DocId::Catalog, |tx| Ok(catalog::write(tx, &cat)?)))
+            .map_err(|e| e.to_string())?;
+        drop(store);
+        let _ = self.changes.send(DocId::Catalog);
+        Ok(cat)
+    }
+}
