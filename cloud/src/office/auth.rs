@@ -657,7 +657,7 @@ mod tests {
             Err(AccountError::BadLogin)
         ));
         assert!(matches!(
-            create_account(&db, &acc("li", Role::Admin), "short", 0),
+            create_account(&db, &acc("liu", Role::Admin), "short", 0),
             Err(AccountError::Password(_))
         ));
         assert_eq!(check_login(&db, "wang", "correct horse battery", 1).unwrap().role, Role::Admin);
