@@ -5,6 +5,7 @@
 //! tells the sync listener so connected halls receive it at once.
 
 pub mod auth;
+pub mod shell;
 
 use anyhow::{Context, Result};
 use onestop_model::{Catalog, Timestamp};
