@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 ///
 /// The cloud publishes the catalogue to every hall and takes each hall's days, cases and
 /// check-ins over the sync link (QUIC with mutual TLS). It serves the public website: the
-/// halls' live status, the service guides, notices and each visitor's ticket. The back office
-/// and the statistics are not in this build yet.
+/// halls' live status, the service guides, notices, reservations, case progress, Q&A and
+/// statistics, and the back office at /office (accounts made with `onestop-cloud account`).
 #[derive(Parser)]
 #[command(name = "onestop-cloud", version, about, long_about)]
 struct Cli {
@@ -58,12 +58,118 @@ enum Cmd {
         #[arg(long, verbatim_doc_comment)]
         config: PathBuf,
     },
+    /// Manage back-office accounts (the first administrator is made here).
+    Account {
+        #[command(subcommand)]
+        action: AccountCmd,
+    },
     /// List the documents in an Onestop store (a cloud's or a hall's) with their sizes.
     Inspect {
         /// The SQLite store file, e.g. a hall's onestop.sqlite.
         #[arg(long)]
         store: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum AccountCmd {
+    /// Make an account.
+    Add {
+        /// The cloud's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The login: 3 to 32 lowercase letters, digits, '.', '-' or '_'.
+        #[arg(long)]
+        login: String,
+        /// The person's name, as the back office shows it.
+        #[arg(long)]
+        name: String,
+        /// admin, hall_manager, reviewer or window_staff.
+        #[arg(long)]
+        role: String,
+        /// The halls of a hall manager or window staff member, comma-separated (default: all).
+        #[arg(long, default_value = "")]
+        halls: String,
+        /// A file holding the password (10 to 128 characters); `-` reads it from standard input.
+        #[arg(long)]
+        password_file: PathBuf,
+    },
+    /// Set an account's password (and lift a lock after wrong passwords).
+    Password {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        login: String,
+        /// A file holding the new password; `-` reads it from standard input.
+        #[arg(long)]
+        password_file: PathBuf,
+    },
+    /// List the accounts.
+    List {
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+fn read_password(file: &Path) -> Result<String> {
+    let text = if file == Path::new("-") {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        s
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?
+    };
+    Ok(text.trim_end_matches(['\n', '\r']).to_string())
+}
+
+fn account(cmd: AccountCmd) -> Result<()> {
+    use onestop_cloud::office::{auth, open_office_db};
+    match cmd {
+        AccountCmd::Add { data, login, name, role, halls, password_file } => {
+            let role = auth::Role::parse(&role).with_context(|| {
+                format!("unknown role {role:?}: use admin, hall_manager, reviewer or window_staff")
+            })?;
+            std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
+            let db = open_office_db(&data)?;
+            let acc = auth::Account {
+                login: login.clone(),
+                name,
+                role,
+                halls: halls
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .map(onestop_model::HallId::new)
+                    .collect(),
+                disabled: false,
+            };
+            auth::create_account(&db, &acc, &read_password(&password_file)?, onestop_cloud::web::now().0)?;
+            println!("账号已创建 / account made: {login} ({})", role.as_str());
+            Ok(())
+        }
+        AccountCmd::Password { data, login, password_file } => {
+            let db = open_office_db(&data)?;
+            auth::set_password(&db, &login, &read_password(&password_file)?)
+                .map_err(|_| anyhow::anyhow!("没有账号 {login} / there is no account {login}"))?;
+            println!("密码已更新 / password set: {login}");
+            Ok(())
+        }
+        AccountCmd::List { data } => {
+            let db = open_office_db(&data)?;
+            for a in auth::accounts(&db)? {
+                let halls: Vec<&str> = a.halls.iter().map(|h| h.as_str()).collect();
+                println!(
+                    "{:<20} {:<14} {:<12} {}{}",
+                    a.login,
+                    a.role.as_str(),
+                    if halls.is_empty() { "*".to_string() } else { halls.join(",") },
+                    a.name,
+                    if a.disabled { " (disabled)" } else { "" }
+                );
+            }
+            Ok(())
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,6 +245,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Serve { config } => serve(&config),
+        Cmd::Account { action } => account(action),
         Cmd::Inspect { store } => {
             if !store.exists() {
                 bail!("{} does not exist", store.display());

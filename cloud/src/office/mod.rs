@@ -51,6 +51,13 @@ fn open_db(conn: Connection) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Opens (and sets up) the office database of the cloud whose data directory is `data`.
+pub fn open_office_db(data: &Path) -> Result<Connection> {
+    let path = office_path(data);
+    let conn = Connection::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    open_db(conn)
+}
+
 impl Backend {
     /// The backend of a cloud whose data directory is `data`.
     pub fn open(
@@ -59,13 +66,12 @@ impl Backend {
         changes: broadcast::Sender<DocId>,
         registry: Option<PathBuf>,
     ) -> Result<Backend> {
-        let path = office_path(data);
-        let conn = Connection::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let db = open_office_db(data)?;
         let key = crate::visitor_key(data)?;
         Ok(Backend {
             store,
             changes,
-            db: Mutex::new(open_db(conn)?),
+            db: Mutex::new(db),
             visitor_key: VisitorKey::from_hex(&key)
                 .with_context(|| format!("{} is not 64 hex digits", data.join("visitor.key").display()))?,
             registry,
