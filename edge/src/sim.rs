@@ -112,6 +112,7 @@ pub fn campus_catalog(hall: &HallId, windows: u16) -> Catalog {
             utc_offset_minutes: 480,
             windows,
             rules: QueueRules::default(),
+            booking: onestop_model::BookingRules::default(),
         },
     );
     for i in 1..=u32::from(c.halls[hall].windows.len() as u16) + 4 {

@@ -9,8 +9,8 @@ use crate::codec::{
 use automerge::transaction::Transactable;
 use automerge::{AutomergeError, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, hydrate};
 use onestop_model::{
-    CaseKind, Catalog, Department, DepartmentId, Hall, HallId, Notice, NoticeId, Placement, QueueRules,
-    Service, ServiceId, Staff, StaffId, Text, Timestamp, Window, WindowService,
+    BookingRules, CaseKind, Catalog, Department, DepartmentId, Hall, HallId, Notice, NoticeId, Period,
+    Placement, QueueRules, Service, ServiceId, Staff, StaffId, Text, Timestamp, Window, WindowService,
 };
 use std::collections::BTreeMap;
 
@@ -62,9 +62,14 @@ fn write_collection<T>(
     delete_others(tx, &coll, |k| items.keys().any(|id| id.as_ref() == k))
 }
 
-/// Publishes `catalog` into the document: only what changed becomes operations.
+/// Publishes `catalog` into the document: only what changed becomes operations. The booking
+/// key is written when the catalogue has one and otherwise left as it is (it is the cloud's
+/// key, not part of a catalogue file).
 pub fn write(tx: &mut impl Transactable, catalog: &Catalog) -> Result<(), AutomergeError> {
     codec::init_root(tx, "catalog")?;
+    if let Some(key) = &catalog.booking_key {
+        codec::put_if_changed(tx, &ROOT, "booking_key", s(key))?;
+    }
     let departments: BTreeMap<String, &Department> =
         catalog.departments.iter().map(|(k, v)| (k.0.clone(), v)).collect();
     write_collection(tx, "departments", &departments, |d| {
@@ -138,6 +143,21 @@ pub fn write(tx: &mut impl Transactable, catalog: &Catalog) -> Result<(), Autome
                 ("target_wait_minutes", i(r.target_wait_minutes)),
             ],
         )?;
+        let booking = child(tx, &obj, "booking", ObjType::Map)?;
+        let b = &h.booking;
+        let periods: Vec<String> = b.periods.iter().map(Period::to_string).collect();
+        reconcile_scalars(
+            tx,
+            &booking,
+            &[
+                ("enabled", Some(ScalarValue::Boolean(b.enabled))),
+                ("periods", s(periods.join(","))),
+                ("slot_minutes", i(b.slot_minutes)),
+                ("capacity", i(b.capacity)),
+                ("days_ahead", i(b.days_ahead)),
+                ("weekends", Some(ScalarValue::Boolean(b.weekends))),
+            ],
+        )?;
         let windows = child(tx, &obj, "windows", ObjType::Map)?;
         for w in &h.windows {
             let wobj = child(tx, &windows, &w.number.to_string(), ObjType::Map)?;
@@ -159,7 +179,8 @@ pub fn write(tx: &mut impl Transactable, catalog: &Catalog) -> Result<(), Autome
 pub fn read(doc: &impl ReadDoc) -> Result<Catalog, DocError> {
     let value = doc.hydrate(automerge::ROOT, None)?;
     let root = codec::root(&value, "catalog", "catalog")?;
-    let mut c = Catalog::default();
+    let mut c =
+        Catalog { booking_key: root.opt_str("booking_key")?.map(str::to_string), ..Catalog::default() };
     if let Some(m) = root.opt_map("departments")? {
         for e in entries(m, "department") {
             let (id, f) = e?;
@@ -249,6 +270,10 @@ pub fn read(doc: &impl ReadDoc) -> Result<Catalog, DocError> {
                     }
                 }
             };
+            let booking = match f.opt_map("booking")? {
+                None => BookingRules::default(),
+                Some(bm) => read_booking(&Fields::new(bm, format!("hall {id} booking")))?,
+            };
             let mut windows = Vec::new();
             if let Some(wm) = f.opt_map("windows")? {
                 let what = format!("hall {id} window");
@@ -286,9 +311,42 @@ pub fn read(doc: &impl ReadDoc) -> Result<Catalog, DocError> {
                         .map_err(|_| f.bad("utc_offset_minutes", "(out of range)"))?,
                     windows,
                     rules,
+                    booking,
                 },
             );
         }
     }
     Ok(c)
+}
+
+fn opt_bool(f: &Fields<'_>, key: &'static str) -> Result<Option<bool>, DocError> {
+    match f.map.get(key) {
+        None | Some(hydrate::Value::Scalar(ScalarValue::Null)) => Ok(None),
+        Some(hydrate::Value::Scalar(ScalarValue::Boolean(b))) => Ok(Some(*b)),
+        Some(_) => Err(f.bad(key, "(not true or false)")),
+    }
+}
+
+/// A hall's booking rules; every field absent reads as its default.
+fn read_booking(f: &Fields<'_>) -> Result<BookingRules, DocError> {
+    let d = BookingRules::default();
+    let num = |k: &'static str, dv: u32| -> Result<u32, DocError> {
+        f.opt_int(k)?.map_or(Ok(dv), |v| u32::try_from(v).map_err(|_| f.bad(k, v)))
+    };
+    let periods = match f.opt_str("periods")? {
+        None => d.periods.clone(),
+        Some("") => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(|p| p.parse::<Period>().map_err(|_| f.bad("periods", p)))
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(BookingRules {
+        enabled: opt_bool(f, "enabled")?.unwrap_or(d.enabled),
+        periods,
+        slot_minutes: num("slot_minutes", d.slot_minutes)?,
+        capacity: num("capacity", d.capacity)?,
+        days_ahead: num("days_ahead", d.days_ahead)?,
+        weekends: opt_bool(f, "weekends")?.unwrap_or(d.weekends),
+    })
 }

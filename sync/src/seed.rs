@@ -3,8 +3,8 @@
 //! line they are on.
 
 use onestop_model::{
-    CaseKind, Catalog, Department, DepartmentId, Hall, HallId, Notice, NoticeId, QueueRules, Service,
-    ServiceId, Staff, StaffId, Text, Timestamp, Window,
+    BookingRules, CaseKind, Catalog, Department, DepartmentId, Hall, HallId, Notice, NoticeId, QueueRules,
+    Service, ServiceId, Staff, StaffId, Text, Timestamp, Window,
 };
 use serde::Deserialize;
 use std::path::Path;
@@ -60,6 +60,8 @@ struct SeedHall {
     utc_offset_minutes: i32,
     #[serde(default)]
     rules: QueueRules,
+    #[serde(default)]
+    booking: BookingRules,
     #[serde(default, rename = "window")]
     windows: Vec<Window>,
 }
@@ -154,6 +156,7 @@ pub fn parse(text: &str, name: &str) -> Result<Catalog, SeedError> {
             utc_offset_minutes: h.utc_offset_minutes,
             windows: h.windows,
             rules: h.rules,
+            booking: h.booking,
         };
         if c.halls.insert(h.id.clone(), hall).is_some() {
             return Err(invalid(format!("hall '{}' is listed twice", h.id)));
@@ -211,6 +214,7 @@ kind = "immediate"
 id = "main"
 name = { zh = "主服务大厅", en = "Main hall" }
 rules = { max_recalls = 3, booking_early_minutes = 30, booking_late_minutes = 15, aging_minutes = 40, reactivate_placement = "back", target_wait_minutes = 20 }
+booking = { periods = ["09:00-12:00"], slot_minutes = 20, capacity = 2, weekends = true }
 [[hall.window]]
 number = 1
 services = [{ service = "cert", weight = 2 }]
@@ -225,7 +229,10 @@ pin = "2468"
     #[test]
     fn a_good_file_loads() {
         let c = parse(GOOD, "good.toml").unwrap();
-        assert_eq!(c.halls[&HallId::new("main")].rules.max_recalls, 3);
+        let main = &c.halls[&HallId::new("main")];
+        assert_eq!(main.rules.max_recalls, 3);
+        assert_eq!(main.booking.slots().len(), 9, "09:00-12:00 in 20-minute slots");
+        assert_eq!((main.booking.capacity, main.booking.days_ahead, main.booking.weekends), (2, 7, true));
         assert!(crate::secrets::verify_pin(&c.staff[&StaffId::new("s1")].pin_hash, "2468"));
     }
 
@@ -239,6 +246,10 @@ pin = "2468"
         assert_eq!(err.to_string(), "x.toml: hall main window 1 serves nope, which is not in the catalogue");
         let err = parse(&GOOD.replace("pin = \"2468\"", ""), "x.toml").unwrap_err();
         assert_eq!(err.to_string(), "x.toml: staff 's1' needs exactly one of pin and pin_hash");
+        let err = parse(&GOOD.replace("09:00-12:00", "12:00-09:00"), "x.toml").unwrap_err();
+        assert!(err.to_string().contains("'12:00-09:00' is not a period"), "{err}");
+        let err = parse(&GOOD.replace("slot_minutes = 20", "slot_minutes = 2"), "x.toml").unwrap_err();
+        assert!(err.to_string().contains("booking slots must be 5 to 240 minutes"), "{err}");
         let err = parse(&GOOD.replace("kind = \"immediate\"", "kind = \"later\""), "x.toml").unwrap_err();
         assert!(err.to_string().contains("unknown variant `later`"), "{err}");
     }

@@ -272,6 +272,7 @@ pub(crate) fn sample_catalog() -> Catalog {
                 },
             ],
             rules: QueueRules { max_recalls: 3, ..QueueRules::default() },
+            booking: onestop_model::BookingRules::default(),
         },
     );
     c.notices.insert(
@@ -318,6 +319,43 @@ fn the_catalog_round_trips_and_republishing_costs_nothing() {
     let stamp = store.next_stamp(at(2));
     store.write(stamp, |b| b.edit(&DocId::Catalog, |tx| Ok(catalog::write(tx, &c)?))).unwrap();
     assert_eq!(catalog::read(store.doc(&DocId::Catalog).unwrap().unwrap()).unwrap(), c);
+}
+
+#[test]
+fn booking_rules_and_key_round_trip_and_old_catalogues_read_with_defaults() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut c = sample_catalog();
+    let h = c.halls.get_mut(&hall()).unwrap();
+    h.booking.periods = vec!["09:00-10:00".parse().unwrap()];
+    h.booking.capacity = 2;
+    h.booking.weekends = true;
+    c.booking_key = Some("ab".repeat(32));
+    let stamp = store.next_stamp(at(0));
+    store.write(stamp, |b| b.edit(&DocId::Catalog, |tx| Ok(catalog::write(tx, &c)?))).unwrap();
+    assert_eq!(catalog::read(store.doc(&DocId::Catalog).unwrap().unwrap()).unwrap(), c);
+    // A catalogue file carries no key: publishing it keeps the cloud's.
+    let mut from_file = c.clone();
+    from_file.booking_key = None;
+    let stamp = store.next_stamp(at(1));
+    store.write(stamp, |b| b.edit(&DocId::Catalog, |tx| Ok(catalog::write(tx, &from_file)?))).unwrap();
+    assert_eq!(
+        catalog::read(store.doc(&DocId::Catalog).unwrap().unwrap()).unwrap().booking_key,
+        c.booking_key
+    );
+
+    // A catalogue written before reservations: no key, each hall on the default rules.
+    let mut doc = Automerge::new();
+    let mut tx = doc.transaction();
+    catalog::write(&mut tx, &sample_catalog()).unwrap();
+    let (_, halls) = tx.get(ROOT, "halls").unwrap().unwrap();
+    let (_, main) = tx.get(&halls, "main").unwrap().unwrap();
+    tx.delete(&main, "booking").unwrap();
+    tx.commit();
+    let old = catalog::read(&doc).unwrap();
+    assert_eq!(old.booking_key, None);
+    assert_eq!(old.halls[&hall()].booking, onestop_model::BookingRules::default());
+    assert_eq!(old.halls[&hall()].booking.slots().first(), Some(&(8 * 60 + 30, 9 * 60)));
+    assert_eq!(old.halls[&hall()].booking.slots().len(), 12);
 }
 
 fn case() -> Case {

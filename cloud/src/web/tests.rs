@@ -62,6 +62,7 @@ fn catalog() -> Catalog {
                 Window { number: 2, name: Text::new(EVIL, ""), services: vec![ws("cert"), ws("evil")] },
             ],
             rules: QueueRules::default(),
+            booking: onestop_model::BookingRules::default(),
         },
     );
     c.notices.insert(

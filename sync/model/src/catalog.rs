@@ -158,6 +158,121 @@ impl Default for QueueRules {
     }
 }
 
+/// A stretch of a day in local minutes since midnight, `start` before `end` (at most 24:00);
+/// written "08:30-11:30".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Period {
+    pub start: u16,
+    pub end: u16,
+}
+
+/// A period that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a period: write it as HH:MM-HH:MM, the start first, e.g. 08:30-11:30")]
+pub struct BadPeriod(pub String);
+
+impl Period {
+    pub fn new(start: u16, end: u16) -> Option<Period> {
+        (start < end && end <= 24 * 60).then_some(Period { start, end })
+    }
+}
+
+impl std::fmt::Display for Period {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+        write!(f, "{}-{}", hm(self.start), hm(self.end))
+    }
+}
+
+impl std::str::FromStr for Period {
+    type Err = BadPeriod;
+    fn from_str(s: &str) -> Result<Period, BadPeriod> {
+        let bad = || BadPeriod(s.to_string());
+        let hm = |t: &str| -> Option<u16> {
+            let (h, m) = t.trim().split_once(':')?;
+            if h.len() != 2 || m.len() != 2 {
+                return None;
+            }
+            let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+            (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
+        };
+        let (a, b) = s.split_once('-').ok_or_else(bad)?;
+        Period::new(hm(a).ok_or_else(bad)?, hm(b).ok_or_else(bad)?).ok_or_else(bad)
+    }
+}
+
+impl TryFrom<String> for Period {
+    type Error = BadPeriod;
+    fn try_from(s: String) -> Result<Period, BadPeriod> {
+        s.parse()
+    }
+}
+
+impl From<Period> for String {
+    fn from(p: Period) -> String {
+        p.to_string()
+    }
+}
+
+/// How a hall takes online reservations. Every field has a default, so a catalogue written
+/// before reservations existed (or a hall that says nothing) books on the defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BookingRules {
+    /// Whether the hall takes reservations at all.
+    pub enabled: bool,
+    /// When slots are offered, local time, e.g. `["08:30-11:30", "14:00-17:00"]`.
+    pub periods: Vec<Period>,
+    /// The length of one slot; each period is cut into whole slots from its start.
+    pub slot_minutes: u32,
+    /// Bookings per slot per service.
+    pub capacity: u32,
+    /// How many days ahead a slot may be booked (0: today only).
+    pub days_ahead: u32,
+    /// Whether Saturdays and Sundays are bookable.
+    pub weekends: bool,
+}
+
+impl Default for BookingRules {
+    fn default() -> Self {
+        BookingRules {
+            enabled: true,
+            periods: vec![
+                Period { start: 8 * 60 + 30, end: 11 * 60 + 30 },
+                Period { start: 14 * 60, end: 17 * 60 },
+            ],
+            slot_minutes: 30,
+            capacity: 4,
+            days_ahead: 7,
+            weekends: false,
+        }
+    }
+}
+
+impl BookingRules {
+    /// The slots of a day that is open for booking, as local (start, end) minutes, in order.
+    pub fn slots(&self) -> Vec<(u16, u16)> {
+        let mut out = Vec::new();
+        let len = self.slot_minutes.clamp(1, 24 * 60) as u16;
+        for p in &self.periods {
+            let mut s = p.start;
+            while s + len <= p.end {
+                out.push((s, s + len));
+                s += len;
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Whether `day` takes bookings (weekends only when allowed).
+    pub fn open_on(&self, day: crate::time::Day) -> bool {
+        self.enabled && (self.weekends || day.weekday() <= 5)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hall {
     pub id: HallId,
@@ -170,6 +285,9 @@ pub struct Hall {
     pub windows: Vec<Window>,
     #[serde(default)]
     pub rules: QueueRules,
+    /// Online reservations (defaults when the catalogue says nothing).
+    #[serde(default)]
+    pub booking: BookingRules,
 }
 
 fn china() -> i32 {
@@ -211,6 +329,11 @@ pub struct Catalog {
     pub halls: BTreeMap<HallId, Hall>,
     pub notices: BTreeMap<NoticeId, Notice>,
     pub staff: BTreeMap<StaffId, Staff>,
+    /// The cloud's Ed25519 public key for booking tokens (64 hexadecimal digits), so a hall
+    /// verifies a visitor's booking offline. The cloud's, never a catalogue file's: a
+    /// catalogue written without one keeps the key already published.
+    #[serde(default)]
+    pub booking_key: Option<String>,
 }
 
 /// A catalogue that contradicts itself.
@@ -230,6 +353,8 @@ pub enum CatalogError {
     SharedPrefix { hall: HallId, a: ServiceId, b: ServiceId, prefix: char },
     #[error("hall {hall}: aging_minutes must be at least 1")]
     ZeroAging { hall: HallId },
+    #[error("hall {hall}: booking slots must be 5 to 240 minutes and hold at least 1 booking")]
+    BadSlots { hall: HallId },
 }
 
 impl Catalog {
@@ -250,6 +375,10 @@ impl Catalog {
         for h in self.halls.values() {
             if h.rules.aging_minutes == 0 {
                 return Err(CatalogError::ZeroAging { hall: h.id.clone() });
+            }
+            let b = &h.booking;
+            if !(5..=240).contains(&b.slot_minutes) || b.capacity == 0 {
+                return Err(CatalogError::BadSlots { hall: h.id.clone() });
             }
             let mut seen_windows = std::collections::BTreeSet::new();
             let mut prefixes: BTreeMap<char, &ServiceId> = BTreeMap::new();

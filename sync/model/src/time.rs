@@ -84,6 +84,17 @@ impl Day {
         Day { year: y, month: m, day: d }
     }
 
+    /// The ISO weekday: 1 Monday … 7 Sunday.
+    pub fn weekday(self) -> u8 {
+        // 1970-01-01 was a Thursday.
+        ((self.days_since_epoch() + 3).rem_euclid(7) + 1) as u8
+    }
+
+    /// The day `n` days later (earlier when negative).
+    pub fn plus_days(self, n: i32) -> Day {
+        Day::from_days_since_epoch(self.days_since_epoch() + n)
+    }
+
     pub fn next(self) -> Day {
         Day::from_days_since_epoch(self.days_since_epoch() + 1)
     }
@@ -167,6 +178,9 @@ mod tests {
         let d: Day = "2026-11-26".parse().unwrap();
         assert_eq!(d.days_since_epoch(), 20_783);
         assert_eq!("2024-02-29".parse::<Day>().unwrap().next().to_string(), "2024-03-01");
+        assert_eq!(d.weekday(), 4, "2026-11-26 is a Thursday");
+        assert_eq!(d.plus_days(3).weekday(), 7);
+        assert_eq!(d.plus_days(-3).to_string(), "2026-11-23");
         assert!("2026-02-29".parse::<Day>().is_err());
         assert!("2026-1-05".parse::<Day>().is_err());
         assert_eq!(
