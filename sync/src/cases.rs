@@ -158,6 +158,43 @@ pub fn read(doc: &impl ReadDoc, name: &str) -> Result<Vec<Case>, DocError> {
     Ok(out)
 }
 
+/// Reads one case, without reading the others (`None` when the document has no such case).
+pub fn find(doc: &impl ReadDoc, name: &str, number: &CaseNo) -> Result<Option<Case>, DocError> {
+    let scalar = |key: &'static str| -> Result<Option<ScalarValue>, DocError> {
+        Ok(match doc.get(ROOT, key)? {
+            Some((automerge::Value::Scalar(v), _)) => Some(v.into_owned()),
+            _ => None,
+        })
+    };
+    // The root's header, checked as `read` checks it (without hydrating every case).
+    let missing = |field| DocError::Missing { what: name.to_string(), field };
+    match scalar("type")? {
+        Some(ScalarValue::Str(t)) if t.as_str() == "cases" => {}
+        Some(ScalarValue::Str(t)) => {
+            return Err(DocError::WrongKind { doc: name.into(), found: t.to_string(), expected: "cases" });
+        }
+        _ => return Err(missing("type")),
+    }
+    match scalar("schema")? {
+        Some(ScalarValue::Int(v)) if v > codec::SCHEMA => {
+            return Err(DocError::NewerSchema { doc: name.into(), found: v, supported: codec::SCHEMA });
+        }
+        Some(ScalarValue::Int(_) | ScalarValue::Uint(_)) => {}
+        _ => return Err(missing("schema")),
+    }
+    let hall = match scalar("hall")? {
+        Some(ScalarValue::Str(h)) => HallId::new(h.as_str()),
+        _ => return Err(missing("hall")),
+    };
+    let Some((_, cases)) = doc.get(ROOT, "cases")? else { return Ok(None) };
+    let Some((automerge::Value::Object(ObjType::Map), obj)) = doc.get(&cases, number.as_str())? else {
+        return Ok(None);
+    };
+    let hydrate::Value::Map(m) = doc.hydrate(&obj, None)? else { return Ok(None) };
+    let what = format!("case {number}");
+    read_case(number.as_str(), &hall, &codec::Fields::new(&m, what)).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +231,9 @@ mod tests {
         let mut tx = doc.transaction();
         register(&mut tx, &HallId::new("main"), "2026-11", &case).unwrap();
         tx.commit();
-        assert_eq!(read(&doc, "cases").unwrap(), vec![case]);
+        assert_eq!(read(&doc, "cases").unwrap(), vec![case.clone()]);
+        assert_eq!(find(&doc, "cases", &case.number).unwrap(), Some(case));
+        assert_eq!(find(&doc, "cases", &CaseNo::new("20261126-main-A002")).unwrap(), None);
+        assert_eq!(find(&Automerge::new(), "cases", &CaseNo::new("x")).ok().flatten(), None);
     }
 }

@@ -54,6 +54,17 @@ impl CaseStatus {
             CaseStatus::Collected => "已领取",
         }
     }
+    pub fn en(self) -> &'static str {
+        match self {
+            CaseStatus::Registered => "registered",
+            CaseStatus::UnderReview => "under review",
+            CaseStatus::Approved => "approved",
+            CaseStatus::Rejected => "not approved",
+            CaseStatus::Processing => "being processed",
+            CaseStatus::Completed => "completed",
+            CaseStatus::Collected => "collected",
+        }
+    }
     /// How far along the case is; a later stage wins when two arrive concurrently.
     pub fn stage(self) -> u8 {
         match self {

@@ -72,6 +72,25 @@ impl CaseNo {
     pub fn for_ticket(day: crate::Day, hall: &HallId, ticket: TicketNo) -> CaseNo {
         CaseNo(format!("{}-{}-{}", day.compact(), hall, ticket))
     }
+
+    /// The day, hall and ticket a case number names, if it is one ([`CaseNo::for_ticket`]'s
+    /// form): they say which `hall/H/cases/YYYY-MM` document holds the case.
+    pub fn parts(&self) -> Option<(crate::Day, HallId, TicketNo)> {
+        let (date, rest) = self.0.split_once('-')?;
+        let (hall, ticket) = rest.rsplit_once('-')?;
+        if date.len() != 8 || !date.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        if hall.is_empty()
+            || hall.len() > 32
+            || !hall.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return None;
+        }
+        let day =
+            crate::Day::new(date[..4].parse().ok()?, date[4..6].parse().ok()?, date[6..].parse().ok()?)?;
+        Some((day, HallId::new(hall), ticket.parse().ok()?))
+    }
 }
 
 /// A window's number within its hall (the "5" of "5号窗口").
@@ -135,6 +154,26 @@ impl<'de> Deserialize<'de> for TicketNo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn case_numbers_name_their_day_hall_and_ticket() {
+        let day = crate::Day::new(2026, 11, 26).unwrap();
+        let n = CaseNo::for_ticket(day, &HallId::new("east-2"), TicketNo::new('B', 3));
+        assert_eq!(n.as_str(), "20261126-east-2-B003");
+        assert_eq!(n.parts(), Some((day, HallId::new("east-2"), TicketNo::new('B', 3))));
+        for bad in [
+            "",
+            "20261126",
+            "20261126-main",
+            "2026112-main-B003",
+            "20261131-main-B003",
+            "20261126--B003",
+            "20261126-Main-B003",
+            "20261126-main-b003",
+        ] {
+            assert_eq!(CaseNo::new(bad).parts(), None, "{bad}");
+        }
+    }
 
     #[test]
     fn ticket_numbers() {
