@@ -6,10 +6,12 @@
 //! - [`store`]: the durable SQLite document store (automerge-repo chunk layout, WAL);
 //! - [`hlc`]: the hybrid logical clock that never goes backwards;
 //! - [`secrets`]: window PINs and visitor pseudonyms;
+//! - [`booking_token`]: the cloud-signed booking tokens a hall verifies offline;
 //! - [`wire`]: the length-prefixed frames of the sync protocol;
 //! - [`session`]: the sans-IO sync session and who may write what;
 //! - [`transport`]: the QUIC link with mutual TLS around the session.
 
+pub mod booking_token;
 pub mod bookings;
 pub mod cards;
 pub mod cases;
