@@ -163,7 +163,10 @@ pub struct Ticket {
     pub place: QueuePlace,
     /// Recalls since it was last called.
     pub recalls: u32,
+    /// The last call.
     pub called_at: Option<Timestamp>,
+    /// The first call: a ticket's wait ends there ([`onestop_model::stats::wait_ms`]).
+    pub first_called_at: Option<Timestamp>,
     pub started_at: Option<Timestamp>,
     pub case: Option<CaseNo>,
     pub rating: Option<Rating>,
@@ -555,6 +558,7 @@ impl Engine {
                     place: QueuePlace { arrival: *at, front: None, window: None },
                     recalls: 0,
                     called_at: None,
+                    first_called_at: None,
                     started_at: None,
                     case: None,
                     rating: None,
@@ -593,6 +597,7 @@ impl Engine {
                 t.status = Status::Called { window: *window };
                 t.recalls = 0;
                 t.called_at = Some(*at);
+                t.first_called_at.get_or_insert(*at);
             }
             DayEvent::Recalled { ticket, .. } => {
                 let i = self.known(*ticket)?;

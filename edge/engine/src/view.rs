@@ -6,7 +6,7 @@
 //! Pure, as the rest of the engine: the time is a parameter.
 
 use crate::{Engine, Status};
-use onestop_model::{Catalog, DayEvent, HallId, Level, Text, TicketNo, Timestamp, WindowNo};
+use onestop_model::{Catalog, DayEvent, HallId, Text, TicketNo, Timestamp, WindowNo, stats};
 use serde::Serialize;
 
 /// Bilingual text as the pages receive it.
@@ -69,7 +69,8 @@ pub struct CallView {
     pub repeat: bool,
 }
 
-/// The day's figures (the definitions are the statistics' own: wait = called − issued).
+/// The day's figures, by the statistics' definitions ([`onestop_model::stats`]): wait = first
+/// call − issue, satisfaction = (非常满意 + 满意) / rated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct Figures {
     pub issued: usize,
@@ -186,8 +187,10 @@ impl HallView {
                 open,
             });
         }
+        // The definitions are the statistics' own (onestop_model::stats), so the hall and the
+        // campus statistics agree.
         let mut f = Figures::default();
-        let (mut wait_sum, mut waited, mut happy) = (0i64, 0i64, 0usize);
+        let mut totals = stats::Totals::default();
         for t in engine.tickets() {
             f.issued += 1;
             match t.status {
@@ -196,19 +199,18 @@ impl HallView {
                 Status::NoShow => f.no_shows += 1,
                 _ => {}
             }
-            if let Some(c) = t.called_at {
-                wait_sum += c.0 - t.issued_at.0;
-                waited += 1;
+            if let Some(w) = stats::wait_ms(t.issued_at, t.first_called_at) {
+                totals.called += 1;
+                totals.wait_sum_ms += w;
             }
             if let Some(r) = &t.rating {
-                f.rated += 1;
-                if matches!(r.level, Level::Satisfied | Level::VerySatisfied) {
-                    happy += 1;
-                }
+                totals.rated += 1;
+                totals.levels[usize::from(r.level.score()) - 1] += 1;
             }
         }
-        f.satisfaction_pct = (f.rated > 0).then(|| (happy * 100 / f.rated) as u32);
-        f.mean_wait_min = (waited > 0).then(|| (wait_sum / waited / 60_000) as u32);
+        f.rated = totals.rated as usize;
+        f.satisfaction_pct = totals.satisfaction_pct().map(|p| p.floor() as u32);
+        f.mean_wait_min = totals.mean_wait_min().map(|m| m.floor() as u32);
         f.windows_open = engine.windows().values().filter(|w| w.staff.is_some()).count();
         let notices = catalog
             .notices

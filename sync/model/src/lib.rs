@@ -7,6 +7,7 @@ pub mod case;
 pub mod catalog;
 pub mod day;
 pub mod ids;
+pub mod stats;
 pub mod time;
 
 pub use case::*;
