@@ -367,3 +367,113 @@ pub fn read(doc: &impl ReadDoc, name: &str) -> Result<DayDoc, DocError> {
     }
     Ok(DayDoc { hall, day, events })
 }
+
+/// A day document's header and its events from some index on ([`read_from`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayTail {
+    pub hall: HallId,
+    pub day: Day,
+    /// The document's `t0`: local midnight, the origin of event times.
+    pub origin: Timestamp,
+    /// The index of the first event in `events`.
+    pub start: usize,
+    /// The events from `start` to the end; the list's length is `start + events.len()`.
+    pub events: Vec<DayEvent>,
+}
+
+/// Reads the events from index `start` on (none when `start` is at or past the end), without
+/// reading the ones before: the list is append-only, so the count of events already read is a
+/// cursor a reader can go on from.
+pub fn read_from(doc: &impl ReadDoc, name: &str, start: usize) -> Result<DayTail, DocError> {
+    let scalar = |field: &'static str| -> Result<ScalarValue, DocError> {
+        match doc.get(ROOT, field)? {
+            Some((automerge::Value::Scalar(s), _)) => Ok(s.into_owned()),
+            Some(_) => Err(DocError::WrongType { what: name.to_string(), field, expected: "a scalar" }),
+            None => Err(DocError::Missing { what: name.to_string(), field }),
+        }
+    };
+    let text = |field: &'static str| -> Result<String, DocError> {
+        match scalar(field)? {
+            ScalarValue::Str(s) => Ok(s.to_string()),
+            _ => Err(DocError::WrongType { what: name.to_string(), field, expected: "a string" }),
+        }
+    };
+    let int = |field: &'static str| -> Result<i64, DocError> {
+        match scalar(field)? {
+            ScalarValue::Int(n) | ScalarValue::Timestamp(n) => Ok(n),
+            ScalarValue::Uint(n) => Ok(n as i64),
+            _ => Err(DocError::WrongType { what: name.to_string(), field, expected: "an integer" }),
+        }
+    };
+    let found = text("type")?;
+    if found != "day" {
+        return Err(DocError::WrongKind { doc: name.to_string(), found, expected: "day" });
+    }
+    let schema = int("schema")?;
+    if schema > codec::SCHEMA {
+        return Err(DocError::NewerSchema { doc: name.to_string(), found: schema, supported: codec::SCHEMA });
+    }
+    let hall = HallId::new(text("hall")?);
+    let day_raw = text("day")?;
+    let day: Day = day_raw.parse().map_err(|_| DocError::BadValue {
+        what: name.to_string(),
+        field: "day",
+        value: day_raw.clone(),
+    })?;
+    let origin = Timestamp(int("t0")?);
+    let list = match doc.get(ROOT, "events")? {
+        Some((automerge::Value::Object(ObjType::List), id)) => id,
+        _ => return Err(DocError::WrongType { what: name.to_string(), field: "events", expected: "a list" }),
+    };
+    let mut events = Vec::new();
+    for item in doc.list_range(&list, start..) {
+        let automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(s)) = &item.value else {
+            return Err(DocError::WrongType {
+                what: format!("event #{}", item.index),
+                field: "(item)",
+                expected: "a string",
+            });
+        };
+        events.push(decode(s, origin, &format!("event #{}", item.index))?);
+    }
+    Ok(DayTail { hall, day, origin, start, events })
+}
+
+#[cfg(test)]
+mod tail_tests {
+    use super::*;
+    use automerge::Automerge;
+
+    #[test]
+    fn reading_from_a_cursor_returns_only_the_events_after_it() {
+        let day = Day::new(2026, 11, 26).unwrap();
+        let hall = HallId::new("main");
+        let origin = day.start(480);
+        let ev = |i: u32| DayEvent::Called {
+            at: origin.plus_minutes(i64::from(i) + 480),
+            ticket: TicketNo::new('A', i + 1),
+            window: 3,
+        };
+        let mut doc = Automerge::new();
+        for batch in [0..3u32, 3..5] {
+            let mut tx = doc.transaction();
+            let events: Vec<DayEvent> = batch.map(ev).collect();
+            append(&mut tx, &hall, day, 480, &events).unwrap();
+            tx.commit();
+        }
+        let whole = read(&doc, "d").unwrap();
+        let all = read_from(&doc, "d", 0).unwrap();
+        assert_eq!((all.hall, all.day, all.origin), (hall.clone(), day, origin));
+        assert_eq!(all.events, whole.events);
+        let tail = read_from(&doc, "d", 3).unwrap();
+        assert_eq!(tail.start, 3);
+        assert_eq!(tail.events, whole.events[3..]);
+        assert!(read_from(&doc, "d", 5).unwrap().events.is_empty());
+        assert!(read_from(&doc, "d", 9).unwrap().events.is_empty());
+        let mut other = Automerge::new();
+        let mut tx = other.transaction();
+        tx.put(ROOT, "type", "cases").unwrap();
+        tx.commit();
+        assert!(matches!(read_from(&other, "x", 0), Err(DocError::WrongKind { .. })));
+    }
+}

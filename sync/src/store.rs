@@ -324,6 +324,17 @@ impl Store {
         self.docs.clear();
     }
 
+    /// Whether the document is held in memory now.
+    pub fn is_loaded(&self, id: &DocId) -> bool {
+        self.docs.contains_key(id)
+    }
+
+    /// Forgets one document held in memory (it reloads from disk on next use): a reader that
+    /// loaded an old document only to read it leaves the memory as it found it.
+    pub fn evict(&mut self, id: &DocId) {
+        self.docs.remove(id);
+    }
+
     /// Runs `f` as one durable write carrying `stamp`: every document it changes gets one
     /// incremental chunk, stored with the clock in one SQLite transaction. If `f` fails or
     /// the disk refuses, nothing is stored and the touched documents reload from disk.
