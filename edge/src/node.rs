@@ -13,6 +13,7 @@ use onestop_model::{
     BookingStatus, BookingStep, Case, CaseKind, CaseStatus, CaseStep, Catalog, Day, DayEvent, HallId,
     PersonKind, Source, Timestamp, Visitor,
 };
+use onestop_sync::booking_token::{self, BookingClaim, BookingVerifier, TokenError};
 use onestop_sync::secrets::{VisitorKey, random_code};
 use onestop_sync::store::StoreError;
 use onestop_sync::{ClockHealth, DocError, DocId, Month, Store, bookings, cards, cases, catalog, day};
@@ -37,6 +38,14 @@ pub enum NodeError {
     BookingCancelled { code: String },
     #[error("预约 {code} 办理的是 {booked}，不是 {asked} / booking {code} is for {booked}, not {asked}")]
     BookingForOtherService { code: String, booked: String, asked: String },
+    #[error(
+        "预约 {code} 是 {hall} 大厅的预约，不在本大厅 / booking {code} is for hall {hall}, not this hall"
+    )]
+    BookingForOtherHall { code: String, hall: String },
+    #[error("预约 {code} 的日期是 {day}，不是今天 / booking {code} is for {day}, not today")]
+    BookingForOtherDay { code: String, day: Day },
+    #[error(transparent)]
+    BookingToken(#[from] TokenError),
     #[error(
         "本节点尚无服务目录 / this node has no catalogue yet: run `onestop-edge init --catalog FILE` or connect it to the cloud"
     )]
@@ -71,7 +80,14 @@ pub struct Node {
     engine: Engine,
     clock: Box<dyn Clock>,
     visitor_key: VisitorKey,
+    /// The cloud's booking key from the catalogue, to verify booking tokens offline.
+    booking_key: Option<BookingVerifier>,
     clock_alarm: Option<String>,
+}
+
+/// The catalogue's booking key, if it has a readable one.
+fn booking_key(catalog: &Catalog) -> Option<BookingVerifier> {
+    catalog.booking_key.as_deref().and_then(BookingVerifier::from_hex)
 }
 
 /// Reads the catalogue document of the store.
@@ -98,13 +114,15 @@ impl Node {
         clock: Box<dyn Clock>,
         visitor_key: VisitorKey,
     ) -> Result<Node, NodeError> {
-        let engine = {
+        let (engine, booking_key) = {
             let mut s = lock(&store);
-            let config = HallConfig::from_catalog(&load_catalog(&mut s)?, &hall)?;
+            let catalog = load_catalog(&mut s)?;
+            let config = HallConfig::from_catalog(&catalog, &hall)?;
             let today = s.next_stamp(clock.now()).time().day(config.utc_offset_minutes);
-            replay_day(&mut s, config, today)?
+            (replay_day(&mut s, config, today)?, booking_key(&catalog))
         };
-        let mut node = Node { store, on_change: None, hall, engine, clock, visitor_key, clock_alarm: None };
+        let mut node =
+            Node { store, on_change: None, hall, engine, clock, visitor_key, booking_key, clock_alarm: None };
         node.check_clock();
         Ok(node)
     }
@@ -175,38 +193,60 @@ impl Node {
                 Command::Issue { service, source: Source::Card(self.visitor_for_card(&card)?), priority }
             }
             Request::IssueByBooking { service, code, priority } => {
-                let mut store = lock(&self.store);
-                let today =
-                    store.next_stamp(self.clock.now()).time().day(self.engine.config().utc_offset_minutes);
-                let id = DocId::Bookings { hall: self.hall.clone(), day: today };
-                let name = id.to_string();
-                let booking = match store.doc(&id)? {
-                    Some(doc) => bookings::read(doc, &name)?.into_iter().find(|b| b.code == code),
-                    None => None,
-                }
-                .ok_or_else(|| NodeError::UnknownBooking(code.clone()))?;
-                if booking.status() == BookingStatus::Cancelled {
-                    return Err(NodeError::BookingCancelled { code });
-                }
-                if booking.service != service {
+                let booking = self.booking(&code)?;
+                if let Some(asked) = service
+                    && asked != booking.service
+                {
                     return Err(NodeError::BookingForOtherService {
-                        code,
+                        code: booking.code,
                         booked: booking.service.to_string(),
-                        asked: service.to_string(),
+                        asked: asked.to_string(),
                     });
                 }
-                Command::Issue {
-                    service,
-                    source: Source::Booking {
-                        booking: booking.id,
-                        slot_start: booking.slot_start,
-                        slot_end: booking.slot_end,
-                        visitor: booking.visitor,
-                    },
-                    priority,
-                }
+                Command::Issue { service: booking.service.clone(), source: booking.source(), priority }
             }
         })
+    }
+
+    /// Today's booking that `code` names: a 6-character code is looked up in today's bookings
+    /// document; a signed token is verified with the catalogue's booking key and needs no
+    /// document (the hall may have been offline since it was booked), but a cancellation the
+    /// hall has received is honoured. Reuse is the engine's to refuse.
+    fn booking(&mut self, code: &str) -> Result<BookingClaim, NodeError> {
+        let code = code.trim();
+        let mut store = lock(&self.store);
+        let today = store.next_stamp(self.clock.now()).time().day(self.engine.config().utc_offset_minutes);
+        let id = DocId::Bookings { hall: self.hall.clone(), day: today };
+        let name = id.to_string();
+        let known = match store.doc(&id)? {
+            Some(doc) => bookings::read(doc, &name)?,
+            None => Vec::new(),
+        };
+        let (claim, local) = if booking_token::is_token(code) {
+            let claim = self.booking_key.as_ref().ok_or(TokenError::NoKey)?.verify(code)?;
+            if claim.hall != self.hall {
+                return Err(NodeError::BookingForOtherHall {
+                    code: claim.code,
+                    hall: claim.hall.to_string(),
+                });
+            }
+            if claim.day != today {
+                return Err(NodeError::BookingForOtherDay { code: claim.code, day: claim.day });
+            }
+            let local = known.into_iter().find(|b| b.id == claim.booking);
+            (claim, local)
+        } else {
+            let upper = code.to_uppercase();
+            let b = known
+                .into_iter()
+                .find(|b| b.code == upper)
+                .ok_or_else(|| NodeError::UnknownBooking(code.to_string()))?;
+            (BookingClaim::of(&b), Some(b))
+        };
+        if local.is_some_and(|b| b.status() == BookingStatus::Cancelled) {
+            return Err(NodeError::BookingCancelled { code: claim.code });
+        }
+        Ok(claim)
     }
 
     /// Runs one command durably; see the module documentation.
@@ -311,6 +351,7 @@ impl Node {
         let config = HallConfig::from_catalog(&catalog, &self.hall)?;
         let today = self.engine.day();
         self.engine = replay_day(&mut store, config, today)?;
+        self.booking_key = booking_key(&catalog);
         tracing::info!(message = "New catalogue taken up.", hall = %self.hall);
         Ok(Some(catalog))
     }

@@ -252,3 +252,136 @@ fn a_new_catalogue_is_taken_up_without_losing_today() {
     assert!(node.engine().windows()[&1].staff.is_some(), "and so is window 1's session");
     run(&mut node, "check-in 5 s002");
 }
+
+mod tokens {
+    use super::*;
+    use onestop_sync::booking_token::{BookingClaim, BookingSigner, TokenError};
+
+    fn signer() -> BookingSigner {
+        BookingSigner::from_seed_hex(&"11".repeat(32)).unwrap()
+    }
+
+    /// A node whose catalogue carries `signer`'s public key.
+    fn node_with_key(f: &Fixture) -> Node {
+        let mut store = Store::open(&f.path, Durability::Full).unwrap();
+        let mut c = crate::sim::campus_catalog(&hall(), 4);
+        c.booking_key = Some(signer().public_hex());
+        publish_catalog(&mut store, &c, at(-1)).unwrap();
+        drop(store);
+        f.open()
+    }
+
+    fn claim(id: &str, hall: &str, day: Day, service: &str) -> BookingClaim {
+        BookingClaim {
+            booking: BookingId::new(id),
+            hall: HallId::new(hall),
+            day,
+            service: ServiceId::new(service),
+            slot_start: at(10),
+            slot_end: at(40),
+            code: format!("CODE{}", id.to_uppercase()),
+            visitor: Some(Visitor {
+                id: VisitorId::new(format!("visitor-{id}")),
+                kind: PersonKind::Graduate,
+                college: "法学院".into(),
+            }),
+        }
+    }
+
+    fn scan(node: &mut Node, service: Option<&str>, token: &str) -> Result<Outcome, NodeError> {
+        let req = Request::IssueByBooking {
+            service: service.map(ServiceId::new),
+            code: token.to_string(),
+            priority: Priority::Normal,
+        };
+        let cmd = node.resolve(req)?;
+        node.execute(&cmd)
+    }
+
+    #[test]
+    fn a_token_checks_in_with_no_bookings_document_and_only_once() {
+        let f = Fixture::new();
+        let mut node = node_with_key(&f);
+        let id = DocId::Bookings { hall: hall(), day: day() };
+        assert!(node.store().doc(&id).unwrap().is_none(), "the hall never received the booking");
+        let anonymous = BookingClaim { visitor: None, ..claim("b1", "main", day(), "registry-1") };
+        let token = signer().sign(&anonymous).unwrap();
+        // Scanned on the kiosk's first page: the booking names the service.
+        let out = scan(&mut node, None, &token).unwrap();
+        let DayEvent::Issued { service, source, .. } = &out.events[0] else { panic!("{:?}", out.events) };
+        assert_eq!(service.as_str(), "registry-1");
+        assert_eq!(source, &anonymous.source());
+        assert!(node.store().doc(&id).unwrap().is_none(), "no bookings document is made at the hall");
+        let again = scan(&mut node, None, &token).unwrap_err();
+        assert!(matches!(again, NodeError::Rejected(Rejected::BookingUsed(_))), "{again}");
+        // The script language takes a token too, for the service it names.
+        let t2 = signer().sign(&claim("b2", "main", day(), "registry-1")).unwrap();
+        let out = run(&mut node, &format!("issue registry-1 booking={t2}"));
+        assert!(matches!(&out.events[0], DayEvent::Issued { source: Source::Booking { .. }, .. }));
+    }
+
+    #[test]
+    fn forged_other_hall_other_day_and_other_service_tokens_are_refused() {
+        let f = Fixture::new();
+        let mut node = node_with_key(&f);
+        let err =
+            |node: &mut Node, service: Option<&str>, t: &str| scan(node, service, t).unwrap_err().to_string();
+        let forger = BookingSigner::from_seed_hex(&"22".repeat(32)).unwrap();
+        let forged = forger.sign(&claim("b1", "main", day(), "registry-1")).unwrap();
+        assert!(err(&mut node, None, &forged).contains("signature is not valid"));
+        let good = signer().sign(&claim("b1", "main", day(), "registry-1")).unwrap();
+        let mut tampered = good.clone().into_bytes();
+        let last = tampered.len() - 1;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        assert!(scan(&mut node, None, std::str::from_utf8(&tampered).unwrap()).is_err());
+        let east = signer().sign(&claim("b3", "east", day(), "registry-1")).unwrap();
+        assert_eq!(
+            err(&mut node, None, &east),
+            "预约 CODEB3 是 east 大厅的预约，不在本大厅 / booking CODEB3 is for hall east, not this hall"
+        );
+        let tomorrow = signer().sign(&claim("b4", "main", day().next(), "registry-1")).unwrap();
+        assert_eq!(
+            err(&mut node, None, &tomorrow),
+            "预约 CODEB4 的日期是 2026-11-27，不是今天 / booking CODEB4 is for 2026-11-27, not today"
+        );
+        assert!(err(&mut node, Some("grad-1"), &good).contains("is for registry-1, not grad-1"));
+        assert!(err(&mut node, None, "OSB9.AAAA").contains("newer than this hall understands"));
+        // None of these used the booking up.
+        scan(&mut node, Some("registry-1"), &good).unwrap();
+    }
+
+    #[test]
+    fn a_cancellation_the_hall_has_received_is_honoured() {
+        let f = Fixture::new();
+        let mut node = node_with_key(&f);
+        let c = claim("b5", "main", day(), "registry-1");
+        let id = DocId::Bookings { hall: hall(), day: day() };
+        let booking = Booking {
+            id: c.booking.clone(),
+            hall: hall(),
+            day: day(),
+            service: c.service.clone(),
+            slot_start: c.slot_start,
+            slot_end: c.slot_end,
+            visitor: c.visitor.clone(),
+            code: c.code.clone(),
+            history: vec![
+                BookingStep { at: at(-900), status: BookingStatus::Booked, by: "web".into() },
+                BookingStep { at: at(-5), status: BookingStatus::Cancelled, by: "web".into() },
+            ],
+        };
+        let stamp = node.store().next_stamp(at(0));
+        node.store().write(stamp, |b| b.edit(&id, |tx| Ok(bookings::put(tx, &booking)?))).unwrap();
+        let token = signer().sign(&c).unwrap();
+        assert!(matches!(scan(&mut node, None, &token), Err(NodeError::BookingCancelled { .. })));
+    }
+
+    #[test]
+    fn without_the_cloud_key_a_token_says_to_type_the_code() {
+        let f = Fixture::new();
+        let mut node = f.open();
+        let token = signer().sign(&claim("b1", "main", day(), "registry-1")).unwrap();
+        let e = scan(&mut node, None, &token).unwrap_err();
+        assert!(matches!(e, NodeError::BookingToken(TokenError::NoKey)), "{e}");
+    }
+}

@@ -18,8 +18,18 @@ use onestop_model::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     Command(Command),
-    IssueByCard { service: ServiceId, card: String, priority: Priority },
-    IssueByBooking { service: ServiceId, code: String, priority: Priority },
+    IssueByCard {
+        service: ServiceId,
+        card: String,
+        priority: Priority,
+    },
+    /// A booking's check-in by its 6-character code or its signed token; without a service,
+    /// the booking's own (a visitor who just scans at the kiosk).
+    IssueByBooking {
+        service: Option<ServiceId>,
+        code: String,
+        priority: Priority,
+    },
 }
 
 /// A line that is not a command.
@@ -67,7 +77,7 @@ pub fn parse(line: &str) -> Result<Request, ParseError> {
             return match (card, code) {
                 (Some(_), Some(_)) => Err(err("a ticket comes from a card or a booking, not both".into())),
                 (Some(card), None) => Ok(Request::IssueByCard { service, card, priority }),
-                (None, Some(code)) => Ok(Request::IssueByBooking { service, code, priority }),
+                (None, Some(code)) => Ok(Request::IssueByBooking { service: Some(service), code, priority }),
                 (None, None) => Ok(Request::Command(Command::Issue {
                     service,
                     source: onestop_model::Source::Anonymous,

@@ -1,5 +1,7 @@
 //! The kiosk: choose a service, then swipe a campus card, type or scan a booking code, or take
-//! an anonymous ticket. The ticket shows on screen as well as on paper.
+//! an anonymous ticket. A visitor who booked online can also just scan their confirmation's QR
+//! code on the first page: the booking says which service. The ticket shows on screen as well
+//! as on paper.
 
 use super::{Lang, Web, page, problem, script};
 use crate::hall::core::Done;
@@ -42,6 +44,13 @@ async fn services(State(web): State<Web>, lang: Lang) -> Markup {
         "kiosk",
         html! {
             header.bar { h1 { (lang.t(&v.hall_name.zh, &v.hall_name.en)) } p { (lang.t("请选择办理的业务", "Choose a service")) } }
+            form.booked method="post" action="/kiosk/issue" {
+                input type="hidden" name="service" value="";
+                input type="hidden" name="how" value="booking";
+                label { (lang.t("已在网上预约？请扫描预约二维码或输入预约码", "Booked online? Scan your booking's QR code or type its code")) br;
+                    input #scan name="code" inputmode="text" autocomplete="off" autofocus maxlength="400" required; }
+                button #scan-button type="submit" { (lang.t("预约签到", "Check in")) }
+            }
             @for (_, (dept, list)) in &by_dept {
                 section.dept {
                     h2 { (lang.t(&dept.zh, &dept.en)) }
@@ -92,7 +101,7 @@ async fn service(State(web): State<Web>, lang: Lang, Path(id): Path<String>) -> 
                     input type="hidden" name="service" value=(s.id);
                     input type="hidden" name="how" value="booking";
                     label { (lang.t("预约码（可扫码）", "Booking code (or scan it)")) br;
-                        input #booking name="code" inputmode="text" autocomplete="off" maxlength="32" required; }
+                        input #booking name="code" inputmode="text" autocomplete="off" maxlength="400" required; }
                     button type="submit" { (lang.t("预约取号", "Check in my booking")) }
                 }
                 form method="post" action="/kiosk/issue" {
@@ -139,7 +148,8 @@ fn priority_of(p: Option<&str>) -> Result<Priority, String> {
 }
 
 async fn issue(State(web): State<Web>, lang: Lang, Form(f): Form<IssueForm>) -> Response {
-    let back = format!("/kiosk/service/{}", f.service);
+    let back =
+        if f.service.is_empty() { "/kiosk".to_string() } else { format!("/kiosk/service/{}", f.service) };
     let priority = match priority_of(f.priority.as_deref()) {
         Ok(p) => p,
         Err(e) => return problem(lang, StatusCode::BAD_REQUEST, &e, &back),
@@ -157,6 +167,7 @@ async fn issue(State(web): State<Web>, lang: Lang, Form(f): Form<IssueForm>) -> 
                     &back,
                 );
             }
+            let service = (!f.service.is_empty()).then_some(service);
             Request::IssueByBooking { service, code, priority }
         }
         "card" => {
@@ -236,6 +247,8 @@ impl FilterOk for tokio_stream::wrappers::BroadcastStream<super::KioskSwipe> {
 /// `POST /api/tickets`: a ticket for a self-service terminal or a load test.
 #[derive(Deserialize)]
 struct ApiIssue {
+    /// May be left empty with a booking: the booking's own service.
+    #[serde(default)]
     service: String,
     #[serde(default)]
     card: Option<String>,
@@ -253,7 +266,10 @@ async fn api_issue(State(web): State<Web>, Json(a): Json<ApiIssue>) -> Response 
     let service = ServiceId::new(&a.service);
     let req = match (a.card, a.booking) {
         (Some(card), None) => Request::IssueByCard { service, card, priority },
-        (None, Some(code)) => Request::IssueByBooking { service, code, priority },
+        (None, Some(code)) => {
+            let service = (!a.service.is_empty()).then_some(service);
+            Request::IssueByBooking { service, code, priority }
+        }
         (None, None) => Request::Command(Command::Issue { service, source: Source::Anonymous, priority }),
         (Some(_), Some(_)) => {
             let e = "give a card or a booking code, not both";
