@@ -397,13 +397,27 @@ impl FromRequestParts<WebState> for Officer {
         let Some((login, csrf)) = backend.sessions.touch(&token) else { return Err(to_login()) };
         let acc = account(&backend.db(), &login).ok().flatten();
         match acc {
-            Some(account) if !account.disabled => Ok(Officer { account, csrf, lang }),
+            // Each part of the back office is refused to roles without it before anything of
+            // the request is read (handlers check again, and check halls).
+            Some(account) if !account.disabled => match area_of(parts.uri.path()) {
+                Some(area) if !account.role.may(area) => Err(forbidden(lang)),
+                _ => Ok(Officer { account, csrf, lang }),
+            },
             _ => {
                 backend.sessions.end_all(&login);
                 Err(to_login())
             }
         }
     }
+}
+
+/// The part of the back office a path belongs to (`None`: the home page, logout).
+pub fn area_of(path: &str) -> Option<Area> {
+    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    if under("/office/notices") {
+        return Some(Area::Halls);
+    }
+    super::shell::PARTS.iter().find(|(p, ..)| under(p)).map(|(_, area, ..)| *area)
 }
 
 /// Percent-encodes a query value.
@@ -674,6 +688,16 @@ mod tests {
             check_login(&db, "wang", "correct horse battery", 1 + LOCK_MS),
             Err(AccountError::Disabled)
         ));
+    }
+
+    #[test]
+    fn paths_belong_to_areas() {
+        assert_eq!(area_of("/office/catalog/service/x"), Some(Area::Catalog));
+        assert_eq!(area_of("/office/notices/n1/delete"), Some(Area::Halls));
+        assert_eq!(area_of("/office/cases"), Some(Area::Cases));
+        assert_eq!(area_of("/office/casesx"), None);
+        assert_eq!(area_of("/office"), None);
+        assert_eq!(area_of("/office/logout"), None);
     }
 
     #[test]

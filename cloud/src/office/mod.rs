@@ -4,13 +4,23 @@
 //! directory) is written to the synced documents through [`Backend::write_doc`], which also
 //! tells the sync listener so connected halls receive it at once.
 
+// A refused request is an early `Err(Response)` throughout, as axum handlers are written.
+#![allow(clippy::result_large_err)]
+
 pub mod auth;
+pub mod cards;
+pub mod catalog;
+pub mod forms;
+pub mod nodes;
 pub mod shell;
+pub mod staff;
+#[cfg(test)]
+mod tests;
 
 use anyhow::{Context, Result};
 use onestop_model::{Catalog, Timestamp};
 use onestop_sync::secrets::VisitorKey;
-use onestop_sync::{DocId, Store, StoreError, catalog};
+use onestop_sync::{DocId, Store, StoreError};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -124,7 +134,7 @@ impl Backend {
     pub fn catalog(&self) -> Result<Catalog, StoreError> {
         let mut store = self.store();
         match store.doc(&DocId::Catalog)? {
-            Some(doc) => catalog::read(doc).map_err(StoreError::rejected),
+            Some(doc) => onestop_sync::catalog::read(doc).map_err(StoreError::rejected),
             None => Ok(Catalog::default()),
         }
     }
@@ -138,7 +148,7 @@ impl Backend {
     ) -> Result<Catalog, String> {
         let mut store = self.store();
         let mut cat = match store.doc(&DocId::Catalog) {
-            Ok(Some(doc)) => catalog::read(doc).map_err(|e| e.to_string())?,
+            Ok(Some(doc)) => onestop_sync::catalog::read(doc).map_err(|e| e.to_string())?,
             Ok(None) => Catalog::default(),
             Err(e) => return Err(e.to_string()),
         };
@@ -146,10 +156,39 @@ impl Backend {
         cat.validate().map_err(|e| e.to_string())?;
         let stamp = store.next_stamp(now);
         store
-            .write(stamp, |b| b.edit(&DocId::Catalog, |tx| Ok(catalog::write(tx, &cat)?)))
+            .write(stamp, |b| b.edit(&DocId::Catalog, |tx| Ok(onestop_sync::catalog::write(tx, &cat)?)))
             .map_err(|e| e.to_string())?;
         drop(store);
         let _ = self.changes.send(DocId::Catalog);
         Ok(cat)
     }
+}
+
+/// The back office's own pages (login, logout and the dashboard are in the website's router).
+pub fn routes() -> axum::Router<crate::web::WebState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/office/catalog", get(catalog::page))
+        .route("/office/catalog/department", post(catalog::save_department))
+        .route("/office/catalog/service", post(catalog::save_service))
+        .route("/office/catalog/service/{id}", get(catalog::service_form))
+        .route("/office/catalog/service/{id}/delete", post(catalog::delete_service))
+        .route("/office/halls", get(catalog::halls))
+        .route("/office/catalog/hall", post(catalog::new_hall))
+        .route("/office/halls/{id}", get(catalog::hall).post(catalog::save_hall))
+        .route("/office/notices", post(catalog::publish_notice))
+        .route("/office/notices/{id}/delete", post(catalog::delete_notice))
+        .route("/office/staff", get(staff::page).post(staff::save))
+        .route("/office/staff/{id}/delete", post(staff::delete))
+        .route("/office/accounts", get(staff::accounts).post(staff::create))
+        .route("/office/accounts/password", post(staff::reset_password))
+        .route("/office/accounts/{login}/toggle", post(staff::toggle))
+        .route(
+            "/office/cards",
+            get(cards::page)
+                .post(cards::import)
+                .layer(axum::extract::DefaultBodyLimit::max(cards::UPLOAD_LIMIT)),
+        )
+        .route("/office/nodes", get(nodes::page))
+        .route("/office/nodes/{node}/{action}", post(nodes::act))
 }

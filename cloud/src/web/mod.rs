@@ -53,6 +53,7 @@ pub fn app(state: WebState) -> Router {
         .route("/office/login", get(crate::office::auth::login_form).post(crate::office::auth::login))
         .route("/office/logout", axum::routing::post(crate::office::auth::logout))
         .route("/office", get(crate::office::shell::dashboard))
+        .merge(crate::office::routes())
         .route("/lang/{lang}", get(set_lang))
         .route("/style.css", get(style))
         .route("/site.js", get(site_js))

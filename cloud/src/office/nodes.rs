@@ -1,0 +1,160 @@
+//! The node inventory from the provisioning registry: every hall's nodes with their version,
+//! last report, sync lag, clock offset, printer, free disk and certificate expiry; admins
+//! approve waiting devices and revoke nodes here as with `onestop-provision`.
+
+use super::auth::{Area, CsrfField, OfficeForm, Officer, Role};
+use super::forms::refused;
+use super::shell::{flash, office_page};
+use crate::web::WebState;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use onestop_provision::Registry;
+use onestop_provision::registry::{NodeRecord, NodeStatus};
+use std::time::{Duration, SystemTime};
+
+#[derive(serde::Deserialize, Default)]
+pub struct Done {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+fn ago(now: SystemTime, t: Option<SystemTime>) -> String {
+    match t.and_then(|t| now.duration_since(t).ok()) {
+        None => "—".into(),
+        Some(d) if d < Duration::from_secs(120) => format!("{} s", d.as_secs()),
+        Some(d) if d < Duration::from_secs(7200) => format!("{} min", d.as_secs() / 60),
+        Some(d) if d < Duration::from_secs(172_800) => format!("{} h", d.as_secs() / 3600),
+        Some(d) => format!("{} d", d.as_secs() / 86_400),
+    }
+}
+
+fn date(t: Option<SystemTime>) -> String {
+    let Some(t) = t else { return "—".into() };
+    let ms = t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let ts = onestop_model::Timestamp(ms);
+    format!("{} {}", ts.day(480), ts.local_hm(480))
+}
+
+fn status(lang: crate::web::Lang, s: NodeStatus) -> Markup {
+    match s {
+        NodeStatus::Pending => lang.t("待批准", "pending"),
+        NodeStatus::Active => lang.t("在用", "active"),
+        NodeStatus::Revoked => lang.t("已吊销", "revoked"),
+    }
+}
+
+fn registry(state: &WebState, lang: crate::web::Lang) -> Result<Registry, Response> {
+    let Some(path) = &state.backend.registry else {
+        return Err(refused(lang, "此云端不办理节点注册 / this cloud does not enrol nodes", "/office"));
+    };
+    Registry::open(path).map_err(|e| refused(lang, &e.to_string(), "/office"))
+}
+
+pub async fn page(
+    o: Officer,
+    State(state): State<WebState>,
+    Query(q): Query<Done>,
+) -> Result<Markup, Response> {
+    o.require(Area::Nodes)?;
+    let lang = o.lang;
+    let reg = registry(&state, lang)?;
+    let nodes: Vec<NodeRecord> = reg
+        .nodes()
+        .map_err(|e| refused(lang, &e.to_string(), "/office"))?
+        .into_iter()
+        .filter(|n| o.may_hall(&n.hall))
+        .collect();
+    let admin = o.account.role == Role::Admin;
+    let now = SystemTime::now();
+    let site = state.cache.get();
+    let online = |h: &onestop_model::HallId| site.halls.get(h).is_some_and(|l| l.heard.online);
+    Ok(office_page(
+        &o,
+        "设备清单",
+        "Node inventory",
+        html! {
+            @if let Some(d) = &q.done { (flash(lang, true, &format!("已完成：{d}"), &format!("Done: {d}"))) }
+            table.nodes {
+                thead { tr {
+                    th { (lang.t("节点", "Node")) } th { (lang.t("大厅", "Hall")) } th { (lang.t("状态", "State")) }
+                    th { (lang.t("在线", "Online")) } th { (lang.t("版本", "Version")) } th { (lang.t("上次报告", "Last report")) }
+                    th { (lang.t("同步延迟", "Sync lag")) } th { (lang.t("时钟偏差", "Clock offset")) } th { (lang.t("打印机", "Printer")) }
+                    th { (lang.t("剩余磁盘", "Disk free")) } th { (lang.t("证书到期", "Certificate until")) } th { (lang.t("设备", "Device")) }
+                    @if admin { th {} }
+                } }
+                tbody {
+                    @for n in &nodes {
+                        tr {
+                            td { code { (n.node) } }
+                            td { (n.hall) }
+                            td { (status(lang, n.status)) @if n.pending_device.is_some() && n.status != NodeStatus::Pending { " · " (lang.t("有设备待批准", "a device waits")) } }
+                            td { @if online(&n.hall) { (lang.t("是", "yes")) } @else { (lang.t("否", "no")) } }
+                            td { (n.version.as_deref().unwrap_or("—")) }
+                            td { (ago(now, n.last_seen)) }
+                            td { (n.sync_lag_s.map_or("—".into(), |s| format!("{s} s"))) }
+                            td { (n.clock_offset_ms.map_or("—".into(), |s| format!("{s} ms"))) }
+                            td { (n.printer.as_deref().unwrap_or("—")) }
+                            td { (n.disk_free_mb.map_or("—".into(), |s| format!("{s} MB"))) }
+                            td { (date(n.cert_not_after)) }
+                            td { code { (n.pending_device.as_deref().unwrap_or(&n.device_id)) } br; small { (n.pending_hardware.as_deref().unwrap_or(&n.hardware)) } }
+                            @if admin {
+                                td {
+                                    @if n.pending_device.is_some() && n.status != NodeStatus::Revoked {
+                                        form.inline method="post" action={ "/office/nodes/" (n.node) "/approve" } {
+                                            (o.csrf_field()) button type="submit" { (lang.t("批准", "Approve")) }
+                                        }
+                                        form.inline method="post" action={ "/office/nodes/" (n.node) "/reject" } {
+                                            (o.csrf_field()) button type="submit" { (lang.t("拒绝", "Reject")) }
+                                        }
+                                    }
+                                    @if n.status == NodeStatus::Active {
+                                        form.inline method="post" action={ "/office/nodes/" (n.node) "/revoke" } {
+                                            (o.csrf_field()) button.danger type="submit" { (lang.t("吊销", "Revoke")) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if nodes.is_empty() { p { (lang.t("还没有节点。", "No nodes yet.")) } }
+        },
+    ))
+}
+
+/// Approves, rejects or revokes a node (admins only: a node's identity is IT's decision).
+pub async fn act(
+    State(state): State<WebState>,
+    Path((node, action)): Path<(String, String)>,
+    f: OfficeForm<CsrfField>,
+) -> Response {
+    let o = f.officer;
+    if o.account.role != Role::Admin {
+        return super::auth::forbidden(o.lang);
+    }
+    let reg = match registry(&state, o.lang) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let now = SystemTime::now();
+    let done = match action.as_str() {
+        "approve" => reg.approve(&node, now).map(|_| ()),
+        "reject" => reg.reject(&node),
+        "revoke" => reg.revoke(&node, now),
+        _ => return refused(o.lang, "未知操作 / unknown action", "/office/nodes"),
+    };
+    match done {
+        Ok(()) => {
+            tracing::warn!(message = "Node changed in the back office.", node = %node, action = %action, by = %o.account.login);
+            // The running cloud reads revocations from the registry every second.
+            Redirect::to(&format!(
+                "/office/nodes?done={}",
+                super::auth::urlencode(&format!("{action} {node}"))
+            ))
+            .into_response()
+        }
+        Err(e) => refused(o.lang, &e.to_string(), "/office/nodes"),
+    }
+}

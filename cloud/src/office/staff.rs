@@ -1,0 +1,352 @@
+//! Window staff (in the catalogue, so halls check PINs and staff cards offline) and the back
+//! office's own accounts.
+//!
+//! A PIN is typed once into the form, hashed with argon2 here and published as its hash; it is
+//! never shown or stored in clear. A hall manager manages only staff of their halls.
+
+use super::auth::{self, Account, Area, CsrfField, OfficeForm, Officer, Role};
+use super::forms::{after_publish, check_id, field, list, refused, required, saved_notice};
+use super::shell::{flash, office_page};
+use crate::web::{WebState, now};
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use onestop_model::{DepartmentId, HallId, Staff, StaffId};
+use serde::Deserialize;
+
+#[derive(Deserialize, Default)]
+pub struct Notice {
+    #[serde(default)]
+    saved: Option<String>,
+    #[serde(default)]
+    done: Option<String>,
+}
+
+/// May `o` manage this staff member? (Hall managers: only staff whose halls are all theirs.)
+fn may_staff(o: &Officer, halls: &[HallId]) -> bool {
+    o.account.role == Role::Admin
+        || o.account.halls.is_empty()
+        || (!halls.is_empty() && halls.iter().all(|h| o.may_hall(h)))
+}
+
+pub async fn page(
+    o: Officer,
+    State(state): State<WebState>,
+    Query(q): Query<Notice>,
+) -> Result<Markup, Response> {
+    o.require(Area::Staff)?;
+    let cat =
+        state.backend.catalog().map_err(|e| super::forms::refused(o.lang, &e.to_string(), "/office"))?;
+    let lang = o.lang;
+    Ok(office_page(
+        &o,
+        "工作人员",
+        "Staff",
+        html! {
+            (saved_notice(lang, q.saved.is_some()))
+            table {
+                thead { tr {
+                    th { (lang.t("工号", "Id")) } th { (lang.t("姓名", "Name")) } th { (lang.t("部门", "Department")) }
+                    th { (lang.t("大厅", "Halls")) } th { (lang.t("工作卡", "Staff card")) } th {}
+                } }
+                tbody {
+                    @for s in cat.staff.values().filter(|s| may_staff(&o, &s.halls)) {
+                        tr {
+                            td { code { (s.id) } }
+                            td { (s.name) }
+                            td { (s.department) }
+                            td { (s.halls.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")) }
+                            td { @if s.card.is_some() { (lang.t("已登记", "registered")) } }
+                            td {
+                                form.inline method="post" action={ "/office/staff/" (s.id) "/delete" } {
+                                    (o.csrf_field())
+                                    button.danger type="submit" { (lang.t("删除", "Remove")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            form.stack method="post" action="/office/staff" {
+                (o.csrf_field())
+                h2 { (lang.t("新增或修改工作人员", "Add or change a staff member")) }
+                p.hint { (lang.t("修改已有人员时，PIN 留空则保持原 PIN。", "When changing someone, leave the PIN empty to keep theirs.")) }
+                (field(lang, "id", "工号", "Staff id", "", true))
+                (field(lang, "name", "姓名", "Name", "", true))
+                label { (lang.t("部门", "Department"))
+                    select name="department" {
+                        @for d in cat.departments.values() { option value=(d.id) { (d.name.zh) " " (d.name.en) } }
+                    }
+                }
+                (field(lang, "halls", "大厅编号（逗号分隔）", "Hall ids (comma-separated)", &o.account.halls.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(","), true))
+                label { (lang.t("窗口 PIN（4–12 位数字）", "Window PIN (4–12 digits)")) input type="password" name="pin" inputmode="numeric" autocomplete="new-password"; }
+                (field(lang, "card", "工作卡号（可选，用于刷卡登录）", "Staff card number (optional, for card login)", "", false))
+                button type="submit" { (lang.t("保存并发布", "Save and publish")) }
+            }
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct StaffForm {
+    id: String,
+    name: String,
+    department: String,
+    #[serde(default)]
+    halls: String,
+    #[serde(default)]
+    pin: String,
+    #[serde(default)]
+    card: String,
+}
+
+pub async fn save(State(state): State<WebState>, f: OfficeForm<StaffForm>) -> Response {
+    let OfficeForm { officer: o, form } = f;
+    if let Err(r) = o.require(Area::Staff) {
+        return r;
+    }
+    let id = form.id.trim().to_string();
+    let halls: Vec<HallId> = list(&form.halls).into_iter().map(HallId::new).collect();
+    if !may_staff(&o, &halls) {
+        return refused(
+            o.lang,
+            "只能管理自己负责大厅的工作人员 / you may manage only your own halls' staff",
+            "/office/staff",
+        );
+    }
+    let result = (|| {
+        check_id("工号", "staff", &id)?;
+        let name = required("姓名", "name", &form.name)?;
+        let pin_hash = if form.pin.is_empty() {
+            None
+        } else {
+            Some(onestop_sync::secrets::hash_pin(form.pin.trim()).map_err(|e| e.to_string())?)
+        };
+        let card = Some(form.card.trim().to_string()).filter(|c| !c.is_empty());
+        state.backend.publish(now(), |cat| {
+            if let Some(h) = halls.iter().find(|h| !cat.halls.contains_key(*h)) {
+                return Err(format!("没有大厅 {h} / there is no hall {h}"));
+            }
+            let sid = StaffId::new(&id);
+            if let Some(old) = cat.staff.get(&sid)
+                && !may_staff(&o, &old.halls)
+            {
+                return Err("此工号属于其他大厅 / this staff id belongs to another hall".into());
+            }
+            if let Some(c) = &card
+                && let Some(other) = cat.staff.values().find(|s| s.id != sid && s.card.as_ref() == Some(c))
+            {
+                return Err(format!("工作卡已登记给 {} / that card is registered to {}", other.id, other.id));
+            }
+            let pin_hash = match (pin_hash, cat.staff.get(&sid)) {
+                (Some(h), _) => h,
+                (None, Some(old)) => old.pin_hash.clone(),
+                (None, None) => return Err("新人员须设置 PIN / a new staff member needs a PIN".into()),
+            };
+            cat.staff.insert(
+                sid.clone(),
+                Staff {
+                    id: sid,
+                    name,
+                    department: DepartmentId::new(form.department.trim()),
+                    pin_hash,
+                    halls,
+                    card,
+                },
+            );
+            Ok(())
+        })
+    })();
+    match result {
+        Ok(_) => after_publish(&o, result, "/office/staff"),
+        Err(e) => refused(o.lang, &e, "/office/staff"),
+    }
+}
+
+pub async fn delete(
+    State(state): State<WebState>,
+    Path(id): Path<String>,
+    f: OfficeForm<CsrfField>,
+) -> Response {
+    let o = f.officer;
+    if let Err(r) = o.require(Area::Staff) {
+        return r;
+    }
+    let result = state.backend.publish(now(), |cat| {
+        let sid = StaffId::new(&id);
+        let s = cat.staff.get(&sid).ok_or_else(|| format!("没有工号 {id} / there is no staff id {id}"))?;
+        if !may_staff(&o, &s.halls) {
+            return Err("只能管理自己负责大厅的工作人员 / you may manage only your own halls' staff".into());
+        }
+        cat.staff.remove(&sid);
+        Ok(())
+    });
+    after_publish(&o, result, "/office/staff")
+}
+
+// ----- Back-office accounts (admins) -----
+
+pub async fn accounts(
+    o: Officer,
+    State(state): State<WebState>,
+    Query(q): Query<Notice>,
+) -> Result<Markup, Response> {
+    o.require(Area::Accounts)?;
+    let list = auth::accounts(&state.backend.db()).map_err(|e| refused(o.lang, &e.to_string(), "/office"))?;
+    let lang = o.lang;
+    Ok(office_page(
+        &o,
+        "后台账号",
+        "Accounts",
+        html! {
+            @if let Some(d) = &q.done { (flash(lang, true, &format!("已完成：{d}"), &format!("Done: {d}"))) }
+            table {
+                thead { tr {
+                    th { (lang.t("登录名", "Login")) } th { (lang.t("姓名", "Name")) } th { (lang.t("角色", "Role")) }
+                    th { (lang.t("大厅", "Halls")) } th { (lang.t("状态", "State")) } th {}
+                } }
+                tbody {
+                    @for a in &list {
+                        tr {
+                            td { code { (a.login) } }
+                            td { (a.name) }
+                            td { (lang.t(a.role.zh(), a.role.en())) }
+                            td { @if a.halls.is_empty() { (lang.t("全部", "All")) } @else { (a.halls.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")) } }
+                            td { @if a.disabled { (lang.t("已停用", "disabled")) } @else { (lang.t("启用", "active")) } }
+                            td {
+                                @if a.login != o.account.login {
+                                    form.inline method="post" action={ "/office/accounts/" (a.login) "/toggle" } {
+                                        (o.csrf_field())
+                                        button type="submit" { @if a.disabled { (lang.t("启用", "Enable")) } @else { (lang.t("停用", "Disable")) } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            form.stack method="post" action="/office/accounts" {
+                (o.csrf_field())
+                h2 { (lang.t("新建账号", "Make an account")) }
+                (field(lang, "login", "登录名", "Login", "", true))
+                (field(lang, "name", "姓名", "Name", "", true))
+                label { (lang.t("角色", "Role"))
+                    select name="role" { @for r in Role::ALL { option value=(r.as_str()) { (r.zh()) " " (r.en()) } } }
+                }
+                (field(lang, "halls", "大厅编号（逗号分隔，留空为全部）", "Hall ids, comma-separated (empty: all)", "", false))
+                label { (lang.t("初始密码（至少 10 个字符）", "First password (at least 10 characters)"))
+                    input type="password" name="password" autocomplete="new-password" required; }
+                button type="submit" { (lang.t("创建", "Create")) }
+            }
+            form.stack method="post" action="/office/accounts/password" {
+                (o.csrf_field())
+                h2 { (lang.t("重设密码", "Reset a password")) }
+                (field(lang, "login", "登录名", "Login", "", true))
+                label { (lang.t("新密码", "New password")) input type="password" name="password" autocomplete="new-password" required; }
+                button type="submit" { (lang.t("重设", "Reset")) }
+            }
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct AccountForm {
+    login: String,
+    name: String,
+    role: String,
+    #[serde(default)]
+    halls: String,
+    password: String,
+}
+
+pub async fn create(State(state): State<WebState>, f: OfficeForm<AccountForm>) -> Response {
+    let OfficeForm { officer: o, form } = f;
+    if let Err(r) = o.require(Area::Accounts) {
+        return r;
+    }
+    let Some(role) = Role::parse(&form.role) else {
+        return refused(o.lang, "角色不明 / unknown role", "/office/accounts");
+    };
+    let acc = Account {
+        login: form.login.trim().to_string(),
+        name: form.name.clone(),
+        role,
+        halls: list(&form.halls).into_iter().map(HallId::new).collect(),
+        disabled: false,
+    };
+    let backend = state.backend.clone();
+    let made = tokio::task::spawn_blocking(move || {
+        auth::create_account(&backend.db(), &acc, &form.password, now().0).map(|()| acc.login)
+    })
+    .await;
+    match made {
+        Ok(Ok(login)) => {
+            Redirect::to(&format!("/office/accounts?done={}", auth::urlencode(&login))).into_response()
+        }
+        Ok(Err(e)) => refused(o.lang, &e.to_string(), "/office/accounts"),
+        Err(e) => refused(o.lang, &e.to_string(), "/office/accounts"),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    login: String,
+    password: String,
+}
+
+pub async fn reset_password(State(state): State<WebState>, f: OfficeForm<PasswordForm>) -> Response {
+    let OfficeForm { officer: o, form } = f;
+    if let Err(r) = o.require(Area::Accounts) {
+        return r;
+    }
+    let backend = state.backend.clone();
+    let login = form.login.trim().to_string();
+    let done = tokio::task::spawn_blocking({
+        let login = login.clone();
+        move || auth::set_password(&backend.db(), &login, &form.password)
+    })
+    .await;
+    match done {
+        Ok(Ok(())) => {
+            state.backend.sessions.end_all(&login);
+            Redirect::to(&format!("/office/accounts?done={}", auth::urlencode(&login))).into_response()
+        }
+        Ok(Err(auth::AccountError::Wrong)) => {
+            refused(o.lang, &format!("没有账号 {login} / there is no account {login}"), "/office/accounts")
+        }
+        Ok(Err(e)) => refused(o.lang, &e.to_string(), "/office/accounts"),
+        Err(e) => refused(o.lang, &e.to_string(), "/office/accounts"),
+    }
+}
+
+pub async fn toggle(
+    State(state): State<WebState>,
+    Path(login): Path<String>,
+    f: OfficeForm<CsrfField>,
+) -> Response {
+    let o = f.officer;
+    if let Err(r) = o.require(Area::Accounts) {
+        return r;
+    }
+    if login == o.account.login {
+        return refused(
+            o.lang,
+            "不能停用自己的账号 / you cannot disable your own account",
+            "/office/accounts",
+        );
+    }
+    let db = state.backend.db();
+    let Ok(Some(acc)) = auth::account(&db, &login) else {
+        return refused(
+            o.lang,
+            &format!("没有账号 {login} / there is no account {login}"),
+            "/office/accounts",
+        );
+    };
+    if let Err(e) = auth::set_disabled(&db, &login, !acc.disabled) {
+        return refused(o.lang, &e.to_string(), "/office/accounts");
+    }
+    drop(db);
+    state.backend.sessions.end_all(&login);
+    Redirect::to(&format!("/office/accounts?done={}", auth::urlencode(&login))).into_response()
+}
