@@ -8,10 +8,12 @@
 #![allow(clippy::result_large_err)]
 
 pub mod auth;
+pub mod cases;
 pub mod cards;
 pub mod catalog;
 pub mod forms;
 pub mod nodes;
+pub mod qa;
 pub mod shell;
 pub mod staff;
 #[cfg(test)]
@@ -28,7 +30,7 @@ use tokio::sync::broadcast;
 
 /// The cloud's own tables, each module's schema in turn (every statement is idempotent).
 /// A module that keeps rows adds its schema here.
-const SCHEMAS: &[&str] = &[auth::SCHEMA];
+const SCHEMAS: &[&str] = &[auth::SCHEMA, qa::SCHEMA];
 
 /// What the website and the back office work on: the synced store (shared with the sync
 /// listener), the office database and the campus keys.
@@ -44,6 +46,8 @@ pub struct Backend {
     pub registry: Option<PathBuf>,
     /// Staff sessions of the back office, in memory (a restart asks staff to log in again).
     pub sessions: auth::Sessions,
+    /// The public forms' rate limits (case lookups, questions), in memory.
+    pub limits: crate::web::limit::Limits,
 }
 
 /// The office database in a cloud's data directory.
@@ -86,6 +90,7 @@ impl Backend {
                 .with_context(|| format!("{} is not 64 hex digits", data.join("visitor.key").display()))?,
             registry,
             sessions: auth::Sessions::default(),
+            limits: Default::default(),
         })
     }
 
@@ -99,6 +104,7 @@ impl Backend {
             visitor_key: VisitorKey::new([7; 32]),
             registry: None,
             sessions: auth::Sessions::default(),
+            limits: Default::default(),
         }
     }
 

@@ -13,8 +13,13 @@
 #![allow(clippy::result_large_err)]
 
 pub mod cache;
+#[cfg(test)]
+mod cases_qa_tests;
 mod catalog;
+pub mod limit;
 mod live;
+pub(crate) mod progress;
+mod qa;
 pub mod search;
 #[cfg(test)]
 mod tests;
@@ -54,6 +59,17 @@ pub fn app(state: WebState) -> Router {
         .route("/office/logout", axum::routing::post(crate::office::auth::logout))
         .route("/office", get(crate::office::shell::dashboard))
         .merge(crate::office::routes())
+        // Case progress and Q&A (public), case review and Q&A moderation (back office).
+        .route("/progress", get(progress::form).post(progress::lookup))
+        .route("/qa", get(qa::list))
+        .route("/qa/ask", get(qa::ask_form).post(qa::ask))
+        .route("/qa/{id}", get(qa::question))
+        .route("/office/cases", get(crate::office::cases::queue))
+        .route("/office/cases/{number}", get(crate::office::cases::case_page))
+        .route("/office/cases/{number}/step", axum::routing::post(crate::office::cases::step))
+        .route("/office/qa", get(crate::office::qa::queue))
+        .route("/office/qa/{id}", get(crate::office::qa::question_page))
+        .route("/office/qa/{id}/{action}", axum::routing::post(crate::office::qa::act))
         .route("/lang/{lang}", get(set_lang))
         .route("/style.css", get(style))
         .route("/site.js", get(site_js))
@@ -70,7 +86,10 @@ pub async fn serve(
     state: WebState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    // The peer's address is what the rate limits count (see `limit::ClientIp`).
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn security_headers(mut r: Response) -> Response {
@@ -172,6 +191,8 @@ pub fn page(lang: Lang, title: &str, live: Option<Live<'_>>, body: Markup) -> Ma
                             li { a href="/" { (lang.t("首页", "Home")) } }
                             li { a href="/services" { (lang.t("办事指南", "Services")) } }
                             li { a href="/notices" { (lang.t("通知公告", "Notices")) } }
+                            li { a href="/progress" { (lang.t("办件查询", "Case progress")) } }
+                            li { a href="/qa" { (lang.t("咨询", "Q&A")) } }
                         }
                     }
                 }
