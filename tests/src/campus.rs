@@ -161,6 +161,58 @@ impl Campus {
         .collect()
     }
 
+    /// Makes a back-office account on this cloud (`onestop-cloud account add`); returns its
+    /// password. `halls` is comma-separated ("" for every hall).
+    pub fn account(&self, login: &str, role: &str, halls: &str) -> String {
+        let password = format!("{login}-password-1");
+        let file = self.dir.join(format!("{login}.password"));
+        std::fs::write(&file, &password).unwrap();
+        ok(
+            "onestop-cloud",
+            &[
+                "account", "add", "--data", s(&self.cloud_data), "--login", login, "--name", login, "--role", role,
+                "--halls", halls, "--password-file", s(&file),
+            ],
+        );
+        password
+    }
+
+    /// Enrols node `node` of `hall` in `dir/<node>` and runs its hall (`onestop-edge run`,
+    /// simulated printer, the cloud's website in its QR codes), once it is online with the
+    /// cloud's catalogue.
+    pub fn run_hall(&self, dir: &Path, hall: &str, node: &str) -> crate::hall::HallProcess {
+        let data = dir.join(node);
+        let token = self.token(hall, node, &[]);
+        let out = self.enroll(&data, &token, &format!("serial={node}"));
+        assert!(out.status.success(), "enrolment: {}", String::from_utf8_lossy(&out.stderr));
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let config = data.join("edge.toml");
+        let website = self.web.map(|w| format!("website = \"http://{w}\"\n")).unwrap_or_default();
+        std::fs::write(
+            &config,
+            format!(
+                "data = \".\"\nlisten = \"127.0.0.1:{port}\"\n{website}[printer]\nkind = \"twin\"\ndir = \"receipts\"\n"
+            ),
+        )
+        .unwrap();
+        let child = Command::new(bin("onestop-edge"))
+            .args(["run", "--config", s(&config)])
+            .env("RUST_LOG", "info,tower_http=warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(data.join("edge.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let hall = crate::hall::HallProcess { child, addr: format!("127.0.0.1:{port}").parse().unwrap(), data };
+        let started = Instant::now();
+        while !crate::hall::get(hall.addr, "/api/view")
+            .is_ok_and(|(st, b)| st == 200 && b.contains("\"online\":true") && b.contains("\"services\":[{"))
+        {
+            assert!(started.elapsed() < Duration::from_secs(60), "the hall did not come online with a catalogue");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        hall
+    }
+
     /// Enrols a node in `data` with `token`, as the node's first boot does.
     pub fn enroll(&self, data: &Path, token: &str, hardware: &str) -> Output {
         let mut args = self.enroll_args(data);
