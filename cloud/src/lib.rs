@@ -37,6 +37,41 @@ pub fn visitor_key(data: &Path) -> Result<String> {
     Ok(key)
 }
 
+/// The cloud's booking signing key, made on first use and kept in `booking.key` (an Ed25519
+/// seed as 64 hex digits, mode 0600). Its public half is published in the catalogue, so halls
+/// verify booking tokens offline.
+pub fn booking_key(data: &Path) -> Result<onestop_sync::booking_token::BookingSigner> {
+    use onestop_sync::booking_token::BookingSigner;
+    let path = data.join("booking.key");
+    if let Ok(k) = std::fs::read_to_string(&path) {
+        return BookingSigner::from_seed_hex(&k)
+            .with_context(|| format!("{} is not 64 hex digits", path.display()));
+    }
+    let (signer, seed) = BookingSigner::generate();
+    write_private(&path, &seed)?;
+    Ok(signer)
+}
+
+/// Writes a secret file readable by its owner only.
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        f.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+        f.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
 /// Applies the registry's revocations to the running sync listener every second: a node
 /// revoked with `onestop-provision revoke` is cut off and refused at its next handshake.
 pub async fn follow_revocations(sync: Arc<CloudSync>, registry: PathBuf) {
@@ -78,6 +113,10 @@ pub async fn start_website(
     let registry = enrols.then(|| registry_path(data));
     let backend =
         Arc::new(office::Backend::open(data, sync.store.clone(), sync.changes.clone(), registry.clone())?);
+    // Halls hold the booking key before they are ever offline.
+    if let Err(error) = web::booking::publish_key(&backend, web::now()) {
+        tracing::warn!(message = "Cannot publish the booking key.", %error);
+    }
     let sources = web::Sources {
         store: sync.store.clone(),
         online: Arc::new({

@@ -228,10 +228,12 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Cmd::Init { data, catalog: file } => {
-            let cat = seed::load(&file)?;
+            let mut cat = seed::load(&file)?;
             std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
             let mut store = Store::open(&store_path(&data), Durability::Normal)?;
             onestop_cloud::visitor_key(&data)?;
+            // The halls verify booking tokens offline with this key.
+            cat.booking_key = Some(onestop_cloud::booking_key(&data)?.public_hex());
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
             let stamp = store.next_stamp(onestop_model::Timestamp(now));
             store.write(stamp, |b| b.edit(&DocId::Catalog, |tx| Ok(catalog::write(tx, &cat)?)))?;

@@ -24,17 +24,19 @@ pub struct Campus {
 }
 
 /// How a test's cloud is set up.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CloudOptions {
     /// The node certificates' lifetime.
     pub cert_seconds: u64,
     /// Serve the public website on a free loopback TCP port.
     pub web: bool,
+    /// The catalogue file the cloud publishes (default: deploy/demo/catalog.toml).
+    pub catalog: Option<PathBuf>,
 }
 
 impl Default for CloudOptions {
     fn default() -> CloudOptions {
-        CloudOptions { cert_seconds: 30 * 86_400, web: false }
+        CloudOptions { cert_seconds: 30 * 86_400, web: false, catalog: None }
     }
 }
 
@@ -57,7 +59,7 @@ impl Campus {
 
     /// As [`Campus::start`], set up as `options` say.
     pub fn start_with_options(dir: &Path, options: CloudOptions) -> Campus {
-        let CloudOptions { cert_seconds, web } = options;
+        let CloudOptions { cert_seconds, web, catalog } = options;
         let ca_dir = dir.join("ca");
         let pass = dir.join("passphrase");
         std::fs::write(&pass, PASSPHRASE).unwrap();
@@ -78,7 +80,8 @@ impl Campus {
             ],
         );
         let cloud_data = dir.join("cloud");
-        let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/demo/catalog.toml");
+        let catalog =
+            catalog.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/demo/catalog.toml"));
         ok("onestop-cloud", &["init", "--data", s(&cloud_data), "--catalog", s(&catalog)]);
         let port = UdpSocket::bind("127.0.0.1:0").and_then(|u| u.local_addr()).unwrap().port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();

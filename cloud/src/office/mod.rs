@@ -30,7 +30,7 @@ use tokio::sync::broadcast;
 
 /// The cloud's own tables, each module's schema in turn (every statement is idempotent).
 /// A module that keeps rows adds its schema here.
-const SCHEMAS: &[&str] = &[auth::SCHEMA, qa::SCHEMA];
+const SCHEMAS: &[&str] = &[auth::SCHEMA, qa::SCHEMA, crate::web::booking::SCHEMA];
 
 /// What the website and the back office work on: the synced store (shared with the sync
 /// listener), the office database and the campus keys.
@@ -48,6 +48,8 @@ pub struct Backend {
     pub sessions: auth::Sessions,
     /// The public forms' rate limits (case lookups, questions), in memory.
     pub limits: crate::web::limit::Limits,
+    /// Online reservations: the booking key and the booking limits.
+    pub bookings: crate::web::booking::Desk,
 }
 
 /// The office database in a cloud's data directory.
@@ -91,6 +93,7 @@ impl Backend {
             registry,
             sessions: auth::Sessions::default(),
             limits: Default::default(),
+            bookings: crate::web::booking::Desk::new(crate::booking_key(data)?),
         })
     }
 
@@ -105,6 +108,9 @@ impl Backend {
             registry: None,
             sessions: auth::Sessions::default(),
             limits: Default::default(),
+            bookings: crate::web::booking::Desk::new(
+                onestop_sync::booking_token::BookingSigner::generate().0,
+            ),
         }
     }
 

@@ -12,6 +12,7 @@
 // A refused request is an early `Err(Response)` throughout, as axum handlers are written.
 #![allow(clippy::result_large_err)]
 
+pub mod booking;
 pub mod cache;
 #[cfg(test)]
 mod cases_qa_tests;
@@ -70,6 +71,10 @@ pub fn app(state: WebState) -> Router {
         .route("/office/qa", get(crate::office::qa::queue))
         .route("/office/qa/{id}", get(crate::office::qa::question_page))
         .route("/office/qa/{id}/{action}", axum::routing::post(crate::office::qa::act))
+        .route("/book", get(booking::halls))
+        .route("/book/cancel", get(booking::cancel_page).post(booking::cancel_post))
+        .route("/book/{hall}", get(booking::services))
+        .route("/book/{hall}/{service}", get(booking::slots_page).post(booking::book))
         .route("/lang/{lang}", get(set_lang))
         .route("/style.css", get(style))
         .route("/site.js", get(site_js))
@@ -193,6 +198,7 @@ pub fn page(lang: Lang, title: &str, live: Option<Live<'_>>, body: Markup) -> Ma
                             li { a href="/notices" { (lang.t("通知公告", "Notices")) } }
                             li { a href="/progress" { (lang.t("办件查询", "Case progress")) } }
                             li { a href="/qa" { (lang.t("咨询", "Q&A")) } }
+                            li { a href="/book" { (lang.t("预约", "Book")) } }
                         }
                     }
                 }
