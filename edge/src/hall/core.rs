@@ -11,7 +11,7 @@ use crate::node::{self, NodeError, Outcome};
 use crate::script::Request;
 use crate::{Clock, Node};
 use onestop_engine::Effect;
-use onestop_model::{Catalog, DayEvent, TicketNo, Timestamp, WindowNo};
+use onestop_model::{Case, CaseNo, Catalog, DayEvent, TicketNo, Timestamp, WindowNo};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
@@ -65,6 +65,8 @@ enum Job {
     Refresh,
     /// Answers when the core has got through the requests before it (the watchdog's check).
     Ping(oneshot::Sender<()>),
+    /// Reads one of this hall's cases, as the store holds it (with the steps synced in).
+    Case(CaseNo, oneshot::Sender<Result<Option<Case>, String>>),
     Stop,
 }
 
@@ -204,6 +206,9 @@ impl Hall {
                     Job::Ping(reply) => {
                         let _ = reply.send(());
                     }
+                    Job::Case(number, reply) => {
+                        let _ = reply.send(read_case(&mut node, &number));
+                    }
                     Job::Run(req, reply) => {
                         let started = Instant::now();
                         stats.commands.fetch_add(1, Relaxed);
@@ -303,6 +308,14 @@ impl Hall {
         rx.blocking_recv().map_err(|_| STOPPED.to_string())?
     }
 
+    /// One of this hall's cases with its history: the steps the window and the back office
+    /// added, as far as they have arrived. `None` for another hall's number or no such case.
+    pub async fn case(&self, number: &CaseNo) -> Result<Option<Case>, String> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs.send(Job::Case(number.clone(), tx)).map_err(|_| STOPPED.to_string())?;
+        rx.await.map_err(|_| STOPPED.to_string())?
+    }
+
     /// Asks for a new view (a device or the link changed).
     pub fn refresh(&self) {
         let _ = self.jobs.send(Job::Refresh);
@@ -344,6 +357,19 @@ impl Hall {
 
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+}
+
+fn read_case(node: &mut Node, number: &CaseNo) -> Result<Option<Case>, String> {
+    let Some((day, hall, _)) = number.parts() else { return Ok(None) };
+    if &hall != node.hall() {
+        return Ok(None);
+    }
+    let id = onestop_sync::DocId::Cases { hall, month: onestop_sync::Month::of(day) };
+    let mut store = node.store();
+    match store.doc(&id).map_err(|e| e.to_string())? {
+        Some(doc) => onestop_sync::cases::find(doc, &id.to_string(), number).map_err(|e| e.to_string()),
+        None => Ok(None),
     }
 }
 

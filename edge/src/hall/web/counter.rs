@@ -22,6 +22,7 @@ pub fn routes() -> Router<Web> {
         .route("/counter/login-card", post(login_card))
         .route("/counter/logout", post(logout))
         .route("/counter/window/{w}", get(window_page))
+        .route("/counter/window/{w}/case", get(case_page))
         .route("/counter/window/{w}/{action}", post(act))
         .route("/rate", get(rate_index))
         .route("/rate/{w}", get(rate_page).post(rate))
@@ -287,9 +288,81 @@ async fn window_page(State(web): State<Web>, lang: Lang, staff: Staff, Path(w): 
                 }
             }
         }
+        (case_form(lang, w, ""))
         (script(&format!("const SHOWN = {};\n{}", v.version, FOLLOW_JS)))
     };
     page(lang, &format!("{w} 号窗口 / Window {w}"), "counter", body).into_response()
+}
+
+/// The case lookup on the counter page: a case's status as the hall holds it.
+fn case_form(lang: Lang, w: u16, number: &str) -> Markup {
+    html! {
+        section.case-lookup {
+            h2 { (lang.t("办件查询", "Case lookup")) }
+            form #case-lookup method="get" action={ "/counter/window/" (w) "/case" } {
+                input #case-number name="number" value=(number) required maxlength="64"
+                    placeholder=(lang.one("办件编号", "case number")) autocomplete="off";
+                button #do-case type="submit" { (lang.t("查询", "Look up")) }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CaseQuery {
+    #[serde(default)]
+    number: String,
+}
+
+/// `GET /counter/window/{w}/case?number=…`: a case of this hall with its status and timeline,
+/// including the steps the back office added (they arrive over sync).
+async fn case_page(
+    State(web): State<Web>,
+    lang: Lang,
+    staff: Staff,
+    Path(w): Path<u16>,
+    axum::extract::Query(q): axum::extract::Query<CaseQuery>,
+) -> Response {
+    if let Err(r) = own_window(lang, &staff, w) {
+        return r;
+    }
+    let number = q.number.trim();
+    let found = match number {
+        "" => None,
+        n => Some(web.hall.case(&onestop_model::CaseNo::new(n)).await),
+    };
+    let catalog = web.hall.catalog();
+    let body = html! {
+        p { a href={ "/counter/window/" (w) } { (lang.t("返回窗口", "Back to the window")) } }
+        (case_form(lang, w, number))
+        @match &found {
+            Some(Ok(Some(case))) => {
+                @let offset = catalog.halls.get(&case.hall).map_or(480, |h| h.utc_offset_minutes);
+                @let status = case.status();
+                dl #case {
+                    dt { (lang.t("办件编号", "Case")) } dd { (case.number) }
+                    dt { (lang.t("事项", "Service")) }
+                    dd { @match catalog.services.get(&case.service) { Some(s) => (lang.t(&s.name.zh, &s.name.en)), None => (case.service) } }
+                    dt { (lang.t("号票", "Ticket")) } dd { (case.ticket) }
+                    dt { (lang.t("当前状态", "Status")) }
+                    dd #case-status data-status=(status.as_str()) { strong { (lang.t(status.zh(), status.en())) } }
+                }
+                ol #case-timeline {
+                    @for s in &case.history {
+                        li data-status=(s.status.as_str()) {
+                            (s.at.day(offset)) " " (s.at.local_hm(offset)) " · "
+                            (lang.t(s.status.zh(), s.status.en())) " · " (s.by)
+                            @if let Some(r) = &s.reason { " · " (r) }
+                        }
+                    }
+                }
+            }
+            Some(Ok(None)) => p #no-case.error role="alert" { (lang.t("本大厅没有这个办件", "There is no such case in this hall")) }
+            Some(Err(e)) => p.error role="alert" { (e) }
+            None => {}
+        }
+    };
+    page(lang, "办件查询 / Case lookup", "counter", body).into_response()
 }
 
 /// Reloads the page when the hall changes, unless someone is typing or a form is on its way
@@ -463,5 +536,99 @@ async fn rate(State(web): State<Web>, lang: Lang, Path(w): Path<u16>, Form(f): F
         )
         .into_response(),
         Err(e) => problem(lang, StatusCode::CONFLICT, &e, &back),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{NoDevices, Web, app};
+    use crate::clock::ManualClock;
+    use crate::hall::Hall;
+    use crate::hall::core::NoOutputs;
+    use crate::node::{Node, publish_catalog, share};
+    use onestop_model::{CaseStatus, CaseStep, Day, HallId};
+    use onestop_sync::secrets::VisitorKey;
+    use onestop_sync::{DocId, Month, Store, cases};
+    use std::sync::Arc;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_counter_shows_a_case_with_the_steps_the_back_office_added() {
+        let hall = HallId::new("main");
+        let day = Day::new(2026, 11, 26).unwrap();
+        let clock = ManualClock::new(day.start(480).plus_minutes(9 * 60));
+        let mut store = Store::open_in_memory().unwrap();
+        publish_catalog(&mut store, &crate::sim::campus_catalog(&hall, 2), crate::Clock::now(&clock))
+            .unwrap();
+        let shared = share(store);
+        let node =
+            Node::open(shared.clone(), hall.clone(), Box::new(clock.clone()), VisitorKey::new([3; 32]))
+                .unwrap();
+        let (core, _thread) =
+            Hall::start(node, Box::new(NoOutputs), Box::new(()), Box::new(clock.clone())).unwrap();
+        let mut case = None;
+        for line in ["check-in 1 s001", "issue registry-1", "call 1", "start 1", "finish 1 pending"] {
+            let done = core.run(crate::script::parse(line).unwrap()).await.unwrap();
+            case = done.outcome.case.or(case);
+        }
+        let number = case.expect("a pending case").number;
+        // The back office's step, as sync delivers it: into the hall's shared store.
+        let id = DocId::Cases { hall: hall.clone(), month: Month::of(day) };
+        {
+            let mut s = shared.lock().unwrap();
+            let stamp = s.next_stamp(crate::Clock::now(&clock).plus_minutes(5));
+            let step = CaseStep {
+                at: crate::Clock::now(&clock).plus_minutes(5),
+                status: CaseStatus::Approved,
+                by: "reviewer".into(),
+                reason: None,
+            };
+            s.write(stamp, |b| {
+                b.edit(&id, |tx| {
+                    cases::add_step(tx, &number, &step).map_err(onestop_sync::StoreError::rejected)
+                })
+            })
+            .unwrap();
+        }
+        let web = Web::new(core.clone(), Arc::new(NoDevices));
+        let (_, cookie) = web.sessions.open("s001".into(), "工作人员1".into(), Some(1), false);
+        let cookie = cookie.split(';').next().unwrap().to_string();
+        // The pages on a real socket; plain HTTP/1.1 requests (no client crate needed).
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app(web)).await });
+        let get = |path: String, cookie: String| async move {
+            tokio::task::spawn_blocking(move || {
+                use std::io::{Read, Write};
+                let mut c = std::net::TcpStream::connect(addr).unwrap();
+                write!(
+                    c,
+                    "GET {path} HTTP/1.1\r\nHost: hall\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+                )
+                .unwrap();
+                let mut out = String::new();
+                c.read_to_string(&mut out).unwrap();
+                let status: u16 = out[9..12].parse().unwrap();
+                (status, out)
+            })
+            .await
+            .unwrap()
+        };
+        let (status, page) = get("/counter/window/1".into(), cookie.clone()).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("id=\"case-lookup\""), "the counter page has the lookup");
+        let (status, page) = get(format!("/counter/window/1/case?number={number}"), cookie.clone()).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("data-status=\"approved\"") && page.contains("审核通过"), "{page}");
+        assert!(
+            page.contains("reviewer") && page.contains("2026-11-26 09:05"),
+            "the step, by whom and when: {page}"
+        );
+        let (_, page) = get("/counter/window/1/case?number=20261126-east-A001".into(), cookie.clone()).await;
+        assert!(page.contains("id=\"no-case\""), "another hall's number is not found here");
+        let (status, _) = get(format!("/counter/window/2/case?number={number}"), cookie).await;
+        assert_eq!(status, 403, "only at the staff member's own window");
+        let (status, _) = get(format!("/counter/window/1/case?number={number}"), String::new()).await;
+        assert_eq!(status, 303, "staff only");
+        core.stop();
     }
 }
