@@ -3,6 +3,7 @@
 
 pub mod enroll;
 pub mod office;
+pub mod stats;
 pub mod web;
 
 use anyhow::{Context, Result};
@@ -117,6 +118,8 @@ pub async fn start_website(
     if let Err(error) = web::booking::publish_key(&backend, web::now()) {
         tracing::warn!(message = "Cannot publish the booking key.", %error);
     }
+    // Statistics: projected from the documents on their own thread as halls sync.
+    stats::spawn_projector(backend.clone(), sync.changes.subscribe());
     let sources = web::Sources {
         store: sync.store.clone(),
         online: Arc::new({

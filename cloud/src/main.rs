@@ -69,6 +69,12 @@ enum Cmd {
         #[arg(long)]
         store: PathBuf,
     },
+    /// Rebuild the statistics (`stats.sqlite`) from the documents in the cloud's store.
+    StatsRebuild {
+        /// The cloud's data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -248,6 +254,22 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Serve { config } => serve(&config),
         Cmd::Account { action } => account(action),
+        Cmd::StatsRebuild { data } => {
+            let path = store_path(&data);
+            if !path.exists() {
+                bail!("{} does not exist", path.display());
+            }
+            let started = std::time::Instant::now();
+            let done = onestop_cloud::stats::rebuild(&data, Store::open(&path, Durability::Normal)?)?;
+            println!(
+                "统计已重建 / statistics rebuilt: {} documents, {} events, {} low ratings, in {:.1} s",
+                done.docs,
+                done.events,
+                done.bad_ratings.len(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Cmd::Inspect { store } => {
             if !store.exists() {
                 bail!("{} does not exist", store.display());

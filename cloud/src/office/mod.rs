@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod cases;
+pub mod followups;
 pub mod cards;
 pub mod catalog;
 pub mod forms;
@@ -30,7 +31,7 @@ use tokio::sync::broadcast;
 
 /// The cloud's own tables, each module's schema in turn (every statement is idempotent).
 /// A module that keeps rows adds its schema here.
-const SCHEMAS: &[&str] = &[auth::SCHEMA, qa::SCHEMA, crate::web::booking::SCHEMA];
+const SCHEMAS: &[&str] = &[auth::SCHEMA, qa::SCHEMA, crate::web::booking::SCHEMA, followups::SCHEMA];
 
 /// What the website and the back office work on: the synced store (shared with the sync
 /// listener), the office database and the campus keys.
@@ -46,6 +47,8 @@ pub struct Backend {
     pub registry: Option<PathBuf>,
     /// Staff sessions of the back office, in memory (a restart asks staff to log in again).
     pub sessions: auth::Sessions,
+    /// `stats.sqlite`, the statistics' query tables (the projector writes it).
+    pub stats: crate::stats::StatsDb,
     /// The public forms' rate limits (case lookups, questions), in memory.
     pub limits: crate::web::limit::Limits,
     /// Online reservations: the booking key and the booking limits.
@@ -92,6 +95,7 @@ impl Backend {
                 .with_context(|| format!("{} is not 64 hex digits", data.join("visitor.key").display()))?,
             registry,
             sessions: auth::Sessions::default(),
+            stats: crate::stats::StatsDb::file(crate::stats::project::stats_path(data))?,
             limits: Default::default(),
             bookings: crate::web::booking::Desk::new(crate::booking_key(data)?),
         })
@@ -107,6 +111,7 @@ impl Backend {
             visitor_key: VisitorKey::new([7; 32]),
             registry: None,
             sessions: auth::Sessions::default(),
+            stats: crate::stats::StatsDb::memory(),
             limits: Default::default(),
             bookings: crate::web::booking::Desk::new(
                 onestop_sync::booking_token::BookingSigner::generate().0,

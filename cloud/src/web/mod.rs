@@ -75,6 +75,12 @@ pub fn app(state: WebState) -> Router {
         .route("/book/cancel", get(booking::cancel_page).post(booking::cancel_post))
         .route("/book/{hall}", get(booking::services))
         .route("/book/{hall}/{service}", get(booking::slots_page).post(booking::book))
+        // Statistics (public and back office) and rating follow-ups.
+        .route("/stats", get(crate::stats::pages::public))
+        .route("/office/stats", get(crate::stats::pages::office))
+        .route("/office/followups", get(crate::office::followups::page))
+        .route("/office/followups/record", axum::routing::post(crate::office::followups::record_form))
+        .route("/office/followups/settings", axum::routing::post(crate::office::followups::settings_form))
         .route("/lang/{lang}", get(set_lang))
         .route("/style.css", get(style))
         .route("/site.js", get(site_js))
@@ -196,6 +202,7 @@ pub fn page(lang: Lang, title: &str, live: Option<Live<'_>>, body: Markup) -> Ma
                             li { a href="/" { (lang.t("首页", "Home")) } }
                             li { a href="/services" { (lang.t("办事指南", "Services")) } }
                             li { a href="/notices" { (lang.t("通知公告", "Notices")) } }
+                            li { a href="/stats" { (lang.t("统计", "Statistics")) } }
                             li { a href="/progress" { (lang.t("办件查询", "Case progress")) } }
                             li { a href="/qa" { (lang.t("咨询", "Q&A")) } }
                             li { a href="/book" { (lang.t("预约", "Book")) } }
