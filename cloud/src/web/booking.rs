@@ -407,14 +407,14 @@ pub async fn slots_page(
                 input type="hidden" name="day" value=(d);
                 fieldset.slots {
                     legend { (lang.t("选择时段（剩余名额）", "Choose a slot (places left)")) }
-                    @for sl in &list {
-                        @let open = !sl.past && sl.left > 0;
+                    // Slots that have begun are not shown.
+                    @for sl in list.iter().filter(|s| !s.past) {
+                        @let open = sl.left > 0;
                         label.slot data-slot=(sl.label()) data-left=(sl.left) {
                             input type="radio" name="slot" value=(sl.start_min) required disabled[!open];
                             " " (sl.label()) " "
                             span.left {
-                                @if sl.past { (lang.t("已过", "past")) }
-                                @else if sl.left == 0 { (lang.t("已约满", "full")) }
+                                @if sl.left == 0 { (lang.t("已约满", "full")) }
                                 @else { (lang.t(&format!("余 {} 个", sl.left), &format!("{} left", sl.left))) }
                             }
                         }
