@@ -55,7 +55,12 @@ pub fn read_node_file(data: &Path) -> Result<(HallId, VisitorKey)> {
 }
 
 pub fn open_node(data: &Path, clock: Box<dyn Clock>) -> Result<Node> {
+    open_node_with(data, clock, Durability::Full)
+}
+
+/// [`open_node`] with another durability (a simulated history needs no fsync per command).
+pub fn open_node_with(data: &Path, clock: Box<dyn Clock>, durability: Durability) -> Result<Node> {
     let (hall, key) = read_node_file(data)?;
-    let store = Store::open(&store_path(data), Durability::Full)?;
+    let store = Store::open(&store_path(data), durability)?;
     Ok(Node::open(node::share(store), hall, clock, key)?)
 }

@@ -80,8 +80,8 @@ impl Campus {
             ],
         );
         let cloud_data = dir.join("cloud");
-        let catalog =
-            catalog.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/demo/catalog.toml"));
+        let catalog = catalog
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/demo/catalog.toml"));
         ok("onestop-cloud", &["init", "--data", s(&cloud_data), "--catalog", s(&catalog)]);
         let port = UdpSocket::bind("127.0.0.1:0").and_then(|u| u.local_addr()).unwrap().port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -173,8 +173,20 @@ impl Campus {
         ok(
             "onestop-cloud",
             &[
-                "account", "add", "--data", s(&self.cloud_data), "--login", login, "--name", login, "--role", role,
-                "--halls", halls, "--password-file", s(&file),
+                "account",
+                "add",
+                "--data",
+                s(&self.cloud_data),
+                "--login",
+                login,
+                "--name",
+                login,
+                "--role",
+                role,
+                "--halls",
+                halls,
+                "--password-file",
+                s(&file),
             ],
         );
         password
@@ -205,12 +217,16 @@ impl Campus {
             .stderr(std::fs::File::create(data.join("edge.log")).unwrap())
             .spawn()
             .unwrap();
-        let hall = crate::hall::HallProcess { child, addr: format!("127.0.0.1:{port}").parse().unwrap(), data };
+        let hall =
+            crate::hall::HallProcess { child, addr: format!("127.0.0.1:{port}").parse().unwrap(), data };
         let started = Instant::now();
         while !crate::hall::get(hall.addr, "/api/view")
             .is_ok_and(|(st, b)| st == 200 && b.contains("\"online\":true") && b.contains("\"services\":[{"))
         {
-            assert!(started.elapsed() < Duration::from_secs(60), "the hall did not come online with a catalogue");
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the hall did not come online with a catalogue"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         hall

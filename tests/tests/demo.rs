@@ -2,7 +2,7 @@
 //! the real token path, serves their pages, and leaves nothing running when stopped.
 
 use onestop_tests::bin;
-use onestop_tests::hall::get;
+use onestop_tests::hall::{get, with_cookie};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -33,6 +33,8 @@ fn the_demo_runs_a_cloud_and_two_halls_and_stops_cleanly() {
             "--port",
             &port.to_string(),
             "--visitors",
+            "--history",
+            "3",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -75,6 +77,32 @@ fn the_demo_runs_a_cloud_and_two_halls_and_stops_cleanly() {
     let (status, home) = get(site, "/").unwrap();
     assert_eq!(status, 200);
     assert!(home.contains("东区服务大厅") && home.contains("一站式服务大厅"), "{home}");
+    // A short history was simulated in each hall before it opened.
+    assert!(printed.contains("hall main history:") && printed.contains("hall east history:"), "{printed}");
+    // The back office: its address and the administrator's password are printed, and they log in.
+    let line = printed.lines().find(|l| l.contains("/office")).expect("the back office's address is printed");
+    assert!(line.contains(&format!("http://{site}/office")), "{line}");
+    let password = line.split_whitespace().last().unwrap();
+    let (status, page) = with_cookie(site, "GET", "/office/login", "", "");
+    assert_eq!(status, 200);
+    let cookie = page
+        .lines()
+        .find_map(|l| {
+            l.to_lowercase()
+                .starts_with("set-cookie: csrf=")
+                .then(|| l[12..].split(';').next().unwrap().to_string())
+        })
+        .expect("the login form's cookie");
+    let token = &cookie["csrf=".len()..];
+    let (status, answer) = with_cookie(
+        site,
+        "POST",
+        "/office/login",
+        &cookie,
+        &format!("csrf={token}&login=admin&password={password}"),
+    );
+    assert_eq!(status, 303, "{answer}");
+    assert!(answer.to_lowercase().contains("set-cookie: office="), "{answer}");
     // Ctrl-C: everything stops, and the ports are free again.
     let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
     let started = Instant::now();

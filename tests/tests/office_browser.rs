@@ -23,7 +23,8 @@ async fn text(c: &Client, css: &str) -> String {
 }
 
 async fn fill(c: &Client, name: &str, value: &str) {
-    let e = c.find(Locator::Css(&format!("[name='{name}']"))).await.unwrap_or_else(|_| panic!("a field {name}"));
+    let e =
+        c.find(Locator::Css(&format!("[name='{name}']"))).await.unwrap_or_else(|_| panic!("a field {name}"));
     e.clear().await.unwrap();
     e.send_keys(value).await.unwrap();
 }
@@ -38,7 +39,10 @@ async fn login(c: &Client, base: &str, login: &str, password: &str) {
     fill(c, "login", login).await;
     fill(c, "password", password).await;
     submit(c, "form[action='/office/login']").await;
-    wait_on(c, "the back office's home page", LIMIT, || async { c.current_url().await.unwrap().path() == "/office" }).await;
+    wait_on(c, "the back office's home page", LIMIT, || async {
+        c.current_url().await.unwrap().path() == "/office"
+    })
+    .await;
 }
 
 fn eventually(what: &str, mut check: impl FnMut() -> bool) {
@@ -52,7 +56,8 @@ fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrator_runs_the_campus_from_the_back_office() {
     let dir = tempfile::tempdir().unwrap();
-    let campus = Campus::start_with_options(dir.path(), CloudOptions { web: true, ..CloudOptions::default() });
+    let campus =
+        Campus::start_with_options(dir.path(), CloudOptions { web: true, ..CloudOptions::default() });
     let admin_password = campus.account("admin", "admin", "");
     let reviewer_password = campus.account("reviewer", "reviewer", "");
     let hall = campus.run_hall(dir.path(), "main", "main-pi-1");
@@ -68,7 +73,8 @@ async fn an_administrator_runs_the_campus_from_the_back_office() {
     fill(&admin, "name_zh", "在读证明（新版）").await;
     screenshot(&admin, "office-service-zh").await;
     submit(&admin, "form[action='/office/catalog/service']").await;
-    wait_on(&admin, "the saved notice", LIMIT, || async { text(&admin, "p.ok").await.contains("已保存") }).await;
+    wait_on(&admin, "the saved notice", LIMIT, || async { text(&admin, "p.ok").await.contains("已保存") })
+        .await;
     eventually("the hall showing the new service name", || {
         get(hall.addr, "/api/view").is_ok_and(|(_, b)| b.contains("在读证明（新版）"))
     });
@@ -80,7 +86,10 @@ async fn an_administrator_runs_the_campus_from_the_back_office() {
     fill(&admin, "halls", "main").await;
     fill(&admin, "pin", "1357").await;
     submit(&admin, "form[action='/office/staff']").await;
-    wait_on(&admin, "the staff list with zhao", LIMIT, || async { text(&admin, "table").await.contains("赵老师") }).await;
+    wait_on(&admin, "the staff list with zhao", LIMIT, || async {
+        text(&admin, "table").await.contains("赵老师")
+    })
+    .await;
     assert!(!admin.source().await.unwrap().contains("1357"), "a PIN is never shown");
     eventually("the hall taking zhao's PIN at window 1", || {
         with_cookie(hall.addr, "POST", "/counter/login", "", "window=1&staff=zhao&pin=1357").0 == 303
@@ -90,9 +99,16 @@ async fn an_administrator_runs_the_campus_from_the_back_office() {
     let csv = dir.path().join("cards.csv");
     std::fs::write(&csv, "卡号,姓名,身份,学院\n2023010203,张三,本科生,计算机学院\n2023010204,李四,外星人,数学学院\n2023010205,王五,研究生,物理学院\n").unwrap();
     admin.goto(&format!("{base}/office/cards")).await.unwrap();
-    admin.find(Locator::Css("input[type='file']")).await.unwrap().send_keys(csv.to_str().unwrap()).await.unwrap();
+    admin
+        .find(Locator::Css("input[type='file']"))
+        .await
+        .unwrap()
+        .send_keys(csv.to_str().unwrap())
+        .await
+        .unwrap();
     submit(&admin, "form[action='/office/cards']").await;
-    wait_on(&admin, "the import report", LIMIT, || async { text(&admin, "p.ok").await.contains("2 张卡") }).await;
+    wait_on(&admin, "the import report", LIMIT, || async { text(&admin, "p.ok").await.contains("2 张卡") })
+        .await;
     let report = text(&admin, "table.rejected").await;
     assert!(report.contains("外星人") && report.contains('3'), "{report}");
     screenshot(&admin, "office-cards-report-zh").await;
@@ -103,7 +119,10 @@ async fn an_administrator_runs_the_campus_from_the_back_office() {
     fill(&admin, "title_en", "Closed on Friday afternoon").await;
     fill(&admin, "halls", "main").await;
     submit(&admin, "form[action='/office/notices']").await;
-    wait_on(&admin, "the notice listed", LIMIT, || async { text(&admin, "table").await.contains("周五下午闭厅") }).await;
+    wait_on(&admin, "the notice listed", LIMIT, || async {
+        text(&admin, "table").await.contains("周五下午闭厅")
+    })
+    .await;
     let public = driver.browser("zh-CN").await;
     public.goto(&format!("{base}/notices")).await.unwrap();
     wait_on(&public, "the notice on the public site", LIMIT, || async {
@@ -126,6 +145,10 @@ async fn an_administrator_runs_the_campus_from_the_back_office() {
     login(&reviewer, &base, "reviewer", &reviewer_password).await;
     assert!(!text(&reviewer, "nav.office").await.contains("Accounts"));
     reviewer.goto(&format!("{base}/office/accounts")).await.unwrap();
-    assert!(text(&reviewer, "main").await.contains("may not use this part"), "{}", text(&reviewer, "main").await);
+    assert!(
+        text(&reviewer, "main").await.contains("may not use this part"),
+        "{}",
+        text(&reviewer, "main").await
+    );
     screenshot(&reviewer, "office-refused-en").await;
 }

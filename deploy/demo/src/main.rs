@@ -36,6 +36,11 @@ struct Cli {
     /// Simulated visitors arrive and staff serve them, so the pages have something to show.
     #[arg(long)]
     visitors: bool,
+    /// Simulate this many past days in every hall before it opens (weekdays only, a few
+    /// hundred visitors a day): the statistics and the back office have a history to show.
+    /// The halls send it to the cloud over the sync link as they start. 30 is a month.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=366))]
+    history: u32,
 }
 
 const MARK: &str = ".onestop-demo";
@@ -133,6 +138,25 @@ async fn run(cli: Cli) -> Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let serving = tokio::spawn(sync.clone().serve(endpoint.clone(), stopped));
     tokio::spawn(onestop_cloud::follow_revocations(sync.clone(), registry_path.clone()));
+    // The back office's first administrator, with a password made for this demo.
+    let admin_password = onestop_sync::secrets::random_code(12);
+    {
+        use onestop_cloud::office::{auth, open_office_db};
+        let db = open_office_db(&cloud_data)?;
+        let admin = auth::Account {
+            login: "admin".into(),
+            name: "演示管理员 Demo admin".into(),
+            role: auth::Role::Admin,
+            halls: vec![],
+            disabled: false,
+        };
+        auth::create_account(
+            &db,
+            &admin,
+            &admin_password,
+            SystemTime::now().duration_since(SystemTime::UNIX_EPOCH)?.as_millis() as i64,
+        )?;
+    }
     let web_addr: SocketAddr = format!("127.0.0.1:{}", cli.port + HALLS.len() as u16).parse()?;
     let (web_addr, website) =
         onestop_cloud::start_website(web_addr, &sync, &cloud_data, true, stop.subscribe()).await?;
@@ -189,6 +213,14 @@ async fn run(cli: Cli) -> Result<()> {
             onestop_edge::hall::config::SIMULATED_INPUTS
         );
         std::fs::write(data.join("edge.toml"), text)?;
+        if cli.history > 0 {
+            let started = std::time::Instant::now();
+            let (days, tickets) = history(&data, &cat, &HallId::new(*hall), cli.history, i as u64)?;
+            println!(
+                "大厅 {hall} 历史 / hall {hall} history: {days} working days, {tickets} tickets, simulated in {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
         let config = RunConfig::load(&data.join("edge.toml"))?;
         let running = onestop_edge::hall::run::start(config, Arc::new(SystemClock)).await?;
         halls.push((hall.to_string(), running, data));
@@ -200,6 +232,9 @@ async fn run(cli: Cli) -> Result<()> {
     }
     println!();
     println!("校园网站 / campus website    {site}/");
+    println!(
+        "后台 / back office           {site}/office   登录 login admin · 密码 password {admin_password}"
+    );
     for (hall, running, data) in &halls {
         let base = format!("http://{}", running.addr);
         println!("大厅 / hall {hall}:");
@@ -233,6 +268,50 @@ async fn run(cli: Cli) -> Result<()> {
     let _ = website.await;
     endpoint.wait_idle().await;
     Ok(())
+}
+
+/// Simulates `days` past days (weekdays) at the hall whose node directory is `data`, through
+/// the node as at a real hall (the same commands, the same store), with its clock set to each
+/// day, under the catalogue the cloud publishes (written into the hall's store for the
+/// simulation, and removed after it). Returns the working days and tickets simulated.
+fn history(data: &Path, cat: &Catalog, hall: &HallId, days: u32, seed: u64) -> Result<(u32, u64)> {
+    use onestop_edge::{ManualClock, sim};
+    let offset = cat.halls[hall].utc_offset_minutes;
+    let today = SystemClock.now().day(offset);
+    let first = today.plus_days(-(days as i32));
+    let clock = ManualClock::new(first.start(offset));
+    {
+        let mut store = Store::open(&onestop_edge::nodedir::store_path(data), Durability::Normal)?;
+        onestop_edge::node::publish_catalog(&mut store, cat, first.start(offset))?;
+    }
+    // Normal durability: a simulated month needs no fsync per command.
+    let mut node = onestop_edge::nodedir::open_node_with(data, Box::new(clock.clone()), Durability::Normal)?;
+    let windows = (cat.halls[hall].windows.len() as u16).min(6);
+    let (mut worked, mut tickets) = (0, 0);
+    for d in 0..days {
+        let day = first.plus_days(d as i32);
+        if day.weekday() >= 6 {
+            continue;
+        }
+        let mut rng = sim::Rng::new(seed * 1000 + u64::from(d));
+        let plan = sim::DayPlan {
+            tickets: 150 + rng.below(200) as usize,
+            windows,
+            seed: rng.next_u64(),
+            opens: day.start(offset).plus_minutes(8 * 60 + 30),
+            hours: 7.5,
+            until: Some(day.start(offset).plus_minutes(17 * 60 + 30)),
+        };
+        let stats =
+            sim::run_day(&plan, cat, hall, |cmd, at| Ok(sim::on_node(&mut node, &clock, cmd, at)?.events));
+        worked += 1;
+        tickets += stats.issued;
+    }
+    // The hall takes its catalogue from the cloud as any new hall does: the copy written here
+    // goes, so the running hall does not open with a copy the link is about to replace.
+    drop(node);
+    Store::open(&onestop_edge::nodedir::store_path(data), Durability::Normal)?.discard(&DocId::Catalog)?;
+    Ok((worked, tickets))
 }
 
 /// Visitors arrive every few seconds; staff at the first four windows call, serve, finish;
