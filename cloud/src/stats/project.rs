@@ -325,65 +325,26 @@ impl Projection {
         }
         let changed = facts.take_changed();
         let mut bad = Vec::new();
-        {
-            let mut put = tx.prepare_cached(
-                "INSERT OR REPLACE INTO tickets (hall, day, ticket, service, department, priority, source, booking,
-                 visitor_kind, college, issued_ms, hour, first_called_ms, started_ms, finished_ms, no_show_ms,
-                 window, staff, outcome, calls, transfers, rating, attitude, efficiency, quality, rated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                 ?21, ?22, ?23, ?24, ?25, ?26)",
-            )?;
-            for i in &changed {
-                let t = &facts.tickets[*i];
-                let department =
-                    catalog.services.get(&t.service).map(|s| s.department.to_string()).unwrap_or_default();
-                let r = t.rating.as_ref();
-                put.execute(params![
-                    hall.as_str(),
-                    d,
-                    t.ticket.to_string(),
-                    t.service.as_str(),
-                    department,
-                    t.priority.as_str(),
-                    t.source.as_str(),
-                    t.booking.as_ref().map(|b| b.as_str()),
-                    t.visitor_kind.map(|k| k.as_str()),
-                    t.college,
-                    t.issued_at.0,
-                    t.hour,
-                    opt_ms(t.first_called_at),
-                    opt_ms(t.started_at),
-                    opt_ms(t.finished_at),
-                    opt_ms(t.no_show_at),
-                    t.window,
-                    t.staff.as_ref().map(|s| s.as_str()),
-                    t.outcome.as_str(),
-                    t.calls,
-                    t.transfers,
-                    r.map(|r| r.level.score()),
-                    r.and_then(|r| r.attitude).map(|l| l.score()),
-                    r.and_then(|r| r.efficiency).map(|l| l.score()),
-                    r.and_then(|r| r.quality).map(|l| l.score()),
-                    opt_ms(t.rated_at),
-                ])?;
-                let was = before.get(*i).copied().flatten();
-                // A rating that newly needs a follow-up (a ticket finished and rated again
-                // after a reactivation can be rated twice; opening is idempotent anyway).
-                if let Some(rating) = t.rating
-                    && stats::needs_follow_up(rating.level)
-                    && !was.is_some_and(|w| stats::needs_follow_up(w.level))
-                {
-                    bad.push(BadRating {
-                        hall: hall.clone(),
-                        day: tail.day,
-                        ticket: t.ticket.to_string(),
-                        service: t.service.clone(),
-                        window: t.window,
-                        staff: t.staff.clone(),
-                        level: rating.level,
-                        rated_at: t.rated_at.unwrap_or(t.issued_at),
-                    });
-                }
+        put_tickets(&tx, &hall, &d, changed.iter().map(|i| &facts.tickets[*i]), catalog)?;
+        for i in &changed {
+            let t = &facts.tickets[*i];
+            let was = before.get(*i).copied().flatten();
+            // A rating that newly needs a follow-up (a ticket finished and rated again after a
+            // reactivation can be rated twice; opening is idempotent anyway).
+            if let Some(rating) = t.rating
+                && stats::needs_follow_up(rating.level)
+                && !was.is_some_and(|w| stats::needs_follow_up(w.level))
+            {
+                bad.push(BadRating {
+                    hall: hall.clone(),
+                    day: tail.day,
+                    ticket: t.ticket.to_string(),
+                    service: t.service.clone(),
+                    window: t.window,
+                    staff: t.staff.clone(),
+                    level: rating.level,
+                    rated_at: t.rated_at.unwrap_or(t.issued_at),
+                });
             }
         }
         write_attendance(&tx, &hall, &d, &facts.shifts, &facts.pauses)?;
@@ -471,8 +432,61 @@ fn load_day(tx: &Transaction<'_>, hall: &HallId, day: &str, origin: Timestamp) -
     Ok(DayFacts::from_parts(origin, tickets, shifts, pauses))
 }
 
-fn write_attendance(
-    tx: &Transaction<'_>,
+/// Writes (inserts or replaces) ticket fact rows of one hall-day; the department is the
+/// service's in `catalog`.
+pub fn put_tickets<'a>(
+    tx: &Connection,
+    hall: &HallId,
+    day: &str,
+    tickets: impl Iterator<Item = &'a TicketFacts>,
+    catalog: &Catalog,
+) -> Result<()> {
+    let mut put = tx.prepare_cached(
+        "INSERT OR REPLACE INTO tickets (hall, day, ticket, service, department, priority, source, booking,
+         visitor_kind, college, issued_ms, hour, first_called_ms, started_ms, finished_ms, no_show_ms,
+         window, staff, outcome, calls, transfers, rating, attitude, efficiency, quality, rated_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+         ?21, ?22, ?23, ?24, ?25, ?26)",
+    )?;
+    for t in tickets {
+        let department =
+            catalog.services.get(&t.service).map(|s| s.department.to_string()).unwrap_or_default();
+        let r = t.rating.as_ref();
+        put.execute(params![
+            hall.as_str(),
+            day,
+            t.ticket.to_string(),
+            t.service.as_str(),
+            department,
+            t.priority.as_str(),
+            t.source.as_str(),
+            t.booking.as_ref().map(|b| b.as_str()),
+            t.visitor_kind.map(|k| k.as_str()),
+            t.college,
+            t.issued_at.0,
+            t.hour,
+            opt_ms(t.first_called_at),
+            opt_ms(t.started_at),
+            opt_ms(t.finished_at),
+            opt_ms(t.no_show_at),
+            t.window,
+            t.staff.as_ref().map(|s| s.as_str()),
+            t.outcome.as_str(),
+            t.calls,
+            t.transfers,
+            r.map(|r| r.level.score()),
+            r.and_then(|r| r.attitude).map(|l| l.score()),
+            r.and_then(|r| r.efficiency).map(|l| l.score()),
+            r.and_then(|r| r.quality).map(|l| l.score()),
+            opt_ms(t.rated_at),
+        ])?;
+    }
+    Ok(())
+}
+
+/// Replaces a hall-day's shifts and pauses.
+pub fn write_attendance(
+    tx: &Connection,
     hall: &HallId,
     day: &str,
     shifts: &[Shift],
