@@ -111,9 +111,15 @@ fn one_case(backend: &Backend, number: &CaseNo) -> Result<Option<Case>, String> 
     let Some((day, hall, _)) = number.parts() else { return Ok(None) };
     let id = DocId::Cases { hall, month: Month::of(day) };
     let mut store = backend.store();
+    let loaded = store.is_loaded(&id);
     match store.doc(&id).map_err(|e| e.to_string())? {
         Some(doc) => cases::find(doc, &id.to_string(), number).map_err(|e| e.to_string()),
-        None => Ok(None),
+        None => {
+            if !loaded {
+                store.evict(&id);
+            }
+            Ok(None)
+        }
     }
 }
 

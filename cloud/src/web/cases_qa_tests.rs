@@ -252,6 +252,8 @@ async fn a_wrong_code_and_an_unknown_number_get_the_same_answer() {
         assert_eq!(r.body, wrong.body, "one answer, byte for byte");
     }
     assert!(wrong.body.contains("未找到该办件，或查询码不正确"), "{}", wrong.body);
+    let ghost = DocId::Cases { hall: HallId::new("east"), month: Month::of(today()) };
+    assert!(!w.backend.store().is_loaded(&ghost), "a guessed document is not kept in memory");
 }
 
 #[tokio::test]

@@ -105,12 +105,20 @@ fn find(backend: &crate::office::Backend, number: &str, code: &str) -> Option<Ca
     let id = DocId::Cases { hall, month: Month::of(day) };
     let found = {
         let mut store = backend.store();
+        let loaded = store.is_loaded(&id);
         match store.doc(&id) {
             Ok(Some(doc)) => cases::find(doc, &id.to_string(), &number).unwrap_or_else(|error| {
                 tracing::warn!(message = "A cases document cannot be read.", doc = %id, %error);
                 None
             }),
-            _ => None,
+            _ => {
+                // A document that does not exist is not kept in memory: guessed halls and
+                // months would otherwise each leave an empty one behind.
+                if !loaded {
+                    store.evict(&id);
+                }
+                None
+            }
         }
     };
     let right = same_secret(found.as_ref().map_or(NO_CODE, |c| c.code.as_str()), code);
