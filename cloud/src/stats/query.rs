@@ -220,13 +220,17 @@ fn finish(group: Group, catalog: &Catalog, acc: BTreeMap<String, Totals>) -> Vec
 
 /// Figures grouped by `group` over the tickets `filter` lets through.
 pub fn grouped(conn: &Connection, filter: &Filter, group: Group, catalog: &Catalog) -> Result<Vec<GroupRow>> {
-    if filter.staff.is_some() {
-        return grouped_from_facts(conn, filter, group, catalog);
-    }
+    // One staff member's figures: by day or hall from the staff rollup, else from the facts.
+    let (dim, key) = match (&filter.staff, group) {
+        (Some(s), Group::Day | Group::Hall) => (Dim::Staff, Some(s.to_string())),
+        (Some(_), _) => return grouped_from_facts(conn, filter, group, catalog),
+        (None, _) => (group.dim(), None),
+    };
     let mut st = conn.prepare_cached(&format!(
-        "SELECT hall, day, key, {ROLLUP_COLUMNS} FROM rollup WHERE dim = ?1 AND day BETWEEN ?2 AND ?3"
+        "SELECT hall, day, key, {ROLLUP_COLUMNS} FROM rollup WHERE dim = ?1 AND day BETWEEN ?2 AND ?3
+         AND (?4 IS NULL OR key = ?4)"
     ))?;
-    let mut rows = st.query(params![group.dim().as_str(), filter.from.to_string(), filter.to.to_string()])?;
+    let mut rows = st.query(params![dim.as_str(), filter.from.to_string(), filter.to.to_string(), key])?;
     let mut acc: BTreeMap<String, Totals> = BTreeMap::new();
     while let Some(r) = rows.next()? {
         let hall: String = r.get(0)?;
@@ -251,10 +255,14 @@ pub fn grouped_from_facts(
     group: Group,
     catalog: &Catalog,
 ) -> Result<Vec<GroupRow>> {
-    let mut sql = format!("SELECT hall, day, {TICKET_COLUMNS} FROM tickets WHERE day BETWEEN ?1 AND ?2");
-    if filter.staff.is_some() {
-        sql.push_str(" AND staff = ?3");
-    }
+    // A staff member's tickets through their index (the day index would read every hall's).
+    let sql = if filter.staff.is_some() {
+        format!(
+            "SELECT hall, day, {TICKET_COLUMNS} FROM tickets INDEXED BY tickets_by_staff WHERE staff = ?3 AND day BETWEEN ?1 AND ?2"
+        )
+    } else {
+        format!("SELECT hall, day, {TICKET_COLUMNS} FROM tickets WHERE day BETWEEN ?1 AND ?2")
+    };
     let mut st = conn.prepare_cached(&sql)?;
     let from = filter.from.to_string();
     let to = filter.to.to_string();
