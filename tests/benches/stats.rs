@@ -297,6 +297,7 @@ fn main() {
     let year = Filter { halls: None, from: to.plus_days(-(days) + 1), to, staff: None };
     let one_hall = Filter { halls: Some([HallId::new("main")].into()), ..year.clone() };
     let staff_month = Filter { staff: Some(StaffId::new("s03")), ..month.clone() };
+    let staff_month31 = Filter { from: to.plus_days(-30), ..staff_month.clone() };
     let staff_year = Filter { staff: Some(StaffId::new("s03")), ..year.clone() };
     let mut rows = Vec::new();
     time(
@@ -343,6 +344,12 @@ fn main() {
         "office (window staff): own figures, a year, by day",
         &mut rows,
         || query::grouped(&conn, &staff_year, Group::Day, &catalog).unwrap(),
+        Vec::len,
+    );
+    time(
+        "office (window staff): own figures, 31 days, by service (ticket facts)",
+        &mut rows,
+        || query::grouped(&conn, &staff_month31, Group::Service, &catalog).unwrap(),
         Vec::len,
     );
     time("office: attendance shifts, 30 days", &mut rows, || query::shifts(&conn, &month).unwrap(), Vec::len);

@@ -24,6 +24,9 @@ use onestop_model::stats::Totals;
 use onestop_model::{Catalog, Day, HallId, StaffId, Timestamp};
 use std::collections::BTreeSet;
 
+/// The longest range of a staff member's own figures read from their tickets.
+const FACT_DAYS: i32 = 31;
+
 fn campus_offset(catalog: &Catalog) -> i32 {
     catalog.halls.values().next().map_or(480, |h| h.utc_offset_minutes)
 }
@@ -390,6 +393,15 @@ pub async fn office(State(web): State<WebState>, o: Officer, Query(q): Query<Off
         Err(r) => return r,
     };
     let group = Group::parse(q.group.trim()).unwrap_or(Group::Day);
+    // A staff member's own figures by anything but day or hall are read from their tickets
+    // (the rollups hold them by day only): at most FACT_DAYS days at a time, which stays fast.
+    let mut filter = filter;
+    let clamped = filter.staff.is_some()
+        && !matches!(group, Group::Day | Group::Hall)
+        && filter.from < filter.to.plus_days(-(FACT_DAYS - 1));
+    if clamped {
+        filter.from = filter.to.plus_days(-(FACT_DAYS - 1));
+    }
     let backend = web.backend.clone();
     let cat = catalog.clone();
     let f = filter.clone();
@@ -437,6 +449,12 @@ pub async fn office(State(web): State<WebState>, o: Officer, Query(q): Query<Off
     let t = |x: Timestamp| x.local_hm(offset);
     let shown_shifts = &shifts[..shifts.len().min(200)];
     let body = html! {
+        @if clamped {
+            p.note { (lang.t(
+                &format!("按此分组查看本人数据时，最多显示 {FACT_DAYS} 天：{} 至 {}。", filter.from, filter.to),
+                &format!("Your own figures grouped this way cover at most {FACT_DAYS} days: {} to {}.", filter.from, filter.to),
+            )) }
+        }
         @if own {
             p.note { (lang.t(
                 &format!("仅显示您本人（工号 {}）的数据。", o.account.login),
