@@ -25,6 +25,7 @@ pub mod seed;
 pub mod session;
 pub mod store;
 pub mod transport;
+pub mod wholedoc;
 pub mod wire;
 
 pub use codec::{DocError, SCHEMA};

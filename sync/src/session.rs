@@ -147,6 +147,20 @@ pub trait Docs {
     /// large arrivals, which are cheaper stored whole than change by change). `saved`, when
     /// given, is `doc` already saved (the bytes a whole-document message carried).
     fn adopt(&mut self, id: &DocId, doc: Automerge, saved: Option<Vec<u8>>) -> Result<(), String>;
+    /// Stores a document this side does not hold from the saved bytes a whole-document
+    /// message carried, durably and without loading it; `heads` come from its header.
+    fn adopt_saved(&mut self, id: &DocId, bytes: Vec<u8>, heads: Vec<ChangeHash>) -> Result<(), String>;
+    /// Applies a sync message that brings no changes to the held document's sync `state`
+    /// (the document itself does not change), without copying the document. `Ok(false)`:
+    /// the document is not held.
+    fn receive_without_changes(
+        &mut self,
+        id: &DocId,
+        state: &mut State,
+        msg: Message,
+    ) -> Result<bool, String>;
+    /// The document's heads, `None` if it is not held (without loading it where possible).
+    fn heads(&mut self, id: &DocId) -> Result<Option<Vec<ChangeHash>>, String>;
     /// Forgets a document and its sync state, durably.
     fn discard(&mut self, id: &DocId) -> Result<(), String>;
     /// The persisted sync state for this link and document.
@@ -241,6 +255,12 @@ impl Session {
         }
         let mut state = self.state(docs, id);
         let empty = Automerge::new();
+        // In step already (e.g. the notice of a document this session just received): no
+        // message, and no need to load the document to find that out.
+        if docs.heads(id).map_err(SessionError::Docs)?.is_some_and(|h| in_step(&state, &h)) {
+            self.states.insert(id.clone(), state);
+            return Ok(());
+        }
         let msg = match docs.doc(id).map_err(SessionError::Docs)? {
             Some(doc) => doc.generate_sync_message(&mut state),
             // A document we do not have yet: an empty one asks the peer for everything.
@@ -317,8 +337,10 @@ impl Session {
                     return Ok(Vec::new());
                 }
                 match self.receive_sync(docs, &doc, &message, &peer) {
-                    Ok(applied) => {
-                        self.sync_doc(docs, &doc)?;
+                    Ok((applied, answered)) => {
+                        if !answered {
+                            self.sync_doc(docs, &doc)?;
+                        }
                         Ok(vec![if applied {
                             SessionEvent::Applied { doc }
                         } else {
@@ -360,14 +382,15 @@ impl Session {
         Ok(())
     }
 
-    /// Applies a sync message all or nothing. `Ok(true)` if changes were added.
+    /// Applies a sync message all or nothing. `Ok((added, answered))`: whether changes were
+    /// added, and whether the answer is already queued.
     fn receive_sync(
         &mut self,
         docs: &mut dyn Docs,
         id: &DocId,
         message: &[u8],
         peer: &ActorId,
-    ) -> Result<bool, Refusal> {
+    ) -> Result<(bool, bool), Refusal> {
         if !authority::may_hold(&self.side, id) {
             return Err(Refusal::Policy(match &self.side {
                 Side::Cloud { node, hall } => format!("node {node} of hall {hall} may not sync {id}"),
@@ -377,6 +400,18 @@ impl Session {
         let msg =
             Message::decode(message).map_err(|e| Refusal::Policy(format!("unreadable sync message: {e}")))?;
         let mut state = self.state(docs, id);
+        if let Some(answered) = self.receive_whole(docs, id, &msg, &mut state, peer)? {
+            return Ok((true, answered));
+        }
+        // No changes (an answer, a request): only the sync state moves, and nothing can be
+        // refused, so there is no copy to make (forking a busy day costs tens of milliseconds).
+        if msg.changes.is_empty()
+            && docs.receive_without_changes(id, &mut state, msg.clone()).map_err(Refusal::Policy)?
+        {
+            docs.save_state(id, &state);
+            self.states.insert(id.clone(), state);
+            return Ok((false, false));
+        }
         // A whole document arriving for a document we do not have: its bytes are already the
         // saved form of what we will hold.
         let whole = if msg.changes.len() == 1 { msg.changes.iter().next().map(<[u8]>::to_vec) } else { None };
@@ -406,8 +441,121 @@ impl Session {
         let applied = added > 0;
         docs.save_state(id, &state);
         self.states.insert(id.clone(), state);
-        Ok(applied)
+        Ok((applied, false))
     }
+
+    /// A whole document for a document this side does not hold (a week's backlog, a hall's
+    /// history) is stored as it came, unread: its header names its authors and heads, which
+    /// is all the authority check and the answer need. Loading a busy day takes tens of
+    /// milliseconds; this takes a checksum. Does what `receive_sync_message` and then
+    /// `generate_sync_message` would do to the sync state, and queues the same answer (our
+    /// heads are theirs; nothing to send; an empty Bloom filter since the shared heads).
+    /// `Ok(None)`: not such a message, or one this path does not take (the ordinary path
+    /// then handles it, checking everything).
+    fn receive_whole(
+        &mut self,
+        docs: &mut dyn Docs,
+        id: &DocId,
+        msg: &Message,
+        state: &mut State,
+        peer: &ActorId,
+    ) -> Result<Option<bool>, Refusal> {
+        use automerge::sync::{BloomFilter, Have, MessageFlags};
+        if msg.changes.len() != 1 || state.needs_reset || state.read_only {
+            return Ok(None);
+        }
+        let Some(bytes) = msg.changes.iter().next() else { return Ok(None) };
+        let Some(header) = crate::wholedoc::read_header(bytes) else { return Ok(None) };
+        let sorted = |h: &[ChangeHash]| {
+            let mut h = h.to_vec();
+            h.sort();
+            h
+        };
+        let heads = sorted(&header.heads);
+        // Their heads must be the document's, and what they say we last shared must be in it.
+        if heads.is_empty()
+            || sorted(&msg.heads) != heads
+            || msg.have.iter().any(|h| h.last_sync.iter().any(|c| !heads.contains(c)))
+        {
+            return Ok(None);
+        }
+        if docs.heads(id).map_err(Refusal::Store)?.is_some() {
+            return Ok(None);
+        }
+        authority::may_write(&self.side, id).map_err(Refusal::Policy)?;
+        if matches!(self.side, Side::Cloud { .. }) {
+            authority::changes_by(peer, header.actors.iter()).map_err(Refusal::Policy)?;
+        }
+        docs.adopt_saved(id, bytes.to_vec(), heads.clone()).map_err(Refusal::Store)?;
+        // As receive_sync_message: the flags, the shared heads, what they have and need.
+        state.in_flight = false;
+        if let Some(flags) = msg.flags {
+            let mut caps = vec![automerge::sync::Capability::MessageV2];
+            if flags.contains(MessageFlags::SUPPORTS_SYNC_RESET) {
+                caps.push(automerge::sync::Capability::SyncReset);
+            }
+            state.their_capabilities = Some(caps);
+            if flags.contains(MessageFlags::SYNC_RESET) {
+                state.sent_hashes.clear();
+            }
+            state.peer_read_only = flags.contains(MessageFlags::READ_ONLY);
+        }
+        state.shared_heads = heads.clone();
+        state.their_have = Some(msg.have.clone());
+        state.their_heads = Some(msg.heads.clone());
+        state.their_need = Some(msg.need.clone());
+        // As generate_sync_message: our heads, nothing needed, nothing to send.
+        let answer = if state.last_sent_heads == heads && state.have_responded {
+            None
+        } else {
+            state.have_responded = true;
+            state.last_sent_heads = heads.clone();
+            state.in_flight = true;
+            let mut flags = MessageFlags::new();
+            flags.set(MessageFlags::SUPPORTS_SYNC_RESET);
+            let v2 = state
+                .their_capabilities
+                .as_ref()
+                .is_some_and(|c| c.contains(&automerge::sync::Capability::MessageV2));
+            Some(Message {
+                heads: heads.clone(),
+                need: Vec::new(),
+                have: vec![Have { last_sync: heads, bloom: BloomFilter::default() }],
+                changes: Vec::<Vec<u8>>::new().into(),
+                flags: Some(flags),
+                version: if v2 {
+                    automerge::sync::MessageVersion::V2
+                } else {
+                    automerge::sync::MessageVersion::V1
+                },
+            })
+        };
+        docs.save_state(id, state);
+        self.states.insert(id.clone(), state.clone());
+        if let Some(m) = answer {
+            self.out.push_back(Frame::Sync { doc: id.clone(), message: m.encode() });
+        }
+        Ok(Some(true))
+    }
+}
+
+/// Would `generate_sync_message` say nothing? True when the peer has told us it holds
+/// exactly our heads (the same heads are the same changes: there is nothing to send, whatever
+/// its Bloom filter says) and needs nothing, and we have already told it our heads.
+/// Automerge reaches the same answer only after loading the document and walking its whole
+/// change graph (tens of milliseconds on a busy day, for every document of a large exchange).
+fn in_step(state: &State, ours: &[ChangeHash]) -> bool {
+    let sorted = |h: &[ChangeHash]| {
+        let mut h = h.to_vec();
+        h.sort();
+        h
+    };
+    let ours = sorted(ours);
+    state.have_responded
+        && !state.needs_reset
+        && sorted(&state.last_sent_heads) == ours
+        && state.their_heads.as_deref().is_some_and(|t| sorted(t) == ours)
+        && state.their_need.as_deref().is_some_and(<[ChangeHash]>::is_empty)
 }
 
 /// More new changes than this in one message are stored as the whole document.
@@ -444,6 +592,24 @@ impl Docs for MemDocs {
         self.docs.insert(id.clone(), doc);
         Ok(())
     }
+    fn adopt_saved(&mut self, id: &DocId, bytes: Vec<u8>, _heads: Vec<ChangeHash>) -> Result<(), String> {
+        self.docs.insert(id.clone(), Automerge::load(&bytes).map_err(|e| e.to_string())?);
+        Ok(())
+    }
+    fn heads(&mut self, id: &DocId) -> Result<Option<Vec<ChangeHash>>, String> {
+        Ok(self.docs.get(id).map(|d| d.get_heads()))
+    }
+    fn receive_without_changes(
+        &mut self,
+        id: &DocId,
+        state: &mut State,
+        msg: Message,
+    ) -> Result<bool, String> {
+        match self.docs.get_mut(id) {
+            Some(doc) => doc.receive_sync_message(state, msg).map(|()| true).map_err(|e| e.to_string()),
+            None => Ok(false),
+        }
+    }
     fn discard(&mut self, id: &DocId) -> Result<(), String> {
         self.docs.remove(id);
         self.states.remove(id);
@@ -474,8 +640,8 @@ impl Docs for StoreDocs<'_> {
         let ids = self.store.list_docs().map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         for id in ids.into_iter().filter(|id| authority::may_hold(side, id)) {
-            if let Some(doc) = self.store.doc(&id).map_err(|e| e.to_string())? {
-                out.push(DocHeads { heads: doc.get_heads(), id });
+            if let Some(heads) = self.store.heads(&id).map_err(|e| e.to_string())? {
+                out.push(DocHeads { heads, id });
             }
         }
         Ok(out)
@@ -493,6 +659,21 @@ impl Docs for StoreDocs<'_> {
     fn adopt(&mut self, id: &DocId, doc: Automerge, saved: Option<Vec<u8>>) -> Result<(), String> {
         let stamp = self.store.next_stamp(self.store.last_stamp().time());
         self.store.write(stamp, |b| b.adopt(id, doc, saved)).map_err(|e| e.to_string())
+    }
+    fn adopt_saved(&mut self, id: &DocId, bytes: Vec<u8>, heads: Vec<ChangeHash>) -> Result<(), String> {
+        let stamp = self.store.next_stamp(self.store.last_stamp().time());
+        self.store.write(stamp, |b| b.adopt_saved(id, bytes, heads)).map_err(|e| e.to_string())
+    }
+    fn heads(&mut self, id: &DocId) -> Result<Option<Vec<ChangeHash>>, String> {
+        self.store.heads(id).map_err(|e| e.to_string())
+    }
+    fn receive_without_changes(
+        &mut self,
+        id: &DocId,
+        state: &mut State,
+        msg: Message,
+    ) -> Result<bool, String> {
+        self.store.receive_without_changes(id, state, msg).map_err(|e| e.to_string())
     }
     fn discard(&mut self, id: &DocId) -> Result<(), String> {
         self.store.discard(id).map_err(|e| e.to_string())

@@ -15,7 +15,7 @@
 use crate::docid::DocId;
 use crate::hlc::{self, HlcStamp};
 use automerge::transaction::Transaction;
-use automerge::{ActorId, Automerge, AutomergeError};
+use automerge::{ActorId, Automerge, AutomergeError, ChangeHash};
 use onestop_model::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
@@ -143,7 +143,8 @@ impl Store {
                  peer TEXT NOT NULL,
                  doc TEXT NOT NULL,
                  state BLOB NOT NULL,
-                 PRIMARY KEY (peer, doc));",
+                 PRIMARY KEY (peer, doc));
+             CREATE TABLE IF NOT EXISTS heads (doc TEXT PRIMARY KEY, heads BLOB NOT NULL);",
         )
         .map_err(sql)?;
         let get = |key: &str| -> Result<Option<Vec<u8>>, StoreError> {
@@ -290,6 +291,60 @@ impl Store {
         Ok(if slot.doc.is_empty() { None } else { Some(&slot.doc) })
     }
 
+    /// The document's heads, `None` if the store has never held it. A document not in
+    /// memory is not loaded for this: its heads are kept beside its chunks (a store written
+    /// before they were is loaded once and its heads kept from then on).
+    pub fn heads(&mut self, id: &DocId) -> Result<Option<Vec<ChangeHash>>, StoreError> {
+        if let Some(slot) = self.docs.get(id) {
+            return Ok(if slot.doc.is_empty() { None } else { Some(slot.doc.get_heads()) });
+        }
+        let kept: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT heads FROM heads WHERE doc = ?1", [id.to_string()], |r| r.get(0))
+            .optional()
+            .map_err(self.sql())?;
+        if let Some(h) = kept.as_deref().and_then(decode_heads) {
+            return Ok(Some(h));
+        }
+        let heads = match self.doc(id)? {
+            Some(doc) => doc.get_heads(),
+            None => return Ok(None),
+        };
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO heads (doc, heads) VALUES (?1, ?2)",
+                params![id.to_string(), encode_heads(&heads)],
+            )
+            .map_err(self.sql())?;
+        Ok(Some(heads))
+    }
+
+    /// A sync message that brings no changes (an answer, a request) changes only the sync
+    /// state, but Automerge's receive takes the document mutably: this runs it on the held
+    /// document itself, with no copy. Returns `false` when the store does not hold `id`.
+    pub fn receive_without_changes(
+        &mut self,
+        id: &DocId,
+        state: &mut automerge::sync::State,
+        msg: automerge::sync::Message,
+    ) -> Result<bool, StoreError> {
+        use automerge::sync::SyncDoc;
+        debug_assert!(msg.changes.is_empty());
+        if !msg.changes.is_empty() {
+            return Err(StoreError::rejected(format!("{id}: a message with changes must be written")));
+        }
+        let slot = self.slot(id)?;
+        if slot.doc.is_empty() {
+            return Ok(false);
+        }
+        let heads = slot.doc.get_heads();
+        slot.doc
+            .receive_sync_message(state, msg)
+            .map_err(|e| StoreError::rejected(format!("{id}: the sync message does not apply: {e}")))?;
+        debug_assert_eq!(heads, slot.doc.get_heads(), "a message without changes changed the document");
+        Ok(true)
+    }
+
     /// Every document the store holds on disk.
     pub fn list_docs(&self) -> Result<Vec<DocId>, StoreError> {
         let mut stmt =
@@ -346,10 +401,16 @@ impl Store {
         if stamp <= self.hlc {
             return Err(StoreError::StampNotAfter { given: stamp, last: self.hlc });
         }
-        let mut batch =
-            Batch { store: self, stamp, chunks: Vec::new(), snapshots: Vec::new(), touched: Vec::new() };
+        let mut batch = Batch {
+            store: self,
+            stamp,
+            chunks: Vec::new(),
+            snapshots: Vec::new(),
+            touched: Vec::new(),
+            saved_heads: Vec::new(),
+        };
         let result = f(&mut batch);
-        let Batch { chunks, snapshots, touched, .. } = batch;
+        let Batch { chunks, snapshots, touched, saved_heads, .. } = batch;
         let out = match result {
             Ok(out) => out,
             Err(e) => {
@@ -359,7 +420,21 @@ impl Store {
                 return Err(e);
             }
         };
-        if let Err(e) = self.commit(stamp, &chunks, &snapshots) {
+        // Each written document's heads, kept beside its chunks: a peer's hello lists every
+        // document's heads, which then costs no loading.
+        let heads: Vec<(DocId, Vec<ChangeHash>)> = chunks
+            .iter()
+            .chain(snapshots.iter())
+            .map(|(id, _)| id)
+            .filter_map(|id| {
+                let h = match saved_heads.iter().find(|(d, _)| d == id) {
+                    Some((_, h)) => h.clone(),
+                    None => self.docs.get(id)?.doc.get_heads(),
+                };
+                Some((id.clone(), h))
+            })
+            .collect();
+        if let Err(e) = self.commit(stamp, &chunks, &snapshots, &heads) {
             for id in &touched {
                 self.docs.remove(id);
             }
@@ -395,6 +470,7 @@ impl Store {
         stamp: HlcStamp,
         chunks: &[(DocId, Vec<u8>)],
         snapshots: &[(DocId, Vec<u8>)],
+        heads: &[(DocId, Vec<ChangeHash>)],
     ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let sql = |source| StoreError::Sql { path: path.clone(), source: Box::new(source) };
@@ -411,6 +487,12 @@ impl Store {
                 let row = tx.last_insert_rowid();
                 tx.execute("DELETE FROM chunks WHERE doc = ?1 AND id < ?2", params![name, row])
                     .map_err(sql)?;
+            }
+            let mut put_heads = tx
+                .prepare_cached("INSERT OR REPLACE INTO heads (doc, heads) VALUES (?1, ?2)")
+                .map_err(sql)?;
+            for (id, h) in heads {
+                put_heads.execute(params![id.to_string(), encode_heads(h)]).map_err(sql)?;
             }
             tx.prepare_cached("INSERT OR REPLACE INTO meta VALUES ('hlc', ?1)")
                 .map_err(sql)?
@@ -522,6 +604,7 @@ impl Store {
         let tx = self.conn.transaction().map_err(sql)?;
         tx.execute("DELETE FROM chunks WHERE doc = ?1", [&name]).map_err(sql)?;
         tx.execute("DELETE FROM sync_state WHERE doc = ?1", [&name]).map_err(sql)?;
+        tx.execute("DELETE FROM heads WHERE doc = ?1", [&name]).map_err(sql)?;
         tx.commit().map_err(sql)?;
         self.docs.remove(id);
         Ok(())
@@ -558,6 +641,19 @@ pub struct Batch<'s> {
     chunks: Vec<(DocId, Vec<u8>)>,
     snapshots: Vec<(DocId, Vec<u8>)>,
     touched: Vec<DocId>,
+    /// Heads of documents stored as bytes without loading them.
+    saved_heads: Vec<(DocId, Vec<ChangeHash>)>,
+}
+
+fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+fn decode_heads(bytes: &[u8]) -> Option<Vec<ChangeHash>> {
+    if !bytes.len().is_multiple_of(32) {
+        return None;
+    }
+    bytes.chunks(32).map(|c| ChangeHash::try_from(c).ok()).collect()
 }
 
 impl Batch<'_> {
@@ -615,6 +711,33 @@ impl Batch<'_> {
         self.chunks.retain(|(d, _)| d != id);
         self.snapshots.retain(|(d, _)| d != id);
         self.snapshots.push((id.clone(), bytes));
+        Ok(())
+    }
+
+    /// Stores a document the store does not hold from its saved bytes, without loading it
+    /// (a whole document arriving over sync): `heads` are its heads, read from its header by
+    /// the caller. It loads from disk on first use.
+    pub fn adopt_saved(
+        &mut self,
+        id: &DocId,
+        bytes: Vec<u8>,
+        heads: Vec<ChangeHash>,
+    ) -> Result<(), StoreError> {
+        if self.store.heads(id)?.is_some() {
+            return Err(StoreError::rejected(format!(
+                "{id}: a document the store holds cannot be adopted unread"
+            )));
+        }
+        if !self.touched.contains(id) {
+            self.touched.push(id.clone());
+        }
+        // Not in memory: the next reader loads what is on disk.
+        self.store.docs.remove(id);
+        self.chunks.retain(|(d, _)| d != id);
+        self.snapshots.retain(|(d, _)| d != id);
+        self.snapshots.push((id.clone(), bytes));
+        self.saved_heads.retain(|(d, _)| d != id);
+        self.saved_heads.push((id.clone(), heads));
         Ok(())
     }
 

@@ -550,6 +550,41 @@ fn adopting_a_larger_copy_stores_it_whole_and_refuses_a_smaller_one() {
 }
 
 #[test]
+fn a_whole_document_is_stored_unread_and_heads_are_kept_beside_the_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    // The sender's day, saved whole (what a whole-document sync message carries).
+    let mut sender = Store::open(&dir.path().join("edge.sqlite"), Durability::Normal).unwrap();
+    write_events(&mut sender, at(1), &every_event());
+    let doc = sender.doc(&day_id()).unwrap().unwrap();
+    let (bytes, heads) = (doc.save(), doc.get_heads());
+    let header = crate::wholedoc::read_header(&bytes).unwrap();
+    assert_eq!(header.heads, heads);
+
+    let path = dir.path().join("cloud.sqlite");
+    let mut store = Store::open(&path, Durability::Normal).unwrap();
+    assert_eq!(store.heads(&day_id()).unwrap(), None);
+    let stamp = store.next_stamp(at(2));
+    store.write(stamp, |b| b.adopt_saved(&day_id(), bytes.clone(), heads.clone())).unwrap();
+    assert!(!store.is_loaded(&day_id()), "stored as it came, not loaded");
+    assert_eq!(store.heads(&day_id()).unwrap(), Some(heads.clone()));
+    assert!(!store.is_loaded(&day_id()), "its heads are read without loading it");
+    // A document the store holds is never replaced unread.
+    let stamp = store.next_stamp(at(3));
+    assert!(store.write(stamp, |b| b.adopt_saved(&day_id(), bytes.clone(), heads.clone())).is_err());
+    // It loads on first use, whole; later writes keep the heads up to date, across reopening.
+    assert_eq!(day::read(store.doc(&day_id()).unwrap().unwrap(), "d").unwrap().events, every_event());
+    write_events(&mut store, at(40), &every_event()[..1]);
+    let now = store.doc(&day_id()).unwrap().unwrap().get_heads();
+    assert_ne!(now, heads);
+    drop(store);
+    let mut store = Store::open(&path, Durability::Normal).unwrap();
+    assert_eq!(store.heads(&day_id()).unwrap(), Some(now));
+    assert!(!store.is_loaded(&day_id()));
+    store.discard(&day_id()).unwrap();
+    assert_eq!(store.heads(&day_id()).unwrap(), None);
+}
+
+#[test]
 fn a_store_takes_in_what_another_process_wrote() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("node.sqlite");

@@ -30,7 +30,8 @@ fn main() {
     // A day at the main hall: 3,000 tickets from 08:30, stopped at 13:00.
     let hall = HallId::new("main");
     let catalog = sim::campus_catalog(&hall, 12);
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let day = Timestamp(now_ms).day(480);
     let opens = day.start(480).plus_minutes(8 * 60 + 30);
     let until = day.start(480).plus_minutes(13 * 60);
@@ -50,10 +51,8 @@ fn main() {
     let ticket = live.tickets.keys().next().cloned().unwrap();
     println!("hall main: {stats}");
     let site = Site { catalog: Arc::new(catalog), halls: [(hall, Arc::new(live))].into_iter().collect() };
-    let state = WebState {
-        cache: Cache::with(site),
-        backend: Arc::new(onestop_cloud::office::Backend::in_memory()),
-    };
+    let state =
+        WebState { cache: Cache::with(site), backend: Arc::new(onestop_cloud::office::Backend::in_memory()) };
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let addr = rt.block_on(async {
@@ -70,7 +69,9 @@ fn main() {
         ("ticket page", format!("/ticket/main/{day}/{ticket}")),
         ("catalogue", "/services".to_string()),
     ];
-    println!("wrk: 2 threads, {connections} connections, {seconds} s a page, on loopback (2 cores shared with the server)");
+    println!(
+        "wrk: 2 threads, {connections} connections, {seconds} s a page, on loopback (2 cores shared with the server)"
+    );
     println!("{:<14} {:>12} {:>10} {:>10} {:>10}", "page", "requests/s", "p50", "p99", "max");
     for (name, path) in pages {
         let out = Command::new("wrk")
@@ -91,7 +92,13 @@ fn main() {
             .and_then(|l| l.split_whitespace().nth(3).map(String::from))
             .unwrap_or_else(|| "?".into());
         let errors = text.lines().find(|l| l.contains("Non-2xx") || l.contains("Socket errors"));
-        println!("{name:<14} {:>12} {:>10} {:>10} {:>10}", field("Requests/sec:"), field("50%"), field("99%"), max);
+        println!(
+            "{name:<14} {:>12} {:>10} {:>10} {:>10}",
+            field("Requests/sec:"),
+            field("50%"),
+            field("99%"),
+            max
+        );
         if let Some(e) = errors {
             println!("  {}", e.trim());
         }

@@ -125,8 +125,10 @@ async fn a_slot_booked_online_is_checked_in_at_the_kiosk_and_called() {
     let visitor = driver.browser("zh-CN").await;
     visitor.goto(&web("/")).await.unwrap();
     click(&visitor, "header.site a[href='/book']").await;
-    wait_on(&visitor, "the halls", LIMIT, || async { text(&visitor, "li[data-hall='main']").await != "" })
-        .await;
+    wait_on(&visitor, "the halls", LIMIT, || async {
+        !text(&visitor, "li[data-hall='main']").await.is_empty()
+    })
+    .await;
     screenshot(&visitor, "booking-halls-zh").await;
     click(&visitor, "li[data-hall='main'] a").await;
     click(&visitor, "li[data-service='enrolment-cert'] a").await;
@@ -272,7 +274,8 @@ fn a_hall_offline_since_before_the_booking_checks_the_token_in() {
         .stderr(std::fs::File::create(hall.data.join("edge-offline.log")).unwrap())
         .spawn()
         .unwrap();
-    let _ = std::mem::replace(&mut hall.child, child);
+    // The old process was stopped above; reap it as the new one takes its place.
+    let _ = std::mem::replace(&mut hall.child, child).wait();
     eventually("the hall serving again", || get(hall.addr, "/healthz").is_ok_and(|(s, _)| s == 200));
     assert_ne!(view(&hall)["online"], true, "the hall is offline");
     assert_eq!(chunks(&hall, &format!("hall/main/bookings/{today}")), 0, "it never received the booking");

@@ -8,10 +8,10 @@
 #![allow(clippy::result_large_err)]
 
 pub mod auth;
-pub mod cases;
-pub mod followups;
 pub mod cards;
+pub mod cases;
 pub mod catalog;
+pub mod followups;
 pub mod forms;
 pub mod nodes;
 pub mod qa;

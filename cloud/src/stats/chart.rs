@@ -78,7 +78,11 @@ fn draw(
                 return String::new();
             }
             let i = i as usize;
-            if i.is_multiple_of(every) { x.get(i).map(|s| short(s)).unwrap_or_default() } else { String::new() }
+            if i.is_multiple_of(every) {
+                x.get(i).map(|s| short(s)).unwrap_or_default()
+            } else {
+                String::new()
+            }
         })
         .y_desc(y_unit)
         .label_style(("sans-serif", 11))

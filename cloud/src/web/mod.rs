@@ -203,9 +203,9 @@ pub fn page(lang: Lang, title: &str, live: Option<Live<'_>>, body: Markup) -> Ma
                             li { a href="/services" { (lang.t("办事指南", "Services")) } }
                             li { a href="/notices" { (lang.t("通知公告", "Notices")) } }
                             li { a href="/stats" { (lang.t("统计", "Statistics")) } }
+                            li { a href="/book" { (lang.t("预约", "Book")) } }
                             li { a href="/progress" { (lang.t("办件查询", "Case progress")) } }
                             li { a href="/qa" { (lang.t("咨询", "Q&A")) } }
-                            li { a href="/book" { (lang.t("预约", "Book")) } }
                         }
                     }
                 }

@@ -11,7 +11,7 @@ use crate::store::Store;
 use crate::wire::{FrameReader, WireError};
 use automerge::ActorId;
 use onestop_model::{Day, HallId, Timestamp};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -181,17 +181,33 @@ impl Traffic {
 /// How many changes this node made that `peer` has not acknowledged, judged from the
 /// persisted sync states (the heads both sides are known to share).
 pub fn changes_waiting(store: &mut Store, peer: &str, hall: &HallId) -> usize {
+    waiting_by_doc(store, peer, hall).values().sum()
+}
+
+/// [`changes_waiting`] for each document held.
+fn waiting_by_doc(store: &mut Store, peer: &str, hall: &HallId) -> BTreeMap<DocId, usize> {
+    let held = StoreDocs { store: &mut *store, peer: peer.to_string() }
+        .held(&Side::Edge { hall: hall.clone() })
+        .unwrap_or_default();
+    held.into_iter().map(|d| (d.id.clone(), waiting_in(store, peer, &d.id))).collect()
+}
+
+/// This node's changes to `id` the cloud has not acknowledged (by the persisted shared heads).
+fn waiting_in(store: &mut Store, peer: &str, id: &DocId) -> usize {
     let own = store.actor().clone();
     let mut docs = StoreDocs { store, peer: peer.to_string() };
-    let held = docs.held(&Side::Edge { hall: hall.clone() }).unwrap_or_default();
-    let mut waiting = 0;
-    for d in held {
-        let shared = docs.load_state(&d.id).map(|s| s.shared_heads).unwrap_or_default();
-        if let Ok(Some(doc)) = docs.store.doc(&d.id) {
-            waiting += doc.get_changes_meta(&shared).iter().filter(|c| *c.actor == own).count();
-        }
+    let mut shared = docs.load_state(id).map(|s| s.shared_heads).unwrap_or_default();
+    let Ok(Some(mut heads)) = docs.heads(id) else { return 0 };
+    shared.sort();
+    heads.sort();
+    if shared == heads {
+        // In step with the cloud: nothing waits (and nothing needs loading to say so).
+        return 0;
     }
-    waiting
+    match docs.store.doc(id) {
+        Ok(Some(doc)) => doc.get_changes_meta(&shared).iter().filter(|c| *c.actor == own).count(),
+        _ => 0,
+    }
 }
 
 /// The edge's side of the link: dials the cloud, keeps the session going, reconnects with
@@ -267,7 +283,9 @@ impl EdgeLink {
         let mut changes = self.changes.subscribe();
         let status = self.status.clone();
         let time = self.time.clone();
-        let hall = self.hall.clone();
+        // What waits, per document: an acknowledgement recounts its own document only (a
+        // large exchange acknowledges document after document).
+        let mut waiting = waiting_by_doc(&mut lock(&self.store), "cloud", &self.hall);
         let result = drive(
             &mut session,
             &self.store,
@@ -287,11 +305,12 @@ impl EdgeLink {
                     });
                 }
                 SessionEvent::Applied { .. } => status.send_modify(|s| s.last_sync = Some(now_ms())),
-                SessionEvent::Acknowledged { .. } => {
-                    let waiting = changes_waiting(&mut lock(store), "cloud", &hall);
+                SessionEvent::Acknowledged { doc } => {
+                    waiting.insert(doc.clone(), waiting_in(&mut lock(store), "cloud", &doc));
+                    let total = waiting.values().sum();
                     status.send_modify(|s| {
                         s.last_sync = Some(now_ms());
-                        s.changes_waiting = waiting;
+                        s.changes_waiting = total;
                     });
                 }
                 SessionEvent::Refused { doc, reason, .. } => {
