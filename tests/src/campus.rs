@@ -232,6 +232,20 @@ impl Campus {
         hall
     }
 
+    /// A row of the public statistics' CSV `table` (`halls`, `daily`) whose first column is
+    /// `key`, by column name; `None` while there is none.
+    pub fn stats_row(&self, table: &str, key: &str) -> Option<std::collections::HashMap<String, String>> {
+        let web = self.web.expect("a cloud started with a website");
+        let (status, body) = crate::hall::get(web, &format!("/stats?format=csv&table={table}")).ok()?;
+        if status != 200 {
+            return None;
+        }
+        let mut lines = body.trim_start_matches('\u{feff}').split("\r\n");
+        let header: Vec<String> = lines.next()?.split(',').map(str::to_string).collect();
+        let row = lines.find(|l| l.starts_with(&format!("{key},")))?;
+        Some(header.into_iter().zip(row.split(',').map(str::to_string)).collect())
+    }
+
     /// Enrols a node in `data` with `token`, as the node's first boot does.
     pub fn enroll(&self, data: &Path, token: &str, hardware: &str) -> Output {
         let mut args = self.enroll_args(data);

@@ -158,6 +158,20 @@ pub fn staff_cookie(answer: &str) -> Option<String> {
     Some(line["set-cookie: ".len()..].split(';').next()?.to_string())
 }
 
+/// Does `action` (call-next, start, finish-immediate, …) at `window`'s counter as the staff
+/// member whose session `cookie` is, with the page's CSRF token; panics unless it redirects.
+pub fn counter_action(addr: SocketAddr, cookie: &str, window: u16, action: &str) {
+    let (_, page) = with_cookie(addr, "GET", &format!("/counter/window/{window}"), cookie, "");
+    let (status, answer) = with_cookie(
+        addr,
+        "POST",
+        &format!("/counter/window/{window}/{action}"),
+        cookie,
+        &format!("csrf={}", csrf(&page)),
+    );
+    assert_eq!(status, 303, "{action}: {answer}");
+}
+
 /// The CSRF token in a staff page.
 pub fn csrf(page: &str) -> String {
     let at = page.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;

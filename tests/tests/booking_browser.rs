@@ -4,8 +4,9 @@
 //! - in headless Chromium a visitor books a slot on the campus website and gets a code and a
 //!   QR code; the booking reaches the hall through real sync; at the hall's kiosk the QR code's
 //!   token is scanned (typed, as a keyboard-like scanner does) on the first page; a ticket is
-//!   issued from the booking and window 1 calls it; the check-in comes back to the cloud, which
-//!   then refuses to cancel the booking;
+//!   issued from the booking and window 1 calls, serves and finishes it; the visitor rates it
+//!   非常满意 and the campus statistics count the rating; the check-in comes back to the
+//!   cloud, which then refuses to cancel the booking;
 //! - a hall offline since before the booking (its cloud address unreachable) still checks the
 //!   token in, with the key it got in the catalogue; its 6-character code is unknown there.
 //!
@@ -19,7 +20,7 @@ use onestop_sync::{DocId, Durability, Store, day};
 use onestop_tests::bin;
 use onestop_tests::browser::{Driver, screenshot, wait_on};
 use onestop_tests::campus::{Campus, CloudOptions};
-use onestop_tests::hall::{HallProcess, csrf, get, request, staff_cookie, with_cookie};
+use onestop_tests::hall::{HallProcess, counter_action, get, request, staff_cookie, with_cookie};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -65,17 +66,15 @@ fn chunks(hall: &HallProcess, doc: &str) -> i64 {
     db.query_row("SELECT count(*) FROM chunks WHERE doc = ?1", [doc], |r| r.get(0)).unwrap_or(0)
 }
 
-/// Staff member `wang` logs in at window 1 (the check-in) and calls the next visitor.
-fn check_in_and_call(hall: &HallProcess) {
+/// Staff member `wang` logs in at window 1 (the check-in) and calls the next visitor;
+/// returns the staff session.
+fn check_in_and_call(hall: &HallProcess) -> String {
     let (status, answer) =
         with_cookie(hall.addr, "POST", "/counter/login", "", "window=1&staff=wang&pin=2468");
     assert_eq!(status, 303, "the login: {answer}");
     let cookie = staff_cookie(&answer).expect("a staff session");
-    let (_, page) = with_cookie(hall.addr, "GET", "/counter/window/1", &cookie, "");
-    let token = csrf(&page);
-    let (status, _) =
-        with_cookie(hall.addr, "POST", "/counter/window/1/call-next", &cookie, &format!("csrf={token}"));
-    assert_eq!(status, 303, "call-next redirects back to the counter");
+    counter_action(hall.addr, &cookie, 1, "call-next");
+    cookie
 }
 
 fn view(hall: &HallProcess) -> serde_json::Value {
@@ -113,7 +112,7 @@ fn booked_ticket(hall: &mut HallProcess, today: Day) -> Vec<(String, Source)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slot_booked_online_is_checked_in_at_the_kiosk_and_called() {
+async fn a_slot_booked_online_is_checked_in_called_served_and_its_rating_counted() {
     let dir = tempfile::tempdir().unwrap();
     let campus = campus(dir.path());
     let mut hall = campus.run_hall(dir.path(), "main", "main-pi-1");
@@ -185,11 +184,28 @@ async fn a_slot_booked_online_is_checked_in_at_the_kiosk_and_called() {
     assert!(body.contains("已签到") || body.contains("already holds"), "{body}");
 
     // Window 1 calls: the booked ticket.
-    check_in_and_call(&hall);
+    let cookie = check_in_and_call(&hall);
     eventually("the call at window 1", || {
         let v = view(&hall);
         v["calls"][0]["ticket"] == ticket.as_str() && v["calls"][0]["window"] == 1
     });
+
+    // Served, finished and rated 非常满意 at window 1's rating tablet: the campus statistics
+    // count the booked visitor's rating (through sync and the cloud's projection).
+    counter_action(hall.addr, &cookie, 1, "start");
+    counter_action(hall.addr, &cookie, 1, "finish-immediate");
+    let (status, answer) = with_cookie(hall.addr, "POST", "/rate/1", "", "level=5");
+    assert_eq!(status, 200, "the rating: {answer}");
+    eventually("the rating in the campus statistics", || {
+        campus.stats_row("halls", "main").is_some_and(|r| r["rated"] == "1" && r["very_satisfied"] == "1")
+    });
+    let stats = driver.browser("zh-CN").await;
+    stats.goto(&web("/stats")).await.unwrap();
+    wait_on(&stats, "the hall's satisfaction on the statistics page", LIMIT, || async {
+        text(&stats, "#stats-halls").await.contains("100.0%")
+    })
+    .await;
+    screenshot(&stats, "booking-rating-in-stats-zh").await;
 
     // The check-in comes back to the cloud: the booking can no longer be cancelled.
     let cancel = driver.browser("zh-CN").await;
@@ -212,7 +228,7 @@ async fn a_slot_booked_online_is_checked_in_at_the_kiosk_and_called() {
     assert!(text(&visitor, "h2").await.starts_with("Slots on"), "{}", text(&visitor, "h2").await);
     screenshot(&visitor, "booking-slots-en").await;
 
-    for c in [visitor, kiosk, cancel] {
+    for c in [visitor, kiosk, cancel, stats] {
         let _ = c.close().await;
     }
 

@@ -8,7 +8,7 @@
 use fantoccini::{Client, Locator};
 use onestop_tests::browser::{Driver, screenshot, wait_on};
 use onestop_tests::campus::{Campus, CloudOptions};
-use onestop_tests::hall::{csrf, get, issue_ticket, staff_cookie, with_cookie};
+use onestop_tests::hall::{counter_action, issue_ticket, staff_cookie, with_cookie};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -35,31 +35,11 @@ async fn click(c: &Client, css: &str) {
 /// Window 1 (staff `wang`) calls, serves and finishes the next ticket; the visitor rates it.
 fn serve_and_rate(hall: SocketAddr, cookie: &str, level: u8) {
     for action in ["call-next", "start", "finish-immediate"] {
-        let (_, page) = with_cookie(hall, "GET", "/counter/window/1", cookie, "");
-        let (status, answer) = with_cookie(
-            hall,
-            "POST",
-            &format!("/counter/window/1/{action}"),
-            cookie,
-            &format!("csrf={}", csrf(&page)),
-        );
-        assert_eq!(status, 303, "{action}: {answer}");
+        counter_action(hall, cookie, 1, action);
     }
     let (status, answer) = with_cookie(hall, "POST", "/rate/1", "", &format!("level={level}"));
     assert_eq!(status, 200, "the rating: {answer}");
     assert!(answer.contains("thanks"), "{answer}");
-}
-
-/// The hall's row of the public statistics' CSV, by column name.
-fn hall_row(web: SocketAddr, hall: &str) -> Option<std::collections::HashMap<String, String>> {
-    let (status, body) = get(web, "/stats?format=csv&table=halls").ok()?;
-    if status != 200 {
-        return None;
-    }
-    let mut lines = body.trim_start_matches('\u{feff}').split("\r\n");
-    let header: Vec<String> = lines.next()?.split(',').map(str::to_string).collect();
-    let row = lines.find(|l| l.starts_with(&format!("{hall},")))?;
-    Some(header.into_iter().zip(row.split(',').map(str::to_string)).collect())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,7 +49,6 @@ async fn a_rating_at_the_hall_reaches_the_statistics_and_a_low_one_is_followed_u
         Campus::start_with_options(dir.path(), CloudOptions { web: true, ..CloudOptions::default() });
     let password = campus.account("manager1", "hall_manager", "main");
     let hall = campus.run_hall(dir.path(), "main", "main-pi-1");
-    let web = campus.web.expect("a website");
 
     let first = issue_ticket(hall.addr, "transcript");
     let second = issue_ticket(hall.addr, "transcript");
@@ -83,12 +62,16 @@ async fn a_rating_at_the_hall_reaches_the_statistics_and_a_low_one_is_followed_u
 
     // By HTTP: both tickets, served and rated, with the halls' definition of satisfaction.
     let row = loop {
-        if let Some(r) = hall_row(web, "main")
+        if let Some(r) = campus.stats_row("halls", "main")
             && r["rated"] == "2"
         {
             break r;
         }
-        assert!(started.elapsed() < LIMIT, "the ratings never reached /stats: {:?}", hall_row(web, "main"));
+        assert!(
+            started.elapsed() < LIMIT,
+            "the ratings never reached /stats: {:?}",
+            campus.stats_row("halls", "main")
+        );
         std::thread::sleep(Duration::from_millis(250));
     };
     eprintln!("ratings in /stats after {:.1} s", started.elapsed().as_secs_f64());
