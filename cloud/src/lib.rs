@@ -4,6 +4,8 @@
 pub mod enroll;
 pub mod office;
 pub mod stats;
+#[cfg(test)]
+mod testkit;
 pub mod web;
 
 use anyhow::{Context, Result};

@@ -3,7 +3,8 @@
 
 use super::auth::{Account, Role, create_account};
 use super::{Backend, shell::PARTS};
-use crate::web::{Cache, WebState, app};
+use crate::testkit::{Client, PASSWORD};
+use crate::web::{Cache, WebState};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use onestop_model::{
@@ -12,10 +13,8 @@ use onestop_model::{
 };
 use onestop_sync::DocId;
 use std::sync::Arc;
-use tower::ServiceExt;
 
 const EVIL: &str = "<script>alert('x')</script>";
-const PASSWORD: &str = "correct horse battery";
 
 fn catalog() -> Catalog {
     let mut c = Catalog::default();
@@ -81,80 +80,6 @@ fn state() -> WebState {
         create_account(&backend.db(), &acc, PASSWORD, 0).unwrap();
     }
     WebState { cache: Cache::default(), backend: Arc::new(backend) }
-}
-
-struct Resp {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
-}
-
-/// A browser of one person: their cookies.
-struct Client {
-    state: WebState,
-    cookies: Vec<(String, String)>,
-}
-
-impl Client {
-    fn new(state: &WebState) -> Client {
-        Client { state: state.clone(), cookies: vec![] }
-    }
-
-    async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Resp {
-        let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-        let req = if cookie.is_empty() { req } else { req.header(header::COOKIE, cookie) };
-        let resp = app(self.state.clone()).oneshot(req.body(body).unwrap()).await.unwrap();
-        for c in resp.headers().get_all(header::SET_COOKIE) {
-            let kv = c.to_str().unwrap().split(';').next().unwrap();
-            let (k, v) = kv.split_once('=').unwrap();
-            self.cookies.retain(|(n, _)| n != k);
-            if !v.is_empty() {
-                self.cookies.push((k.into(), v.into()));
-            }
-        }
-        let status = resp.status();
-        let location = resp.headers().get(header::LOCATION).map(|l| l.to_str().unwrap().to_string());
-        let body = axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap();
-        Resp { status, location, body: String::from_utf8_lossy(&body).into_owned() }
-    }
-
-    async fn get(&mut self, path: &str) -> Resp {
-        self.send(Request::builder().uri(path), Body::empty()).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Resp {
-        let body = serde_urlencoded::to_string(form).unwrap();
-        self.send(
-            Request::builder()
-                .method("POST")
-                .uri(path)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
-            Body::from(body),
-        )
-        .await
-    }
-
-    /// The CSRF token in a page's forms.
-    fn csrf_in(body: &str) -> String {
-        let i = body.find("name=\"csrf\" value=\"").expect("a form with a CSRF field") + 19;
-        body[i..i + 64].to_string()
-    }
-
-    /// Logs in; returns the session's CSRF token.
-    async fn login(&mut self, login: &str) -> String {
-        let page = self.get("/office/login").await;
-        let csrf = Client::csrf_in(&page.body);
-        let r = self
-            .post(
-                "/office/login",
-                &[("csrf", &csrf), ("login", login), ("password", PASSWORD), ("next", "/office")],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-        let home = self.get("/office").await;
-        assert_eq!(home.status, StatusCode::OK);
-        Client::csrf_in(&home.body)
-    }
 }
 
 /// Every back-office page and form, with a role that may use it.

@@ -5,9 +5,9 @@ use super::project::Projection;
 use super::query::{self, Filter, Group};
 use crate::office::auth::{Account, Role, create_account};
 use crate::office::{Backend, followups};
-use crate::web::{Cache, Site, WebState, app};
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use crate::testkit::{Client, PASSWORD};
+use crate::web::{Cache, Site, WebState};
+use axum::http::{StatusCode, header};
 use onestop_model::{
     CaseKind, Catalog, Day, DayEvent, Department, DepartmentId, Hall, HallId, Level, PersonKind, Priority,
     QueueRules, Rating, Service, ServiceId, Source, StaffId, Text, TicketNo, Timestamp, Visitor, VisitorId,
@@ -16,10 +16,8 @@ use onestop_model::{
 use onestop_sync::{DocId, Store, day};
 use proptest::prelude::*;
 use std::sync::{Arc, Mutex};
-use tower::ServiceExt;
 
 const EVIL: &str = "<script>alert('x')</script>";
-const PASSWORD: &str = "correct horse battery";
 
 fn catalog() -> Catalog {
     let mut c = Catalog::default();
@@ -303,70 +301,6 @@ fn state() -> WebState {
     super::pass(&mut p.lock().unwrap(), &backend.store, &backend.db, None).unwrap();
     let cache = Cache::with(Site { catalog: Arc::new(catalog()), halls: Default::default() });
     WebState { cache, backend: Arc::new(backend) }
-}
-
-struct Resp {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-struct Client {
-    state: WebState,
-    cookies: Vec<(String, String)>,
-}
-
-impl Client {
-    fn new(state: &WebState) -> Client {
-        Client { state: state.clone(), cookies: vec![] }
-    }
-    async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Resp {
-        let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-        let req = if cookie.is_empty() { req } else { req.header(header::COOKIE, cookie) };
-        let resp = app(self.state.clone()).oneshot(req.body(body).unwrap()).await.unwrap();
-        for c in resp.headers().get_all(header::SET_COOKIE) {
-            let kv = c.to_str().unwrap().split(';').next().unwrap();
-            let (k, v) = kv.split_once('=').unwrap();
-            self.cookies.retain(|(n, _)| n != k);
-            if !v.is_empty() {
-                self.cookies.push((k.into(), v.into()));
-            }
-        }
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap();
-        Resp { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
-    }
-    async fn get(&mut self, path: &str) -> Resp {
-        self.send(Request::builder().uri(path), Body::empty()).await
-    }
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Resp {
-        let body = serde_urlencoded::to_string(form).unwrap();
-        self.send(
-            Request::builder()
-                .method("POST")
-                .uri(path)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
-            Body::from(body),
-        )
-        .await
-    }
-    fn csrf_in(body: &str) -> String {
-        let i = body.find("name=\"csrf\" value=\"").expect("a form with a CSRF field") + 19;
-        body[i..i + 64].to_string()
-    }
-    async fn login(&mut self, login: &str) -> String {
-        let page = self.get("/office/login").await;
-        let csrf = Client::csrf_in(&page.body);
-        let r = self
-            .post(
-                "/office/login",
-                &[("csrf", &csrf), ("login", login), ("password", PASSWORD), ("next", "/office")],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-        Client::csrf_in(&self.get("/office").await.body)
-    }
 }
 
 /// The number in the "Issued" column of a table's total (or only) row.
