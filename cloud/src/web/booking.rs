@@ -24,8 +24,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, PreEscaped, html};
 use onestop_model::{
-    Booking, BookingId, BookingStatus, BookingStep, Catalog, Day, Hall, HallId, PersonKind, Service,
-    ServiceId, Timestamp, Visitor,
+    Booking, BookingId, BookingStatus, BookingStep, Catalog, Day, DayEvent, Hall, HallId, PersonKind,
+    Service, ServiceId, Source, Timestamp, Visitor,
 };
 use onestop_sync::booking_token::{BookingClaim, BookingSigner};
 use onestop_sync::secrets::random_code;
@@ -845,6 +845,20 @@ fn cancel(backend: &Backend, code: &str, visitor: &str, now: Timestamp) -> Resul
         .into_iter()
         .find(|b| b.id.as_str() == id)
         .ok_or(CancelRefusal::NotFound)?;
+    // A hall that did not hold the bookings document when the visitor scanned the token
+    // records the check-in only as the ticket it issued: look in its day too.
+    let ticketed = match store.doc(&DocId::Day { hall: hall.clone(), day }) {
+        Ok(Some(doc)) => onestop_sync::day::read(doc, "day")
+            .map_err(|e| CancelRefusal::Store(e.to_string()))?
+            .events
+            .iter()
+            .any(|e| matches!(e, DayEvent::Issued { source: Source::Booking { booking, .. }, .. } if booking.as_str() == id)),
+        Ok(None) => false,
+        Err(e) => return Err(CancelRefusal::Store(e.to_string())),
+    };
+    if ticketed {
+        return Err(CancelRefusal::CheckedIn);
+    }
     match b.status() {
         BookingStatus::CheckedIn => return Err(CancelRefusal::CheckedIn),
         BookingStatus::Cancelled => return Err(CancelRefusal::Already),

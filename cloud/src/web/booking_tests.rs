@@ -309,6 +309,40 @@ async fn a_booking_checked_in_at_the_hall_cannot_be_cancelled() {
 }
 
 #[tokio::test]
+async fn a_booking_a_hall_ticketed_from_its_token_alone_cannot_be_cancelled() {
+    // The hall did not hold the bookings document: its only record is the ticket's source.
+    let w = web();
+    let r = book(&w.app, "10.3.0.2", "transcript", tomorrow(), "10:00", "20233002").await;
+    let code = code_of(&r.body);
+    let b = stored(&w.backend, tomorrow()).remove(0);
+    let id = DocId::Day { hall: HallId::new("main"), day: tomorrow() };
+    let issued = onestop_model::DayEvent::Issued {
+        at: b.slot_start.plus_minutes(-10),
+        ticket: onestop_model::TicketNo::new('B', 1),
+        service: b.service.clone(),
+        source: onestop_model::Source::Booking {
+            booking: b.id.clone(),
+            slot_start: b.slot_start,
+            slot_end: b.slot_end,
+            visitor: b.visitor.clone(),
+        },
+        priority: onestop_model::Priority::Normal,
+        ahead: 0,
+        wait_estimate_min: 0,
+    };
+    w.backend
+        .write_doc(crate::web::now(), std::slice::from_ref(&id), |batch| {
+            batch.edit(&id, |tx| {
+                Ok(onestop_sync::day::append(tx, &HallId::new("main"), tomorrow(), 480, &[issued])?)
+            })
+        })
+        .unwrap();
+    let r = cancel(&w.app, "10.3.0.2", &code, "20233002").await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("已在大厅签到"));
+}
+
+#[tokio::test]
 async fn with_a_card_directory_only_its_cards_book() {
     let w = web();
     let entry =
