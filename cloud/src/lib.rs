@@ -1,5 +1,5 @@
-//! The campus cloud: the halls' sync listener and enrolment desk, and the public website
-//! ([`web`]); the back office and the statistics are being built on the same store.
+//! The campus cloud: the halls' sync listener and enrolment desk, the public website
+//! ([`web`]), the back office ([`office`]) and the statistics ([`stats`]), all on one store.
 
 pub mod enroll;
 pub mod office;

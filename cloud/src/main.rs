@@ -1,6 +1,5 @@
-//! `onestop-cloud`: the campus cloud. It publishes the catalogue, serves the halls' sync link
-//! and the public website; the back office and the statistics are being built on the same
-//! store.
+//! `onestop-cloud`: the campus cloud. It publishes the catalogue, serves the halls' sync link,
+//! the public website, the back office and the statistics.
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
