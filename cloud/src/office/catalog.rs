@@ -187,7 +187,8 @@ pub async fn service_form(
                 button type="submit" { (lang.t("保存并发布", "Save and publish")) }
             }
             @if !new {
-                form method="post" action={ "/office/catalog/service/" (s.id) "/delete" } {
+                form method="post" action={ "/office/catalog/service/" (s.id) "/delete" }
+                    data-confirm=(lang.one("删除此事项？各大厅将不再提供它。", "Delete this service? No hall will offer it any more.")) {
                     (o.csrf_field())
                     button.danger type="submit" { (lang.t("删除此事项", "Delete this service")) }
                 }
@@ -331,7 +332,8 @@ pub async fn halls(
                             td { (lang.text(&n.title)) }
                             td { @if n.halls.is_empty() { (lang.t("全部", "All")) } @else { (n.halls.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")) } }
                             td { @if may_notice(&o, n) {
-                                form.inline method="post" action={ "/office/notices/" (n.id) "/delete" } {
+                                form.inline method="post" action={ "/office/notices/" (n.id) "/delete" }
+                                    data-confirm=(lang.one("撤下此通知？", "Withdraw this notice?")) {
                                     (o.csrf_field())
                                     button.danger type="submit" { (lang.t("撤下", "Withdraw")) }
                                 }

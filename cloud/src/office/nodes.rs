@@ -109,7 +109,8 @@ pub async fn page(
                                         }
                                     }
                                     @if n.status == NodeStatus::Active {
-                                        form.inline method="post" action={ "/office/nodes/" (n.node) "/revoke" } {
+                                        form.inline method="post" action={ "/office/nodes/" (n.node) "/revoke" }
+                                            data-confirm=(lang.one("吊销后该节点将立即断开且不能再使用此名称，确定吗？", "Revoke this node? It is cut off at once and its name is never used again.")) {
                                             (o.csrf_field()) button.danger type="submit" { (lang.t("吊销", "Revoke")) }
                                         }
                                     }

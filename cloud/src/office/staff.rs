@@ -58,7 +58,8 @@ pub async fn page(
                             td { (s.halls.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")) }
                             td { @if s.card.is_some() { (lang.t("已登记", "registered")) } }
                             td {
-                                form.inline method="post" action={ "/office/staff/" (s.id) "/delete" } {
+                                form.inline method="post" action={ "/office/staff/" (s.id) "/delete" }
+                                    data-confirm=(lang.one("删除此工作人员？其 PIN 和工作卡将在各大厅失效。", "Remove this staff member? Their PIN and card stop working in every hall.")) {
                                     (o.csrf_field())
                                     button.danger type="submit" { (lang.t("删除", "Remove")) }
                                 }

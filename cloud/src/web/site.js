@@ -1,6 +1,13 @@
 // The live parts of the website: a hall's status and a visitor's ticket follow their JSON
 // every few seconds. Everything is built from text nodes (never from markup), so nothing a
 // catalogue or a hall sends can become markup or script here.
+// Forms that cannot be undone (revoking a node, deleting a service…) carry `data-confirm`, the
+// question to ask first (scripts are this file only: the page cannot carry an onsubmit).
+document.addEventListener('submit', (e) => {
+  const q = e.target instanceof HTMLFormElement ? e.target.dataset.confirm : undefined;
+  if (q && !window.confirm(q)) e.preventDefault();
+});
+
 (function () {
   'use strict';
   const main = document.getElementById('main');
