@@ -478,6 +478,15 @@ pub async fn hall(
                         }
                     }
                 }
+                h2 { (lang.t("网上预约", "Online reservations")) }
+                @let b = &h.booking;
+                label.check { input type="checkbox" name="booking_enabled" value="1" checked[b.enabled]; " " (lang.t("接受网上预约", "Take online reservations")) }
+                (field(lang, "booking_periods", "可预约时段（如 08:30-11:30, 14:00-17:00）", "Bookable periods (e.g. 08:30-11:30, 14:00-17:00)",
+                    &b.periods.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "), false))
+                (number(lang, "booking_slot_minutes", "每个时段分钟数", "Minutes a slot", b.slot_minutes))
+                (number(lang, "booking_capacity", "每个时段每个事项的名额", "Places a slot, per service", b.capacity))
+                (number(lang, "booking_days_ahead", "最多提前几天预约", "Days ahead a slot may be booked", b.days_ahead))
+                label.check { input type="checkbox" name="booking_weekends" value="1" checked[b.weekends]; " " (lang.t("周末可预约", "Weekends are bookable")) }
                 h2 { (lang.t("窗口", "Windows")) }
                 p.hint { (lang.t("每个窗口填写其办理的事项编号，逗号分隔；需要加权时写“事项:权重”。删除窗口：清空其事项。",
                     "For each window, the ids of the services it serves, comma-separated; \"service:weight\" to weight one. To remove a window, empty its services.")) }
@@ -537,6 +546,27 @@ pub async fn save_hall(
         );
         let placement =
             Placement::parse(&get("reactivate_placement")).ok_or("位置不明 / unknown placement")?;
+        // Reservations: the form shows them since they were added; a form without them
+        // (an older page) leaves them as they are.
+        let booking = if form.contains_key("booking_slot_minutes") {
+            let periods = list(&get("booking_periods"))
+                .iter()
+                .map(|p| {
+                    p.parse::<onestop_model::Period>()
+                        .map_err(|e| format!("预约时段 / booking period: {}", e.0))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(onestop_model::BookingRules {
+                enabled: get("booking_enabled") == "1",
+                periods,
+                slot_minutes: num("booking_slot_minutes")?,
+                capacity: num("booking_capacity")?,
+                days_ahead: num("booking_days_ahead")?,
+                weekends: get("booking_weekends") == "1",
+            })
+        } else {
+            None
+        };
         let mut windows = Vec::new();
         for i in 0..500 {
             let Some(no) = form.get(&format!("w{i}_no")) else { break };
@@ -567,6 +597,9 @@ pub async fn save_hall(
             r.aging_minutes = aging;
             r.reactivate_placement = placement;
             r.target_wait_minutes = target;
+            if let Some(b) = booking {
+                h.booking = b;
+            }
             h.windows = windows;
             Ok(())
         })

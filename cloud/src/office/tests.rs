@@ -293,6 +293,63 @@ async fn catalogue_edits_are_published_escaped_and_validated() {
     let main = &cat.halls[&HallId::new("main")];
     assert_eq!(main.windows.len(), 2);
     assert_eq!(main.windows[0].services[1].weight, 2);
+    // Reservation rules, edited on the same page.
+    let r = c
+        .post(
+            "/office/halls/east",
+            &[
+                ("csrf", &csrf),
+                ("name_zh", "东区"),
+                ("max_recalls", "2"),
+                ("booking_early_minutes", "30"),
+                ("booking_late_minutes", "15"),
+                ("aging_minutes", "45"),
+                ("target_wait_minutes", "20"),
+                ("reactivate_placement", "back"),
+                ("w0_no", "1"),
+                ("w0_services", "cert"),
+                ("booking_enabled", "1"),
+                ("booking_periods", "09:00-12:00, 13:30-16:30"),
+                ("booking_slot_minutes", "20"),
+                ("booking_capacity", "6"),
+                ("booking_days_ahead", "14"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let east = state.backend.catalog().unwrap().halls[&HallId::new("east")].booking.clone();
+    assert_eq!(
+        (east.enabled, east.weekends, east.slot_minutes, east.capacity, east.days_ahead),
+        (true, false, 20, 6, 14)
+    );
+    assert_eq!(
+        east.periods.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        ["09:00-12:00", "13:30-16:30"]
+    );
+    assert!(c.get("/office/halls/east").await.body.contains("09:00-12:00, 13:30-16:30"));
+    let bad = c
+        .post(
+            "/office/halls/east",
+            &[
+                ("csrf", &csrf),
+                ("name_zh", "东区"),
+                ("max_recalls", "2"),
+                ("booking_early_minutes", "30"),
+                ("booking_late_minutes", "15"),
+                ("aging_minutes", "45"),
+                ("target_wait_minutes", "20"),
+                ("reactivate_placement", "back"),
+                ("w0_no", "1"),
+                ("w0_services", "cert"),
+                ("booking_periods", "12:00-09:00"),
+                ("booking_slot_minutes", "20"),
+                ("booking_capacity", "6"),
+                ("booking_days_ahead", "14"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("booking period"), "{}", bad.body);
     // A window serving a service that does not exist: refused, nothing published.
     let bad = c
         .post(
