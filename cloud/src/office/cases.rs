@@ -134,7 +134,13 @@ pub struct QueueQuery {
     /// "open" (default: not rejected or collected), "all", or one status.
     #[serde(default)]
     status: String,
+    /// The page of the list, from 1.
+    #[serde(default)]
+    page: Option<usize>,
 }
+
+/// Cases a page of the queue shows.
+const PER_PAGE: usize = 50;
 
 fn open(status: CaseStatus) -> bool {
     !matches!(status, CaseStatus::Rejected | CaseStatus::Collected)
@@ -191,6 +197,17 @@ pub async fn queue(State(web): State<WebState>, o: Officer, Query(q): Query<Queu
         s => CaseStatus::parse(s) == Some(c.status()),
     });
     list.sort_by(|a, b| registered_at(a).cmp(&registered_at(b)).then_with(|| a.number.cmp(&b.number)));
+    let total = list.len();
+    let pages = total.div_ceil(PER_PAGE).max(1);
+    let page = q.page.unwrap_or(1).clamp(1, pages);
+    let list: Vec<Case> = list.into_iter().skip((page - 1) * PER_PAGE).take(PER_PAGE).collect();
+    let page_link = |p: usize| {
+        format!(
+            "/office/cases?hall={}&status={}&page={p}",
+            crate::office::auth::urlencode(q.hall.trim()),
+            crate::office::auth::urlencode(&status_filter)
+        )
+    };
     let catalog = web.cache.get().catalog.clone();
     let halls: Vec<_> = catalog.halls.values().filter(|h| o.may_hall(&h.id)).collect();
     let selected = |v: &str| {
@@ -249,6 +266,13 @@ pub async fn queue(State(web): State<WebState>, o: Officer, Query(q): Query<Queu
                         }
                     }
                 } }
+                @if pages > 1 {
+                    nav.pages aria-label=(lang.one("分页", "Pages")) {
+                        span { (lang.t(&format!("共 {total} 件，第 {page}/{pages} 页", ), &format!("{total} cases, page {page} of {pages}"))) }
+                        @if page > 1 { a rel="prev" href=(page_link(page - 1)) { (lang.t("上一页", "Previous")) } }
+                        @if page < pages { a rel="next" href=(page_link(page + 1)) { (lang.t("下一页", "Next")) } }
+                    }
+                }
             }
         },
     )

@@ -383,6 +383,27 @@ async fn the_queue_lists_open_cases_oldest_first_by_hall_and_status() {
 }
 
 #[tokio::test]
+async fn a_long_queue_is_shown_fifty_at_a_time_oldest_first() {
+    let w = web();
+    let numbers: Vec<CaseNo> = (1..=120)
+        .map(|i| register(&w.backend, "main", &format!("B{i:03}"), "AAAAAA", 200 - i64::from(i)))
+        .collect();
+    let o = login(&w.app, "reviewer").await;
+    let listed = |body: &str| numbers.iter().filter(|n| body.contains(&format!("data-case=\"{n}\""))).count();
+    let first = send(&w.app, "GET", "/office/cases", &o.cookie, "10.0.0.1", "").await;
+    assert_eq!(listed(&first.body), 50);
+    assert!(first.body.contains(&format!("data-case=\"{}\"", numbers[0])), "the oldest on page 1");
+    assert!(first.body.contains("page 1 of 3") && first.body.contains("rel=\"next\""));
+    let last = send(&w.app, "GET", "/office/cases?hall=&status=open&page=3", &o.cookie, "10.0.0.1", "").await;
+    assert_eq!(listed(&last.body), 20);
+    assert!(last.body.contains(&format!("data-case=\"{}\"", numbers[119])));
+    assert!(!last.body.contains("rel=\"next\"") && last.body.contains("rel=\"prev\""));
+    // A page past the end shows the last one.
+    let past = send(&w.app, "GET", "/office/cases?page=99", &o.cookie, "10.0.0.1", "").await;
+    assert_eq!(listed(&past.body), 20);
+}
+
+#[tokio::test]
 async fn every_back_office_route_needs_a_session_and_the_role() {
     let w = web();
     let number = register(&w.backend, "main", "B001", "K7QM2P", 5);
