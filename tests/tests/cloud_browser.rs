@@ -257,6 +257,11 @@ async fn a_visitor_follows_their_ticket_on_the_campus_website() {
         ("/".to_string(), "cloud-home-phone-zh"),
         ("/halls/main".to_string(), "cloud-hall-phone-zh"),
         (format!("/ticket/main/{today}/{second}"), "cloud-ticket-phone-zh"),
+        ("/book/main".to_string(), "cloud-book-phone-zh"),
+        ("/progress".to_string(), "cloud-progress-phone-zh"),
+        ("/qa".to_string(), "cloud-qa-phone-zh"),
+        ("/qa/ask".to_string(), "cloud-qa-ask-phone-zh"),
+        ("/stats".to_string(), "cloud-stats-phone-zh"),
     ] {
         browse.goto(&web(&path)).await.unwrap();
         assert!(fits(&browse).await, "{path} is wider than a phone");
@@ -266,6 +271,10 @@ async fn a_visitor_follows_their_ticket_on_the_campus_website() {
 
     // Every page in English too.
     for (path, name) in [
+        ("/book".to_string(), "cloud-book-en"),
+        ("/progress".to_string(), "cloud-progress-en"),
+        ("/qa".to_string(), "cloud-qa-en"),
+        ("/stats".to_string(), "cloud-stats-en"),
         ("/".to_string(), "cloud-home-en"),
         ("/services?q=transcript".to_string(), "cloud-services-search-en"),
         ("/services/transcript".to_string(), "cloud-service-en"),
