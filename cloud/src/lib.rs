@@ -106,6 +106,7 @@ pub async fn start_website(
     sync: &Arc<CloudSync>,
     data: &Path,
     enrols: bool,
+    trusted_proxies: Vec<std::net::IpAddr>,
     stopped: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
     use crate::web;
@@ -114,8 +115,10 @@ pub async fn start_website(
         .with_context(|| format!("cannot serve the website on {addr} (TCP)"))?;
     let cache = web::Cache::default();
     let registry = enrols.then(|| registry_path(data));
-    let backend =
-        Arc::new(office::Backend::open(data, sync.store.clone(), sync.changes.clone(), registry.clone())?);
+    let backend = Arc::new(
+        office::Backend::open(data, sync.store.clone(), sync.changes.clone(), registry.clone())?
+            .trusting(trusted_proxies),
+    );
     // Halls hold the booking key before they are ever offline.
     if let Err(error) = web::booking::publish_key(&backend, web::now()) {
         tracing::warn!(message = "Cannot publish the booking key.", %error);

@@ -47,6 +47,9 @@ enum Cmd {
         /// web = "127.0.0.1:8090"     # optional: the public website, plain HTTP (TCP) for the
         ///                            # campus reverse proxy, which terminates TLS; printed
         ///                            # tickets' QR codes lead to {website}/ticket/...
+        /// trusted_proxies = ["10.0.0.2"]  # optional: the reverse proxy, when it runs on
+        ///                            # another host (its X-Forwarded-For names the visitor,
+        ///                            # for the rate limits; loopback is always believed)
         ///
         /// [enroll]                   # optional: enrol new nodes with join tokens
         /// ca = "ca"                  # the folder of ca.pem and the encrypted ca.key
@@ -192,6 +195,9 @@ struct CloudConfig {
     /// The public website's address (plain HTTP, behind the campus reverse proxy).
     #[serde(default)]
     web: Option<SocketAddr>,
+    /// Reverse proxies on other hosts whose X-Forwarded-For names the visitor.
+    #[serde(default)]
+    trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -336,7 +342,16 @@ fn serve(config: &Path) -> Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let website = match cfg.web {
             Some(addr) => Some(
-                onestop_cloud::start_website(addr, &sync, &data, desk.is_some(), stopped.clone()).await?.1,
+                onestop_cloud::start_website(
+                    addr,
+                    &sync,
+                    &data,
+                    desk.is_some(),
+                    cfg.trusted_proxies.clone(),
+                    stopped.clone(),
+                )
+                .await?
+                .1,
             ),
             None => None,
         };

@@ -47,6 +47,9 @@ pub struct Backend {
     pub registry: Option<PathBuf>,
     /// Staff sessions of the back office, in memory (a restart asks staff to log in again).
     pub sessions: auth::Sessions,
+    /// Reverse proxies on other hosts whose `X-Forwarded-For` names the client
+    /// (`trusted_proxies` in cloud.toml; a proxy on loopback is always believed).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// `stats.sqlite`, the statistics' query tables (the projector writes it).
     pub stats: crate::stats::StatsDb,
     /// The public forms' rate limits (case lookups, questions), in memory.
@@ -95,10 +98,17 @@ impl Backend {
                 .with_context(|| format!("{} is not 64 hex digits", data.join("visitor.key").display()))?,
             registry,
             sessions: auth::Sessions::default(),
+            trusted_proxies: Vec::new(),
             stats: crate::stats::StatsDb::file(crate::stats::project::stats_path(data))?,
             limits: Default::default(),
             bookings: crate::web::booking::Desk::new(crate::booking_key(data)?),
         })
+    }
+
+    /// Believes `X-Forwarded-For` from these reverse proxies as well as from loopback.
+    pub fn trusting(mut self, proxies: Vec<std::net::IpAddr>) -> Backend {
+        self.trusted_proxies = proxies;
+        self
     }
 
     /// A backend held in memory (tests).
@@ -111,6 +121,7 @@ impl Backend {
             visitor_key: VisitorKey::new([7; 32]),
             registry: None,
             sessions: auth::Sessions::default(),
+            trusted_proxies: Vec::new(),
             stats: crate::stats::StatsDb::memory(),
             limits: Default::default(),
             bookings: crate::web::booking::Desk::new(

@@ -6,10 +6,12 @@
 //! them, which only gives a guesser a few more tries).
 //!
 //! **Who the client is** ([`ClientIp`]): the socket's peer address. The website is plain HTTP
-//! behind the campus reverse proxy, which runs on the cloud's host: for a peer on a loopback
-//! address, and only then, the last address of `X-Forwarded-For` (the one the proxy appended)
-//! is the client. A client cannot set it: anything it sends is before the proxy's entry, and a
-//! request that does not come through loopback has its header ignored. An IPv6 client is
+//! behind the campus reverse proxy: for a peer that is the proxy (a loopback address, or one
+//! of `trusted_proxies` in cloud.toml when the proxy runs on another host), and only then, the
+//! last address of `X-Forwarded-For` (the one the proxy appended) is the client. A client
+//! cannot set it: anything it sends is before the proxy's entry, and a request that does not
+//! come through the proxy has its header ignored. (Without `trusted_proxies`, a proxy on
+//! another host would make every visitor one client, sharing one limit.) An IPv6 client is
 //! counted by its /64 (one household or host usually holds a whole /64).
 
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -99,8 +101,9 @@ pub fn lock(l: &Mutex<Limiter>) -> MutexGuard<'_, Limiter> {
 pub struct ClientIp(pub IpAddr);
 
 impl ClientIp {
-    /// The client as seen from `peer` (the socket's other end) and the request's headers.
-    pub fn of(peer: Option<IpAddr>, headers: &HeaderMap) -> ClientIp {
+    /// The client as seen from `peer` (the socket's other end) and the request's headers,
+    /// believing `X-Forwarded-For` from a loopback peer or one of `proxies`.
+    pub fn of(peer: Option<IpAddr>, headers: &HeaderMap, proxies: &[IpAddr]) -> ClientIp {
         let forwarded = || {
             headers
                 .get_all("x-forwarded-for")
@@ -111,7 +114,7 @@ impl ClientIp {
                 .and_then(|s| s.trim().parse::<IpAddr>().ok())
         };
         ClientIp(match peer {
-            Some(ip) if ip.is_loopback() => forwarded().unwrap_or(ip),
+            Some(ip) if ip.is_loopback() || proxies.contains(&ip) => forwarded().unwrap_or(ip),
             Some(ip) => ip,
             None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         })
@@ -132,11 +135,11 @@ impl ClientIp {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<super::WebState> for ClientIp {
     type Rejection = Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<ClientIp, Infallible> {
+    async fn from_request_parts(parts: &mut Parts, state: &super::WebState) -> Result<ClientIp, Infallible> {
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        Ok(ClientIp::of(peer, &parts.headers))
+        Ok(ClientIp::of(peer, &parts.headers, &state.backend.trusted_proxies))
     }
 }
 
@@ -202,11 +205,13 @@ mod tests {
         h.append("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 10.1.2.3"));
         let lo = Some("127.0.0.1".parse().unwrap());
         let far = Some("192.0.2.7".parse().unwrap());
-        assert_eq!(ClientIp::of(lo, &h).key(), "10.1.2.3", "the proxy's entry is the last one");
-        assert_eq!(ClientIp::of(far, &h).key(), "192.0.2.7", "only a local proxy is believed");
-        assert_eq!(ClientIp::of(lo, &HeaderMap::new()).key(), "127.0.0.1");
+        assert_eq!(ClientIp::of(lo, &h, &[]).key(), "10.1.2.3", "the proxy's entry is the last one");
+        assert_eq!(ClientIp::of(far, &h, &[]).key(), "192.0.2.7", "only a trusted proxy is believed");
+        let proxy: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(ClientIp::of(far, &h, &[proxy]).key(), "10.1.2.3", "a proxy on another host, named");
+        assert_eq!(ClientIp::of(lo, &HeaderMap::new(), &[]).key(), "127.0.0.1");
         let v6 = Some("2001:db8:1:2:3:4:5:6".parse().unwrap());
-        assert_eq!(ClientIp::of(v6, &HeaderMap::new()).key(), "2001:db8:1:2::/64");
-        assert_eq!(ClientIp::of(None, &HeaderMap::new()).key(), "0.0.0.0");
+        assert_eq!(ClientIp::of(v6, &HeaderMap::new(), &[]).key(), "2001:db8:1:2::/64");
+        assert_eq!(ClientIp::of(None, &HeaderMap::new(), &[]).key(), "0.0.0.0");
     }
 }

@@ -159,7 +159,8 @@ async fn run(cli: Cli) -> Result<()> {
     }
     let web_addr: SocketAddr = format!("127.0.0.1:{}", cli.port + HALLS.len() as u16).parse()?;
     let (web_addr, website) =
-        onestop_cloud::start_website(web_addr, &sync, &cloud_data, true, stop.subscribe()).await?;
+        onestop_cloud::start_website(web_addr, &sync, &cloud_data, true, Vec::new(), stop.subscribe())
+            .await?;
     let site = format!("http://{web_addr}");
     println!("校园云 / campus cloud: sync and enrolment on udp://{cloud_addr} (QUIC, mutual TLS)");
 
