@@ -12,8 +12,41 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct Resp {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
-    pub location: Option<String>,
     pub body: String,
+}
+
+impl Resp {
+    /// Where a redirect leads ("" for none).
+    pub fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+/// A request from client `ip`, as the local reverse proxy passes it on (its
+/// `X-Forwarded-For`, from a loopback peer), with `cookie` and a form body for a POST.
+pub async fn send_from(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    cookie: &str,
+    ip: &str,
+    form: &str,
+) -> Resp {
+    let mut req = Request::builder().method(method).uri(uri).header("x-forwarded-for", ip);
+    if !cookie.is_empty() {
+        req = req.header(header::COOKIE, cookie);
+    }
+    if method == "POST" {
+        req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    }
+    let mut req = req.body(Body::from(form.to_string())).unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 40000))));
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap();
+    Resp { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
 }
 
 /// One person's browser: the cookies the site set.
@@ -41,9 +74,8 @@ impl Client {
         }
         let status = resp.status();
         let headers = resp.headers().clone();
-        let location = headers.get(header::LOCATION).map(|l| l.to_str().unwrap().to_string());
         let body = axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap();
-        Resp { status, headers, location, body: String::from_utf8_lossy(&body).into_owned() }
+        Resp { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
     }
 
     pub async fn get(&mut self, path: &str) -> Resp {

@@ -818,6 +818,37 @@ enum CancelRefusal {
     Store(String),
 }
 
+impl CancelRefusal {
+    /// What the visitor is told, with the page's status.
+    fn message(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            CancelRefusal::NotFound => (
+                StatusCode::NOT_FOUND,
+                "未找到该预约，或校园卡号与预约不符。请核对后重试。",
+                "No booking was found with this code and card number: check them and try again.",
+            ),
+            CancelRefusal::Already => {
+                (StatusCode::CONFLICT, "该预约已经取消。", "This booking is already cancelled.")
+            }
+            CancelRefusal::CheckedIn => (
+                StatusCode::CONFLICT,
+                "该预约已在大厅签到，不能取消。",
+                "This booking has been checked in at the hall: it cannot be cancelled.",
+            ),
+            CancelRefusal::Started => (
+                StatusCode::CONFLICT,
+                "预约时段已经开始，不能再取消。",
+                "The booked slot has already begun: it can no longer be cancelled.",
+            ),
+            CancelRefusal::Store(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "暂时无法取消，请稍后再试。",
+                "The booking cannot be cancelled just now: try again later.",
+            ),
+        }
+    }
+}
+
 /// Cancels the booking with `code` made with `visitor`'s card.
 fn cancel(backend: &Backend, code: &str, visitor: &str, now: Timestamp) -> Result<Booking, CancelRefusal> {
     let row: Option<(String, String, String, Option<i64>, String)> = backend
@@ -909,51 +940,12 @@ pub async fn cancel_post(
     let back = "/book/cancel";
     let b = match done {
         Ok(b) => b,
-        Err(CancelRefusal::NotFound) => {
-            return refuse(
-                lang,
-                StatusCode::NOT_FOUND,
-                "未找到该预约，或校园卡号与预约不符。请核对后重试。",
-                "No booking was found with this code and card number: check them and try again.",
-                back,
-            );
-        }
-        Err(CancelRefusal::Already) => {
-            return refuse(
-                lang,
-                StatusCode::CONFLICT,
-                "该预约已经取消。",
-                "This booking is already cancelled.",
-                back,
-            );
-        }
-        Err(CancelRefusal::CheckedIn) => {
-            return refuse(
-                lang,
-                StatusCode::CONFLICT,
-                "该预约已在大厅签到，不能取消。",
-                "This booking has been checked in at the hall: it cannot be cancelled.",
-                back,
-            );
-        }
-        Err(CancelRefusal::Started) => {
-            return refuse(
-                lang,
-                StatusCode::CONFLICT,
-                "预约时段已经开始，不能再取消。",
-                "The booked slot has already begun: it can no longer be cancelled.",
-                back,
-            );
-        }
-        Err(CancelRefusal::Store(error)) => {
-            tracing::error!(message = "Cannot cancel a booking.", %error);
-            return refuse(
-                lang,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "暂时无法取消，请稍后再试。",
-                "The booking cannot be cancelled just now: try again later.",
-                back,
-            );
+        Err(refusal) => {
+            if let CancelRefusal::Store(error) = &refusal {
+                tracing::error!(message = "Cannot cancel a booking.", %error);
+            }
+            let (status, zh, en) = refusal.message();
+            return refuse(lang, status, zh, en, back);
         }
     };
     let site = web.cache.get();

@@ -5,18 +5,14 @@
 use crate::office::Backend;
 use crate::web::{Cache, Site, WebState, app};
 use axum::Router;
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{StatusCode, header};
 use onestop_model::{
     BookingRules, BookingStatus, BookingStep, CardEntry, CaseKind, Catalog, Day, Department, DepartmentId,
     Hall, HallId, PersonKind, QueueRules, Service, ServiceId, Text, Window, WindowService,
 };
 use onestop_sync::booking_token::BookingVerifier;
 use onestop_sync::{DocId, bookings, cards};
-use std::net::SocketAddr;
 use std::sync::Arc;
-use tower::ServiceExt;
 
 const EVIL: &str = "<script>alert('x')</script>";
 /// A public form's double-submit token (any 64 characters the cookie and the field share).
@@ -93,28 +89,11 @@ fn tomorrow() -> Day {
     crate::web::now().day(480).next()
 }
 
-struct Resp {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
+use crate::testkit::Resp;
 
 /// A request from client `ip` (through the local proxy's `X-Forwarded-For`).
 async fn send(app: &Router, method: &str, uri: &str, cookie: &str, ip: &str, form: &str) -> Resp {
-    let mut req = Request::builder().method(method).uri(uri).header("x-forwarded-for", ip);
-    if !cookie.is_empty() {
-        req = req.header(header::COOKIE, cookie);
-    }
-    if method == "POST" {
-        req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    }
-    let mut req = req.body(Body::from(form.to_string())).unwrap();
-    req.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap();
-    Resp { status, headers, body: String::from_utf8(body.to_vec()).unwrap() }
+    crate::testkit::send_from(app, method, uri, cookie, ip, form).await
 }
 
 /// Books `slot` ("HH:MM") of `day` for `service` with `card`, from client `ip`.

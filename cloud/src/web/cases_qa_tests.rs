@@ -6,17 +6,13 @@ use super::{Cache, Site, WebState, app};
 use crate::office::auth::{Account, Role, create_account};
 use crate::office::{Backend, qa};
 use axum::Router;
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{StatusCode, header};
 use onestop_model::{
     Case, CaseKind, CaseNo, CaseStatus, CaseStep, Catalog, Day, Department, DepartmentId, Hall, HallId,
     QueueRules, Service, ServiceId, Text, TicketNo, Window, WindowService,
 };
 use onestop_sync::{DocId, Month, cases};
-use std::net::SocketAddr;
 use std::sync::Arc;
-use tower::ServiceExt;
 
 const EVIL: &str = "<script>alert('x')</script>";
 const PASSWORD: &str = "correct horse battery";
@@ -127,34 +123,11 @@ fn history(backend: &Backend, number: &CaseNo) -> Vec<CaseStep> {
     cases::find(store.doc(&id).unwrap().unwrap(), "t", number).unwrap().unwrap().history
 }
 
-struct Resp {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Resp {
-    fn location(&self) -> &str {
-        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
-    }
-}
+use crate::testkit::Resp;
 
 /// A request from client `ip` (through the local proxy's `X-Forwarded-For`).
 async fn send(app: &Router, method: &str, uri: &str, cookie: &str, ip: &str, form: &str) -> Resp {
-    let mut req = Request::builder().method(method).uri(uri).header("x-forwarded-for", ip);
-    if !cookie.is_empty() {
-        req = req.header(header::COOKIE, cookie);
-    }
-    if method == "POST" {
-        req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    }
-    let mut req = req.body(Body::from(form.to_string())).unwrap();
-    req.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap();
-    Resp { status, headers, body: String::from_utf8(body.to_vec()).unwrap() }
+    crate::testkit::send_from(app, method, uri, cookie, ip, form).await
 }
 
 fn enc(s: &str) -> String {
@@ -162,8 +135,7 @@ fn enc(s: &str) -> String {
 }
 
 fn csrf_in(page: &str) -> String {
-    let i = page.find("name=\"csrf\" value=\"").expect("a form with a CSRF field") + 19;
-    page[i..i + 64].to_string()
+    crate::testkit::Client::csrf_in(page)
 }
 
 /// A back-office session: its cookie and CSRF token.
