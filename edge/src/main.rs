@@ -193,10 +193,7 @@ struct InitArgs<'a> {
 
 fn init(data: &Path, args: InitArgs<'_>, wall: Timestamp) -> Result<()> {
     let InitArgs { hall, catalog, demo, key, sync } = args;
-    let hall = HallId::new(hall);
-    if !onestop_sync::docid::valid_hall_id(hall.as_str()) {
-        bail!("'{hall}' is not a hall id: 1-32 of a-z, 0-9 and -");
-    }
+    let hall = HallId::parse(hall)?;
     let catalog = match (catalog, demo) {
         (Some(path), None) => Some(seed::load(path)?),
         (None, Some(windows)) => Some(sim::campus_catalog(&hall, windows)),

@@ -28,19 +28,7 @@ pub use device::DeviceId;
 pub use error::ProvisionError;
 pub use registry::{RedeemError, Registry};
 
-/// Whether `node` is an acceptable node name: 1-63 of `a-z`, `0-9` and `-`, not starting
-/// with `-` (it goes into the certificate's URI name and into file and log lines).
-pub fn valid_node_name(node: &str) -> bool {
-    !node.is_empty()
-        && node.len() <= 63
-        && !node.starts_with('-')
-        && node.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-/// Whether `hall` is an acceptable hall id (the rule of document ids: 1-32 of `a-z0-9-`).
-pub fn valid_hall_id(hall: &str) -> bool {
-    onestop_sync::docid::valid_hall_id(hall)
-}
+pub use onestop_model::{valid_hall_id, valid_node_name};
 
 /// Milliseconds since 1970 (negative before), as the registry stores times.
 pub(crate) fn to_ms(t: std::time::SystemTime) -> i64 {

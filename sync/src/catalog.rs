@@ -70,6 +70,7 @@ pub fn write(tx: &mut impl Transactable, catalog: &Catalog) -> Result<(), Autome
     if let Some(key) = &catalog.booking_key {
         codec::put_if_changed(tx, &ROOT, "booking_key", s(key))?;
     }
+    codec::put_if_changed(tx, &ROOT, "utc_offset_minutes", i(catalog.utc_offset_minutes))?;
     let departments: BTreeMap<String, &Department> =
         catalog.departments.iter().map(|(k, v)| (k.0.clone(), v)).collect();
     write_collection(tx, "departments", &departments, |d| {
@@ -181,6 +182,10 @@ pub fn read(doc: &impl ReadDoc) -> Result<Catalog, DocError> {
     let root = codec::root(&value, "catalog", "catalog")?;
     let mut c =
         Catalog { booking_key: root.opt_str("booking_key")?.map(str::to_string), ..Catalog::default() };
+    if let Some(m) = root.opt_int("utc_offset_minutes")? {
+        c.utc_offset_minutes =
+            i32::try_from(m).map_err(|_| root.bad("utc_offset_minutes", "(out of range)"))?;
+    }
     if let Some(m) = root.opt_map("departments")? {
         for e in entries(m, "department") {
             let (id, f) = e?;

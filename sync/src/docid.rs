@@ -82,12 +82,7 @@ pub struct BadDocId {
     pub why: &'static str,
 }
 
-/// Is this a valid hall id (1–32 of `a-z`, `0-9`, `-`)?
-pub fn valid_hall_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 32
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
+pub use onestop_model::valid_hall_id;
 
 impl FromStr for DocId {
     type Err = BadDocId;

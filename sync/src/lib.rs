@@ -16,6 +16,7 @@ pub mod bookings;
 pub mod cards;
 pub mod cases;
 pub mod catalog;
+pub mod clock;
 pub mod codec;
 pub mod day;
 pub mod docid;

@@ -12,6 +12,9 @@ use std::path::Path;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SeedFile {
+    /// The campus's offset from UTC in minutes (China: 480); each hall's by default.
+    #[serde(default)]
+    utc_offset_minutes: Option<i32>,
     #[serde(default, rename = "department")]
     departments: Vec<SeedDepartment>,
     #[serde(default, rename = "service")]
@@ -56,18 +59,15 @@ struct SeedHall {
     name: Text,
     #[serde(default)]
     address: Text,
-    #[serde(default = "china")]
-    utc_offset_minutes: i32,
+    /// The hall's own offset, when it is not the campus's.
+    #[serde(default)]
+    utc_offset_minutes: Option<i32>,
     #[serde(default)]
     rules: QueueRules,
     #[serde(default)]
     booking: BookingRules,
     #[serde(default, rename = "window")]
     windows: Vec<Window>,
-}
-
-fn china() -> i32 {
-    480
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,6 +126,9 @@ pub fn parse(text: &str, name: &str) -> Result<Catalog, SeedError> {
         .map_err(|e| SeedError::Toml { path: name.to_string(), message: e.to_string() })?;
     let invalid = |message: String| SeedError::Invalid { path: name.to_string(), message };
     let mut c = Catalog::default();
+    if let Some(m) = seed.utc_offset_minutes {
+        c.utc_offset_minutes = m;
+    }
     for d in seed.departments {
         if c.departments.insert(d.id.clone(), Department { id: d.id.clone(), name: d.name }).is_some() {
             return Err(invalid(format!("department '{}' is listed twice", d.id)));
@@ -146,14 +149,14 @@ pub fn parse(text: &str, name: &str) -> Result<Catalog, SeedError> {
         }
     }
     for h in seed.halls {
-        if !crate::docid::valid_hall_id(h.id.as_str()) {
-            return Err(invalid(format!("hall id '{}' must be 1-32 of a-z, 0-9 and -", h.id)));
+        if let Err(e) = HallId::parse(h.id.as_str()) {
+            return Err(invalid(e.to_string()));
         }
         let hall = Hall {
             id: h.id.clone(),
             name: h.name,
             address: h.address,
-            utc_offset_minutes: h.utc_offset_minutes,
+            utc_offset_minutes: h.utc_offset_minutes.unwrap_or(c.utc_offset_minutes),
             windows: h.windows,
             rules: h.rules,
             booking: h.booking,
@@ -252,5 +255,53 @@ pin = "2468"
         assert!(err.to_string().contains("booking slots must be 5 to 240 minutes"), "{err}");
         let err = parse(&GOOD.replace("kind = \"immediate\"", "kind = \"later\""), "x.toml").unwrap_err();
         assert!(err.to_string().contains("unknown variant `later`"), "{err}");
+    }
+
+    /// The rule of hall ids is the sync layer's (document ids, certificates): a hall it would
+    /// refuse never gets into a catalogue, from a file or from the back office.
+    #[test]
+    fn ids_follow_their_rules() {
+        let err = parse(&GOOD.replace("id = \"main\"", "id = \"east_wing\""), "x.toml").unwrap_err();
+        assert!(err.to_string().contains("the hall id \"east_wing\" must be 1 to 32"), "{err}");
+        assert!(
+            <crate::docid::DocId as std::str::FromStr>::from_str("hall/east_wing/day/2026-12-07").is_err()
+        );
+        let long = "h".repeat(33);
+        assert!(parse(&GOOD.replace("id = \"main\"", &format!("id = \"{long}\"")), "x.toml").is_err());
+        let err = parse(&GOOD.replace("id = \"cert\"", "id = \"Cert\""), "x.toml").unwrap_err();
+        assert!(err.to_string().contains("the service id \"Cert\""), "{err}");
+        // The same rules when the catalogue is built in code (the back office's path).
+        let mut c = parse(GOOD, "good.toml").unwrap();
+        let mut hall = c.halls[&HallId::new("main")].clone();
+        hall.id = HallId::new("east_wing");
+        c.halls.insert(hall.id.clone(), hall.clone());
+        assert!(matches!(c.validate(), Err(onestop_model::CatalogError::BadId(_))));
+        c.halls.remove(&HallId::new("east_wing"));
+        c.halls.insert(HallId::new("west"), hall);
+        assert!(matches!(c.validate(), Err(onestop_model::CatalogError::KeyMismatch { .. })));
+    }
+
+    /// A campus in another time zone says so once; halls take it unless they name their own.
+    #[test]
+    fn the_campus_time_zone_is_every_halls_default() {
+        let c = parse(GOOD, "good.toml").unwrap();
+        assert_eq!((c.campus_offset(), c.offset_of(&HallId::new("main"))), (480, 480));
+        let c = parse(&format!("utc_offset_minutes = 60\n{GOOD}"), "x.toml").unwrap();
+        assert_eq!((c.campus_offset(), c.offset_of(&HallId::new("main"))), (60, 60));
+        let own = GOOD.replace("id = \"main\"", "id = \"main\"\nutc_offset_minutes = 0");
+        let c = parse(&format!("utc_offset_minutes = 60\n{own}"), "x.toml").unwrap();
+        assert_eq!((c.campus_offset(), c.offset_of(&HallId::new("main"))), (60, 0));
+        let err = parse(&format!("utc_offset_minutes = 4800\n{GOOD}"), "x.toml").unwrap_err();
+        assert!(err.to_string().contains("is not a time zone"), "{err}");
+        // The published document keeps it.
+        let mut doc = automerge::AutoCommit::new();
+        crate::catalog::write(&mut doc, &c_with(60)).unwrap();
+        assert_eq!(crate::catalog::read(&doc).unwrap().campus_offset(), 60);
+    }
+
+    fn c_with(offset: i32) -> Catalog {
+        let mut c = parse(GOOD, "good.toml").unwrap();
+        c.utc_offset_minutes = offset;
+        c
     }
 }

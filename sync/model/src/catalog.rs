@@ -291,7 +291,7 @@ pub struct Hall {
 }
 
 fn china() -> i32 {
-    480
+    crate::time::CHINA_UTC_OFFSET_MINUTES
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -322,7 +322,7 @@ pub struct Staff {
 }
 
 /// The whole catalogue document, typed.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Catalog {
     pub departments: BTreeMap<DepartmentId, Department>,
     pub services: BTreeMap<ServiceId, Service>,
@@ -334,6 +334,24 @@ pub struct Catalog {
     /// catalogue written without one keeps the key already published.
     #[serde(default)]
     pub booking_key: Option<String>,
+    /// The campus's offset from UTC in minutes (China: 480): the business day of the cloud's
+    /// pages and figures that are not one hall's, and the default of every hall's own.
+    #[serde(default = "china")]
+    pub utc_offset_minutes: i32,
+}
+
+impl Default for Catalog {
+    fn default() -> Catalog {
+        Catalog {
+            departments: BTreeMap::new(),
+            services: BTreeMap::new(),
+            halls: BTreeMap::new(),
+            notices: BTreeMap::new(),
+            staff: BTreeMap::new(),
+            booking_key: None,
+            utc_offset_minutes: china(),
+        }
+    }
 }
 
 /// A catalogue that contradicts itself.
@@ -355,12 +373,84 @@ pub enum CatalogError {
     ZeroAging { hall: HallId },
     #[error("hall {hall}: booking slots must be 5 to 240 minutes and hold at least 1 booking")]
     BadSlots { hall: HallId },
+    #[error(transparent)]
+    BadId(#[from] crate::ids::BadId),
+    #[error("{what} {key} holds the entry of {id}: an entry's id is its key")]
+    KeyMismatch { what: &'static str, key: String, id: String },
+    #[error("UTC offset {minutes} min ({what}) is not a time zone: it must be -720 to +840 minutes")]
+    BadOffset { what: String, minutes: i32 },
+}
+
+/// Whether `minutes` east of UTC is a real time zone's offset (UTC−12:00 to UTC+14:00).
+pub fn valid_utc_offset(minutes: i32) -> bool {
+    (-720..=840).contains(&minutes)
 }
 
 impl Catalog {
-    /// Checks what the engine relies on: known references, valid prefixes, one prefix per
-    /// service within a hall (so "A023" names one queue), positive weights.
+    /// The business-day offset of `hall` (minutes east of UTC): the hall's own, or the
+    /// campus's for a hall the catalogue does not have.
+    pub fn offset_of(&self, hall: &HallId) -> i32 {
+        self.halls.get(hall).map_or(self.utc_offset_minutes, |h| h.utc_offset_minutes)
+    }
+
+    /// The campus's offset (minutes east of UTC), for what is not one hall's.
+    pub fn campus_offset(&self) -> i32 {
+        self.utc_offset_minutes
+    }
+
+    /// Checks what the engine and the sync layer rely on: ids that follow their rules (a hall
+    /// id the sync layer would refuse never publishes) and equal their keys, known
+    /// references, valid prefixes, one prefix per service within a hall (so "A023" names one
+    /// queue), positive weights, real time zones.
     pub fn validate(&self) -> Result<(), CatalogError> {
+        use crate::ids::{BadId, check_item_id, valid_hall_id};
+        fn keyed<K: AsRef<str>, V>(
+            what: &'static str,
+            map: &BTreeMap<K, V>,
+            id: impl Fn(&V) -> &str,
+        ) -> Result<(), CatalogError> {
+            for (k, v) in map {
+                if k.as_ref() != id(v) {
+                    return Err(CatalogError::KeyMismatch {
+                        what,
+                        key: k.as_ref().to_string(),
+                        id: id(v).to_string(),
+                    });
+                }
+            }
+            Ok(())
+        }
+        keyed("department", &self.departments, |d| d.id.as_str())?;
+        keyed("service", &self.services, |s| s.id.as_str())?;
+        keyed("hall", &self.halls, |h| h.id.as_str())?;
+        keyed("notice", &self.notices, |n| n.id.as_str())?;
+        keyed("staff", &self.staff, |s| s.id.as_str())?;
+        for id in self.departments.keys() {
+            check_item_id("部门", "department", id.as_str())?;
+        }
+        for id in self.services.keys() {
+            check_item_id("事项", "service", id.as_str())?;
+        }
+        for id in self.notices.keys() {
+            check_item_id("公告", "notice", id.as_str())?;
+        }
+        for id in self.staff.keys() {
+            check_item_id("工号", "staff", id.as_str())?;
+        }
+        if !valid_utc_offset(self.utc_offset_minutes) {
+            return Err(CatalogError::BadOffset { what: "campus".into(), minutes: self.utc_offset_minutes });
+        }
+        for h in self.halls.values() {
+            if !valid_hall_id(h.id.as_str()) {
+                return Err(BadId::Hall(h.id.to_string()).into());
+            }
+            if !valid_utc_offset(h.utc_offset_minutes) {
+                return Err(CatalogError::BadOffset {
+                    what: format!("hall {}", h.id),
+                    minutes: h.utc_offset_minutes,
+                });
+            }
+        }
         for s in self.services.values() {
             if !self.departments.contains_key(&s.department) {
                 return Err(CatalogError::UnknownDepartment {

@@ -35,9 +35,69 @@ macro_rules! string_id {
 }
 
 string_id!(
-    /// A hall, e.g. `main` or `east`. Also part of document ids, so `[a-z0-9-]` only.
+    /// A hall, e.g. `main` or `east`. Also part of document ids and of node certificates'
+    /// names, so [`valid_hall_id`] holds for every hall id the system accepts.
     HallId
 );
+
+/// The rule of hall ids, the one every part checks (document ids, certificates, the
+/// catalogue, the back office, `init`): 1 to 32 of `a-z`, `0-9` and `-`.
+pub fn valid_hall_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 32
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The rule of node names (they go into certificates' URI names, file names and log lines):
+/// 1 to 63 of `a-z`, `0-9` and `-`, not starting or ending with `-`.
+pub fn valid_node_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The rule of the catalogue's other ids (departments, services, staff, notices): 1 to 40 of
+/// `a-z`, `0-9`, `-` and `_`.
+pub fn valid_item_id(s: &str) -> bool {
+    (1..=40).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// An id that breaks its rule; the message says the rule, Chinese first.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadId {
+    #[error(
+        "大厅编号“{0}”须为 1 到 32 个小写字母、数字或 - / the hall id \"{0}\" must be 1 to 32 lowercase letters, digits or '-'"
+    )]
+    Hall(String),
+    #[error(
+        "节点名“{0}”须为 1 到 63 个小写字母、数字或 -，且不以 - 开头或结尾 / the node name \"{0}\" must be 1 to 63 lowercase letters, digits or '-', not starting or ending with '-'"
+    )]
+    Node(String),
+    #[error(
+        "{zh}编号“{id}”须为 1 到 40 个小写字母、数字、- 或 _ / the {en} id \"{id}\" must be 1 to 40 lowercase letters, digits, '-' or '_'"
+    )]
+    Item { zh: &'static str, en: &'static str, id: String },
+}
+
+impl HallId {
+    /// A hall id typed by a person or read from a file, checked against [`valid_hall_id`].
+    pub fn parse(s: &str) -> Result<HallId, BadId> {
+        if valid_hall_id(s) { Ok(HallId::new(s)) } else { Err(BadId::Hall(s.to_string())) }
+    }
+}
+
+/// Checks a node name against [`valid_node_name`].
+pub fn check_node_name(s: &str) -> Result<(), BadId> {
+    if valid_node_name(s) { Ok(()) } else { Err(BadId::Node(s.to_string())) }
+}
+
+/// Checks a catalogue item's id against [`valid_item_id`]; `zh` and `en` name the item.
+pub fn check_item_id(zh: &'static str, en: &'static str, id: &str) -> Result<(), BadId> {
+    if valid_item_id(id) { Ok(()) } else { Err(BadId::Item { zh, en, id: id.to_string() }) }
+}
 string_id!(
     /// A service item of the catalogue.
     ServiceId
@@ -81,10 +141,7 @@ impl CaseNo {
         if date.len() != 8 || !date.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        if hall.is_empty()
-            || hall.len() > 32
-            || !hall.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
+        if !valid_hall_id(hall) {
             return None;
         }
         let day =

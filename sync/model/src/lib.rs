@@ -5,6 +5,7 @@
 
 pub mod case;
 pub mod catalog;
+pub mod clock;
 pub mod day;
 pub mod ids;
 pub mod stats;
