@@ -58,10 +58,65 @@ impl From<AutomergeError> for StoreError {
     }
 }
 
+/// What kind of failure a [`StoreError`] is: what the caller does about it (a page's status,
+/// an incident, a log level), without reading its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreFault {
+    /// The disk (or the database's page limit) is full: nothing was stored; writes succeed
+    /// again once there is space.
+    Full,
+    /// The database cannot be written or read now: read-only, an I/O failure, busy or locked
+    /// past the busy timeout, or it cannot be opened.
+    Unavailable,
+    /// What is on disk cannot be read: the database file is damaged or is not a database,
+    /// or a document in it does not load.
+    Corrupt,
+    /// A write was abandoned by its own caller ([`StoreError::rejected`]): a refusal, not a
+    /// failure of the store.
+    Refused,
+    /// Anything else: a bug (a stamp out of order, a misused statement), a store made by a
+    /// newer Onestop, an Automerge error.
+    Internal,
+}
+
+impl StoreFault {
+    /// A fault of the disk or the database (full, unavailable, corrupt): an incident for
+    /// whoever runs the machine, not the fault of whoever asked.
+    pub fn is_storage(self) -> bool {
+        matches!(self, StoreFault::Full | StoreFault::Unavailable | StoreFault::Corrupt)
+    }
+}
+
 impl StoreError {
     /// A domain error raised inside a write (the write is abandoned, nothing is stored).
     pub fn rejected(e: impl std::fmt::Display) -> StoreError {
         StoreError::Rejected(e.to_string())
+    }
+
+    /// What kind of failure this is; SQLite's errors are told apart by their result code.
+    pub fn kind(&self) -> StoreFault {
+        use rusqlite::ErrorCode as C;
+        match self {
+            StoreError::Sql { source, .. } => match source.sqlite_error_code() {
+                Some(C::DiskFull) => StoreFault::Full,
+                Some(
+                    C::ReadOnly
+                    | C::SystemIoFailure
+                    | C::DatabaseBusy
+                    | C::DatabaseLocked
+                    | C::CannotOpen
+                    | C::PermissionDenied
+                    | C::FileLockingProtocolFailed,
+                ) => StoreFault::Unavailable,
+                Some(C::DatabaseCorrupt | C::NotADatabase) => StoreFault::Corrupt,
+                _ => StoreFault::Internal,
+            },
+            StoreError::Corrupt { .. } => StoreFault::Corrupt,
+            StoreError::Rejected(_) => StoreFault::Refused,
+            StoreError::NewerStore { .. } | StoreError::StampNotAfter { .. } | StoreError::Automerge(_) => {
+                StoreFault::Internal
+            }
+        }
     }
 }
 
@@ -98,6 +153,8 @@ pub struct Store {
     compact_floor: u64,
     compactions: u64,
     appended: u64,
+    /// The temporary database's page limit before [`Store::simulate_full_disk`] lowered it.
+    full_disk: Option<i64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -186,6 +243,7 @@ impl Store {
             compact_floor: DEFAULT_COMPACT_FLOOR,
             compactions: 0,
             appended: 0,
+            full_disk: None,
         })
     }
 
@@ -372,6 +430,60 @@ impl Store {
                 },
             )
             .map_err(self.sql())
+    }
+
+    /// For tests of a full disk (the hall's and the cloud's): while `full`, every write to the
+    /// store's tables fails with SQLite's own `SQLITE_FULL` ([`StoreFault::Full`]) inside its
+    /// transaction, which SQLite and the store roll back as they would on a full disk; reads
+    /// still work. `false` gives the space back. Only this store's connection is affected,
+    /// and nothing of it is in the database file.
+    ///
+    /// How: temporary triggers (this connection's own) make every insert, update or delete
+    /// first put 64 KiB into a temporary table whose database may not grow by a page
+    /// (`PRAGMA temp.max_page_count`), so SQLite's pager refuses the page as it refuses one
+    /// past the end of a full disk.
+    #[doc(hidden)]
+    pub fn simulate_full_disk(&mut self, full: bool) -> Result<(), StoreError> {
+        const TABLES: [&str; 4] = ["chunks", "heads", "meta", "sync_state"];
+        const OPS: [&str; 3] = ["INSERT", "UPDATE", "DELETE"];
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sql { path: path.clone(), source: Box::new(source) };
+        if full {
+            if self.full_disk.is_some() {
+                return Ok(());
+            }
+            let mut batch =
+                String::from("CREATE TEMP TABLE IF NOT EXISTS onestop_full_disk (filler BLOB);\n");
+            for table in TABLES {
+                for op in OPS {
+                    batch.push_str(&format!(
+                        "CREATE TEMP TRIGGER IF NOT EXISTS onestop_full_disk_{table}_{op} BEFORE {op} ON main.{table}
+                         BEGIN INSERT INTO onestop_full_disk VALUES (zeroblob(65536)); END;\n"
+                    ));
+                }
+            }
+            self.conn.execute_batch(&batch).map_err(sql)?;
+            let limit: i64 =
+                self.conn.query_row("PRAGMA temp.max_page_count", [], |r| r.get(0)).map_err(sql)?;
+            let pages: i64 = self.conn.query_row("PRAGMA temp.page_count", [], |r| r.get(0)).map_err(sql)?;
+            self.conn
+                .query_row(&format!("PRAGMA temp.max_page_count = {pages}"), [], |_| Ok(()))
+                .map_err(sql)?;
+            self.full_disk = Some(limit);
+        } else if let Some(limit) = self.full_disk.take() {
+            self.conn
+                .query_row(&format!("PRAGMA temp.max_page_count = {limit}"), [], |_| Ok(()))
+                .map_err(sql)?;
+            let mut batch = String::new();
+            for table in TABLES {
+                for op in OPS {
+                    batch.push_str(&format!("DROP TRIGGER IF EXISTS temp.onestop_full_disk_{table}_{op};\n"));
+                }
+            }
+            batch.push_str("DROP TABLE IF EXISTS temp.onestop_full_disk;\n");
+            self.conn.execute_batch(&batch).map_err(sql)?;
+        }
+        Ok(())
     }
 
     /// Forgets every document held in memory (they reload from disk on next use).

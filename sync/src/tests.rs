@@ -1,6 +1,6 @@
 use crate::codec::DocError;
 use crate::docid::{DocId, Month};
-use crate::store::{Durability, Store, StoreError};
+use crate::store::{Durability, Store, StoreError, StoreFault};
 use crate::{bookings, cards, cases, catalog, day};
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ROOT, ReadDoc};
@@ -192,6 +192,103 @@ fn a_failed_write_leaves_nothing_behind() {
     drop(store);
     let mut store = Store::open(&path, Durability::Full).unwrap();
     assert_eq!(day::read(store.doc(&day_id()).unwrap().unwrap(), "d").unwrap().events.len(), 1);
+}
+
+#[test]
+fn a_full_disk_fails_a_write_whole_and_writes_resume_when_space_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.sqlite");
+    let mut store = Store::open(&path, Durability::Full).unwrap();
+    write_events(&mut store, at(0), &every_event()[..1]);
+    let before = store.last_stamp();
+    let chunks = store.chunk_bytes(&day_id()).unwrap();
+    let cases_id = DocId::Cases { hall: hall(), month: Month::of(d()) };
+    store.simulate_full_disk(true).unwrap();
+    store.simulate_full_disk(true).unwrap();
+    let stamp = store.next_stamp(at(1));
+    let err = store
+        .write(stamp, |b| {
+            b.edit(&day_id(), |tx| Ok(day::append(tx, &hall(), d(), 480, &every_event()[1..2])?))?;
+            b.edit(&cases_id, |tx| {
+                tx.put(ROOT, "case", 1)?;
+                Ok(())
+            })
+        })
+        .unwrap_err();
+    // SQLite's own SQLITE_FULL, from the write's transaction.
+    assert!(
+        matches!(&err, StoreError::Sql { source, .. }
+            if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), StoreFault::Full);
+    assert!(err.kind().is_storage());
+    // Nothing half-written: not the clock, not a chunk, and the touched documents were
+    // dropped from memory, to be read again from disk as they were.
+    assert_eq!(store.last_stamp(), before);
+    assert!(!store.is_loaded(&day_id()) && !store.is_loaded(&cases_id));
+    assert_eq!(store.chunk_bytes(&day_id()).unwrap(), chunks);
+    assert_eq!(day::read(store.doc(&day_id()).unwrap().unwrap(), "d").unwrap().events, every_event()[..1]);
+    assert!(store.doc(&cases_id).unwrap().is_none());
+    // Every other kind of write is refused the same way.
+    assert_eq!(store.put_meta("k", b"v").unwrap_err().kind(), StoreFault::Full);
+    assert_eq!(store.save_sync_state("cloud", &day_id(), b"s").unwrap_err().kind(), StoreFault::Full);
+    assert_eq!(store.compact(&day_id()).unwrap_err().kind(), StoreFault::Full);
+    assert_eq!(store.discard(&day_id()).unwrap_err().kind(), StoreFault::Full);
+    assert_eq!(store.chunk_bytes(&day_id()).unwrap(), chunks);
+    // Space returns: the same write goes through, with the clock where it was.
+    store.simulate_full_disk(false).unwrap();
+    store.simulate_full_disk(false).unwrap();
+    write_events(&mut store, at(1), &every_event()[1..2]);
+    assert!(store.last_stamp() > before);
+    store.put_meta("k", b"v").unwrap();
+    drop(store);
+    let mut store = Store::open(&path, Durability::Full).unwrap();
+    assert_eq!(day::read(store.doc(&day_id()).unwrap().unwrap(), "d").unwrap().events, every_event()[..2]);
+    assert!(store.doc(&cases_id).unwrap().is_none());
+    assert_eq!(store.get_meta("k").unwrap(), Some(b"v".to_vec()));
+}
+
+#[test]
+fn store_errors_are_told_apart_by_kind() {
+    use rusqlite::ffi;
+    let sql = |code| StoreError::Sql {
+        path: "x".into(),
+        source: Box::new(rusqlite::Error::SqliteFailure(ffi::Error::new(code), None)),
+    };
+    for (code, kind) in [
+        (ffi::SQLITE_FULL, StoreFault::Full),
+        (ffi::SQLITE_READONLY, StoreFault::Unavailable),
+        (ffi::SQLITE_IOERR, StoreFault::Unavailable),
+        (ffi::SQLITE_IOERR_FSYNC, StoreFault::Unavailable),
+        (ffi::SQLITE_BUSY, StoreFault::Unavailable),
+        (ffi::SQLITE_LOCKED, StoreFault::Unavailable),
+        (ffi::SQLITE_CANTOPEN, StoreFault::Unavailable),
+        (ffi::SQLITE_CORRUPT, StoreFault::Corrupt),
+        (ffi::SQLITE_NOTADB, StoreFault::Corrupt),
+        (ffi::SQLITE_CONSTRAINT, StoreFault::Internal),
+        (ffi::SQLITE_MISUSE, StoreFault::Internal),
+        (ffi::SQLITE_ERROR, StoreFault::Internal),
+    ] {
+        assert_eq!(sql(code).kind(), kind, "SQLite result code {code}");
+    }
+    let not_sqlite = StoreError::Sql { path: "x".into(), source: Box::new(rusqlite::Error::InvalidQuery) };
+    assert_eq!(not_sqlite.kind(), StoreFault::Internal);
+    assert_eq!(StoreError::rejected("no").kind(), StoreFault::Refused);
+    assert!(!StoreFault::Refused.is_storage() && !StoreFault::Internal.is_storage());
+    assert_eq!(StoreError::NewerStore { found: 9, supported: 1 }.kind(), StoreFault::Internal);
+    assert_eq!(StoreError::from(automerge::AutomergeError::Fail).kind(), StoreFault::Internal);
+    // Real ones: a stamp out of order is a bug; a file that is no database is corrupt.
+    let mut store = Store::open_in_memory().unwrap();
+    let stamp = store.next_stamp(at(0));
+    store.write(stamp, |_| Ok(())).unwrap();
+    assert_eq!(store.write(stamp, |_| Ok(())).unwrap_err().kind(), StoreFault::Internal);
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.sqlite");
+    std::fs::write(&junk, vec![0x5a; 8192]).unwrap();
+    assert_eq!(Store::open(&junk, Durability::Full).unwrap_err().kind(), StoreFault::Corrupt);
+    let missing = dir.path().join("no-such-dir").join("x.sqlite");
+    assert_eq!(Store::open(&missing, Durability::Full).unwrap_err().kind(), StoreFault::Unavailable);
 }
 
 #[test]
