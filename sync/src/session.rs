@@ -19,6 +19,7 @@
 //! shared heads, so nothing in flight in the lost session is assumed delivered.
 
 use crate::docid::DocId;
+use crate::store::{StoreError, StoreFault};
 use crate::wire::{DocHeads, Frame, PROTOCOL_VERSION};
 use automerge::sync::{Message, State};
 use automerge::{ActorId, Automerge, Change, ChangeHash, sync::SyncDoc};
@@ -117,8 +118,42 @@ pub enum SessionError {
     NoHello(&'static str),
     #[error("the peer's actor is not bound to it: {0}")]
     Actor(String),
-    #[error("document store: {0}")]
-    Docs(String),
+    #[error("documents: {0}")]
+    Docs(#[from] DocsError),
+}
+
+impl SessionError {
+    /// The store's error, when the session ended because the store failed.
+    pub fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            SessionError::Docs(DocsError::Store(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Why the documents did not do what the session asked.
+#[derive(Debug, thiserror::Error)]
+pub enum DocsError {
+    /// The store failed (a full disk, an I/O error, a damaged database, a bug): the session
+    /// ends, and the link tries again later; nothing is refused.
+    #[error(transparent)]
+    Store(StoreError),
+    /// What the peer sent cannot be taken (changes that do not apply, a copy that lacks what
+    /// this side holds): a refusal of that document, answered with a `Refused` frame.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<StoreError> for DocsError {
+    /// A write the store abandoned itself ([`StoreFault::Refused`]: what arrived does not fit
+    /// what it holds) is invalid data; anything else is the store's failure.
+    fn from(e: StoreError) -> DocsError {
+        match e.kind() {
+            StoreFault::Refused => DocsError::Invalid(e.to_string()),
+            _ => DocsError::Store(e),
+        }
+    }
 }
 
 /// What the session tells its shell.
@@ -136,20 +171,23 @@ pub enum SessionEvent {
 }
 
 /// The documents a session syncs: the store on a node or the cloud, a map in tests.
+///
+/// Errors are [`DocsError`]s: a store that fails ends the session, data that does not fit is
+/// refused.
 pub trait Docs {
     /// Documents held that concern `side`'s link, with their heads.
-    fn held(&mut self, side: &Side) -> Result<Vec<DocHeads>, String>;
+    fn held(&mut self, side: &Side) -> Result<Vec<DocHeads>, DocsError>;
     /// The document, if held.
-    fn doc(&mut self, id: &DocId) -> Result<Option<&Automerge>, String>;
+    fn doc(&mut self, id: &DocId) -> Result<Option<&Automerge>, DocsError>;
     /// Adds `changes` to the document (creating it if new), durably.
-    fn apply(&mut self, id: &DocId, changes: Vec<Change>) -> Result<(), String>;
+    fn apply(&mut self, id: &DocId, changes: Vec<Change>) -> Result<(), DocsError>;
     /// Replaces the document by `doc`, which holds everything it held and more, durably (for
     /// large arrivals, which are cheaper stored whole than change by change). `saved`, when
     /// given, is `doc` already saved (the bytes a whole-document message carried).
-    fn adopt(&mut self, id: &DocId, doc: Automerge, saved: Option<Vec<u8>>) -> Result<(), String>;
+    fn adopt(&mut self, id: &DocId, doc: Automerge, saved: Option<Vec<u8>>) -> Result<(), DocsError>;
     /// Stores a document this side does not hold from the saved bytes a whole-document
     /// message carried, durably and without loading it; `heads` come from its header.
-    fn adopt_saved(&mut self, id: &DocId, bytes: Vec<u8>, heads: Vec<ChangeHash>) -> Result<(), String>;
+    fn adopt_saved(&mut self, id: &DocId, bytes: Vec<u8>, heads: Vec<ChangeHash>) -> Result<(), DocsError>;
     /// Applies a sync message that brings no changes to the held document's sync `state`
     /// (the document itself does not change), without copying the document. `Ok(false)`:
     /// the document is not held.
@@ -158,11 +196,11 @@ pub trait Docs {
         id: &DocId,
         state: &mut State,
         msg: Message,
-    ) -> Result<bool, String>;
+    ) -> Result<bool, DocsError>;
     /// The document's heads, `None` if it is not held (without loading it where possible).
-    fn heads(&mut self, id: &DocId) -> Result<Option<Vec<ChangeHash>>, String>;
+    fn heads(&mut self, id: &DocId) -> Result<Option<Vec<ChangeHash>>, DocsError>;
     /// Forgets a document and its sync state, durably.
-    fn discard(&mut self, id: &DocId) -> Result<(), String>;
+    fn discard(&mut self, id: &DocId) -> Result<(), DocsError>;
     /// The persisted sync state for this link and document.
     fn load_state(&mut self, id: &DocId) -> Option<State>;
     /// Persists the sync state for this link and document.
@@ -215,7 +253,7 @@ impl Session {
 
     /// Sends this side's hello; call once, right after the connection opens.
     pub fn open(&mut self, docs: &mut dyn Docs, now_ms: i64) -> Result<(), SessionError> {
-        let mut held = docs.held(&self.side).map_err(SessionError::Docs)?;
+        let mut held = docs.held(&self.side)?;
         held.retain(|d| authority::current(&d.id, self.offer_from));
         self.out.push_back(Frame::Hello {
             version: PROTOCOL_VERSION,
@@ -257,11 +295,11 @@ impl Session {
         let empty = Automerge::new();
         // In step already (e.g. the notice of a document this session just received): no
         // message, and no need to load the document to find that out.
-        if docs.heads(id).map_err(SessionError::Docs)?.is_some_and(|h| in_step(&state, &h)) {
+        if docs.heads(id)?.is_some_and(|h| in_step(&state, &h)) {
             self.states.insert(id.clone(), state);
             return Ok(());
         }
-        let msg = match docs.doc(id).map_err(SessionError::Docs)? {
+        let msg = match docs.doc(id)? {
             Some(doc) => doc.generate_sync_message(&mut state),
             // A document we do not have yet: an empty one asks the peer for everything.
             None => empty.generate_sync_message(&mut state),
@@ -299,12 +337,8 @@ impl Session {
                 if matches!(self.side, Side::Edge { .. }) {
                     self.drop_local_seeds(docs)?;
                 }
-                let ours: BTreeMap<DocId, Vec<ChangeHash>> = docs
-                    .held(&self.side)
-                    .map_err(SessionError::Docs)?
-                    .into_iter()
-                    .map(|d| (d.id, d.heads))
-                    .collect();
+                let ours: BTreeMap<DocId, Vec<ChangeHash>> =
+                    docs.held(&self.side)?.into_iter().map(|d| (d.id, d.heads)).collect();
                 // Each document is started by a side that holds it: a document only the peer
                 // holds is started by the peer (it sees we did not list it). Were both to start
                 // it, Automerge would send the whole document twice.
@@ -347,7 +381,7 @@ impl Session {
                             SessionEvent::Acknowledged { doc }
                         }])
                     }
-                    Err(Refusal::Store(e)) => Err(SessionError::Docs(e)),
+                    Err(Refusal::Store(e)) => Err(SessionError::Docs(DocsError::Store(e))),
                     Err(Refusal::Policy(reason)) => {
                         tracing::warn!(message = "Refused a peer's changes.", doc = %doc, reason = %reason);
                         self.refused.insert(doc.clone());
@@ -369,13 +403,13 @@ impl Session {
     /// cloud's arrives whole instead of being merged with it.
     fn drop_local_seeds(&mut self, docs: &mut dyn Docs) -> Result<(), SessionError> {
         for id in [DocId::Catalog, DocId::Cards] {
-            let seeded = match docs.doc(&id).map_err(SessionError::Docs)? {
+            let seeded = match docs.doc(&id)? {
                 Some(doc) => doc.get_changes_meta(&[]).iter().any(|c| *c.actor == self.actor),
                 None => false,
             };
             if seeded {
                 tracing::info!(message = "Replacing the local catalogue with the cloud's.", doc = %id);
-                docs.discard(&id).map_err(SessionError::Docs)?;
+                docs.discard(&id)?;
                 self.states.remove(&id);
             }
         }
@@ -405,9 +439,7 @@ impl Session {
         }
         // No changes (an answer, a request): only the sync state moves, and nothing can be
         // refused, so there is no copy to make (forking a busy day costs tens of milliseconds).
-        if msg.changes.is_empty()
-            && docs.receive_without_changes(id, &mut state, msg.clone()).map_err(Refusal::Policy)?
-        {
+        if msg.changes.is_empty() && docs.receive_without_changes(id, &mut state, msg.clone())? {
             docs.save_state(id, &state);
             self.states.insert(id.clone(), state);
             return Ok((false, false));
@@ -416,7 +448,7 @@ impl Session {
         // saved form of what we will hold.
         let whole = if msg.changes.len() == 1 { msg.changes.iter().next().map(<[u8]>::to_vec) } else { None };
         // Apply to a copy first, so a refused message leaves no trace.
-        let (mut copy, before) = match docs.doc(id).map_err(Refusal::Store)? {
+        let (mut copy, before) = match docs.doc(id)? {
             Some(doc) => (doc.fork(), doc.get_heads()),
             None => (Automerge::new(), Vec::new()),
         };
@@ -434,9 +466,9 @@ impl Session {
         drop(new);
         if added > ADOPT_ABOVE {
             let saved = if before.is_empty() { whole } else { None };
-            docs.adopt(id, copy, saved).map_err(Refusal::Store)?;
+            docs.adopt(id, copy, saved)?;
         } else if added > 0 {
-            docs.apply(id, copy.get_changes(&before)).map_err(Refusal::Store)?;
+            docs.apply(id, copy.get_changes(&before))?;
         }
         let applied = added > 0;
         docs.save_state(id, &state);
@@ -479,14 +511,14 @@ impl Session {
         {
             return Ok(None);
         }
-        if docs.heads(id).map_err(Refusal::Store)?.is_some() {
+        if docs.heads(id)?.is_some() {
             return Ok(None);
         }
         authority::may_write(&self.side, id).map_err(Refusal::Policy)?;
         if matches!(self.side, Side::Cloud { .. }) {
             authority::changes_by(peer, header.actors.iter()).map_err(Refusal::Policy)?;
         }
-        docs.adopt_saved(id, bytes.to_vec(), heads.clone()).map_err(Refusal::Store)?;
+        docs.adopt_saved(id, bytes.to_vec(), heads.clone())?;
         // As receive_sync_message: the flags, the shared heads, what they have and need.
         state.in_flight = false;
         if let Some(flags) = msg.flags {
@@ -561,9 +593,20 @@ fn in_step(state: &State, ours: &[ChangeHash]) -> bool {
 /// More new changes than this in one message are stored as the whole document.
 const ADOPT_ABOVE: usize = 256;
 
+/// Why a received message was not taken: refused (the peer is told), or the store failed
+/// (the session ends).
 enum Refusal {
     Policy(String),
-    Store(String),
+    Store(StoreError),
+}
+
+impl From<DocsError> for Refusal {
+    fn from(e: DocsError) -> Refusal {
+        match e {
+            DocsError::Store(e) => Refusal::Store(e),
+            DocsError::Invalid(reason) => Refusal::Policy(reason),
+        }
+    }
 }
 
 /// Documents in memory, for tests and tools: the same trait the store implements.
@@ -574,7 +617,7 @@ pub struct MemDocs {
 }
 
 impl Docs for MemDocs {
-    fn held(&mut self, side: &Side) -> Result<Vec<DocHeads>, String> {
+    fn held(&mut self, side: &Side) -> Result<Vec<DocHeads>, DocsError> {
         Ok(self
             .docs
             .iter()
@@ -582,21 +625,23 @@ impl Docs for MemDocs {
             .map(|(id, d)| DocHeads { id: id.clone(), heads: d.get_heads() })
             .collect())
     }
-    fn doc(&mut self, id: &DocId) -> Result<Option<&Automerge>, String> {
+    fn doc(&mut self, id: &DocId) -> Result<Option<&Automerge>, DocsError> {
         Ok(self.docs.get(id))
     }
-    fn apply(&mut self, id: &DocId, changes: Vec<Change>) -> Result<(), String> {
-        self.docs.entry(id.clone()).or_default().apply_changes(changes).map_err(|e| e.to_string())
+    fn apply(&mut self, id: &DocId, changes: Vec<Change>) -> Result<(), DocsError> {
+        let doc = self.docs.entry(id.clone()).or_default();
+        doc.apply_changes(changes).map_err(|e| DocsError::Invalid(format!("{id}: {e}")))
     }
-    fn adopt(&mut self, id: &DocId, doc: Automerge, _saved: Option<Vec<u8>>) -> Result<(), String> {
+    fn adopt(&mut self, id: &DocId, doc: Automerge, _saved: Option<Vec<u8>>) -> Result<(), DocsError> {
         self.docs.insert(id.clone(), doc);
         Ok(())
     }
-    fn adopt_saved(&mut self, id: &DocId, bytes: Vec<u8>, _heads: Vec<ChangeHash>) -> Result<(), String> {
-        self.docs.insert(id.clone(), Automerge::load(&bytes).map_err(|e| e.to_string())?);
+    fn adopt_saved(&mut self, id: &DocId, bytes: Vec<u8>, _heads: Vec<ChangeHash>) -> Result<(), DocsError> {
+        let doc = Automerge::load(&bytes).map_err(|e| DocsError::Invalid(format!("{id}: {e}")))?;
+        self.docs.insert(id.clone(), doc);
         Ok(())
     }
-    fn heads(&mut self, id: &DocId) -> Result<Option<Vec<ChangeHash>>, String> {
+    fn heads(&mut self, id: &DocId) -> Result<Option<Vec<ChangeHash>>, DocsError> {
         Ok(self.docs.get(id).map(|d| d.get_heads()))
     }
     fn receive_without_changes(
@@ -604,13 +649,16 @@ impl Docs for MemDocs {
         id: &DocId,
         state: &mut State,
         msg: Message,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, DocsError> {
         match self.docs.get_mut(id) {
-            Some(doc) => doc.receive_sync_message(state, msg).map(|()| true).map_err(|e| e.to_string()),
+            Some(doc) => doc
+                .receive_sync_message(state, msg)
+                .map(|()| true)
+                .map_err(|e| DocsError::Invalid(format!("{id}: the sync message does not apply: {e}"))),
             None => Ok(false),
         }
     }
-    fn discard(&mut self, id: &DocId) -> Result<(), String> {
+    fn discard(&mut self, id: &DocId) -> Result<(), DocsError> {
         self.docs.remove(id);
         self.states.remove(id);
         Ok(())
@@ -636,47 +684,45 @@ pub struct StoreDocs<'a> {
 }
 
 impl Docs for StoreDocs<'_> {
-    fn held(&mut self, side: &Side) -> Result<Vec<DocHeads>, String> {
-        let ids = self.store.list_docs().map_err(|e| e.to_string())?;
+    fn held(&mut self, side: &Side) -> Result<Vec<DocHeads>, DocsError> {
+        let ids = self.store.list_docs()?;
         let mut out = Vec::new();
         for id in ids.into_iter().filter(|id| authority::may_hold(side, id)) {
-            if let Some(heads) = self.store.heads(&id).map_err(|e| e.to_string())? {
+            if let Some(heads) = self.store.heads(&id)? {
                 out.push(DocHeads { heads, id });
             }
         }
         Ok(out)
     }
-    fn doc(&mut self, id: &DocId) -> Result<Option<&Automerge>, String> {
-        self.store.doc(id).map_err(|e| e.to_string())
+    fn doc(&mut self, id: &DocId) -> Result<Option<&Automerge>, DocsError> {
+        Ok(self.store.doc(id)?)
     }
-    fn apply(&mut self, id: &DocId, changes: Vec<Change>) -> Result<(), String> {
+    fn apply(&mut self, id: &DocId, changes: Vec<Change>) -> Result<(), DocsError> {
         // Remote changes are not local facts: the clock only ticks logically.
         let stamp = self.store.next_stamp(self.store.last_stamp().time());
-        self.store
-            .write(stamp, |b| b.change(id, |doc| Ok(doc.apply_changes(changes)?)))
-            .map_err(|e| e.to_string())
+        Ok(self.store.write(stamp, |b| b.change(id, |doc| Ok(doc.apply_changes(changes)?)))?)
     }
-    fn adopt(&mut self, id: &DocId, doc: Automerge, saved: Option<Vec<u8>>) -> Result<(), String> {
+    fn adopt(&mut self, id: &DocId, doc: Automerge, saved: Option<Vec<u8>>) -> Result<(), DocsError> {
         let stamp = self.store.next_stamp(self.store.last_stamp().time());
-        self.store.write(stamp, |b| b.adopt(id, doc, saved)).map_err(|e| e.to_string())
+        Ok(self.store.write(stamp, |b| b.adopt(id, doc, saved))?)
     }
-    fn adopt_saved(&mut self, id: &DocId, bytes: Vec<u8>, heads: Vec<ChangeHash>) -> Result<(), String> {
+    fn adopt_saved(&mut self, id: &DocId, bytes: Vec<u8>, heads: Vec<ChangeHash>) -> Result<(), DocsError> {
         let stamp = self.store.next_stamp(self.store.last_stamp().time());
-        self.store.write(stamp, |b| b.adopt_saved(id, bytes, heads)).map_err(|e| e.to_string())
+        Ok(self.store.write(stamp, |b| b.adopt_saved(id, bytes, heads))?)
     }
-    fn heads(&mut self, id: &DocId) -> Result<Option<Vec<ChangeHash>>, String> {
-        self.store.heads(id).map_err(|e| e.to_string())
+    fn heads(&mut self, id: &DocId) -> Result<Option<Vec<ChangeHash>>, DocsError> {
+        Ok(self.store.heads(id)?)
     }
     fn receive_without_changes(
         &mut self,
         id: &DocId,
         state: &mut State,
         msg: Message,
-    ) -> Result<bool, String> {
-        self.store.receive_without_changes(id, state, msg).map_err(|e| e.to_string())
+    ) -> Result<bool, DocsError> {
+        Ok(self.store.receive_without_changes(id, state, msg)?)
     }
-    fn discard(&mut self, id: &DocId) -> Result<(), String> {
-        self.store.discard(id).map_err(|e| e.to_string())
+    fn discard(&mut self, id: &DocId) -> Result<(), DocsError> {
+        Ok(self.store.discard(id)?)
     }
     fn load_state(&mut self, id: &DocId) -> Option<State> {
         match self.store.load_sync_state(&self.peer, id) {

@@ -341,3 +341,160 @@ fn a_catalogue_seeded_on_the_node_is_replaced_by_the_cloud_s() {
     assert_eq!(catalog::read(&e.docs.docs[&DocId::Catalog]).unwrap(), sample_catalog());
     assert_eq!(heads(&e.docs, &day_id("main")), heads(&c.docs, &day_id("main")));
 }
+
+/// A real store error of the kind a full disk gives (SQLite's own `SQLITE_FULL`).
+fn full_disk_error() -> StoreError {
+    let mut store = crate::Store::open_in_memory().unwrap();
+    store.simulate_full_disk(true).unwrap();
+    store.put_meta("k", b"v").unwrap_err()
+}
+
+#[test]
+fn the_store_s_refusals_are_invalid_data_and_its_failures_are_store_errors() {
+    let full = DocsError::from(full_disk_error());
+    assert!(matches!(&full, DocsError::Store(e) if e.kind() == StoreFault::Full), "{full:?}");
+    let refused = DocsError::from(StoreError::rejected("the adopted document lacks changes"));
+    assert!(matches!(&refused, DocsError::Invalid(m) if m.contains("lacks changes")), "{refused:?}");
+    let session = SessionError::from(full);
+    assert_eq!(session.store_error().map(StoreError::kind), Some(StoreFault::Full));
+    assert!(SessionError::from(refused).store_error().is_none());
+}
+
+/// Documents whose `receive_without_changes` fails as told; everything else is `MemDocs`.
+struct Failing {
+    docs: MemDocs,
+    fail: Option<DocsError>,
+}
+
+impl Docs for Failing {
+    fn held(&mut self, side: &Side) -> Result<Vec<DocHeads>, DocsError> {
+        self.docs.held(side)
+    }
+    fn doc(&mut self, id: &DocId) -> Result<Option<&Automerge>, DocsError> {
+        self.docs.doc(id)
+    }
+    fn apply(&mut self, id: &DocId, changes: Vec<Change>) -> Result<(), DocsError> {
+        self.docs.apply(id, changes)
+    }
+    fn adopt(&mut self, id: &DocId, doc: Automerge, saved: Option<Vec<u8>>) -> Result<(), DocsError> {
+        self.docs.adopt(id, doc, saved)
+    }
+    fn adopt_saved(&mut self, id: &DocId, bytes: Vec<u8>, heads: Vec<ChangeHash>) -> Result<(), DocsError> {
+        self.docs.adopt_saved(id, bytes, heads)
+    }
+    fn receive_without_changes(
+        &mut self,
+        id: &DocId,
+        state: &mut State,
+        msg: Message,
+    ) -> Result<bool, DocsError> {
+        match self.fail.take() {
+            Some(e) => Err(e),
+            None => self.docs.receive_without_changes(id, state, msg),
+        }
+    }
+    fn heads(&mut self, id: &DocId) -> Result<Option<Vec<ChangeHash>>, DocsError> {
+        self.docs.heads(id)
+    }
+    fn discard(&mut self, id: &DocId) -> Result<(), DocsError> {
+        self.docs.discard(id)
+    }
+    fn load_state(&mut self, id: &DocId) -> Option<State> {
+        self.docs.load_state(id)
+    }
+    fn save_state(&mut self, id: &DocId, state: &State) {
+        self.docs.save_state(id, state)
+    }
+}
+
+#[test]
+fn a_message_that_does_not_apply_is_refused_but_a_failing_store_ends_the_session() {
+    let mut e = edge("main", edge_docs("main", &every_event()));
+    let mut c = cloud("main", MemDocs::default(), edge_actor());
+    pump(&mut e, &mut c, |_| false);
+    // A request (a message without changes) for a document the cloud holds.
+    let msg = e.docs.docs[&day_id("main")].generate_sync_message(&mut State::new()).unwrap();
+    assert!(msg.changes.is_empty());
+    let bytes = msg.encode();
+    let request = || Frame::Sync { doc: day_id("main"), message: bytes.clone() };
+
+    // The store fails (its disk is full): the session ends; nothing is refused, so the next
+    // session syncs the document as usual.
+    let mut docs = Failing { docs: std::mem::take(&mut c.docs), fail: Some(full_disk_error().into()) };
+    let err = c.session.receive(&mut docs, request()).unwrap_err();
+    assert_eq!(err.store_error().map(StoreError::kind), Some(StoreFault::Full), "{err}");
+    assert!(c.session.poll_transmit().is_none(), "no Refused frame for the store's failure");
+    let mut c = cloud("main", std::mem::take(&mut docs.docs), edge_actor());
+    c.session.open(&mut c.docs, 0).unwrap();
+    let hello = e.session.open(&mut e.docs, 0).map(|()| e.session.poll_transmit().unwrap()).unwrap();
+    c.session.receive(&mut c.docs, hello).unwrap();
+    while c.session.poll_transmit().is_some() {}
+    let events = c.session.receive(&mut c.docs, request()).unwrap();
+    assert_eq!(events, [SessionEvent::Acknowledged { doc: day_id("main") }]);
+
+    while c.session.poll_transmit().is_some() {}
+
+    // What arrived does not apply: the document is refused, and the peer is told.
+    let invalid = DocsError::Invalid("hall/main/day/2026-11-26: the sync message does not apply".into());
+    let mut docs = Failing { docs: std::mem::take(&mut c.docs), fail: Some(invalid) };
+    let events = c.session.receive(&mut docs, request()).unwrap();
+    assert!(
+        matches!(&events[..], [SessionEvent::Refused { by_peer: false, reason, .. }] if reason.contains("does not apply")),
+        "{events:?}"
+    );
+    let frames: Vec<Frame> = std::iter::from_fn(|| c.session.poll_transmit()).collect();
+    assert!(matches!(&frames[..], [Frame::Refused { doc, .. }] if *doc == day_id("main")), "{frames:?}");
+}
+
+#[test]
+fn a_full_disk_on_the_cloud_ends_the_session_and_the_next_one_delivers_everything() {
+    use crate::store::{Durability, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let mut edge_store = Store::open(&dir.path().join("edge.sqlite"), Durability::Full).unwrap();
+    let mut cloud_store = Store::open(&dir.path().join("cloud.sqlite"), Durability::Normal).unwrap();
+    let stamp = edge_store.next_stamp(onestop_model::Timestamp(1));
+    edge_store
+        .write(stamp, |b| {
+            b.edit(&day_id("main"), |tx| Ok(day::append(tx, &hall("main"), d(), 480, &every_event())?))
+        })
+        .unwrap();
+    let edge_actor = edge_store.actor().clone();
+    let run = |edge_store: &mut Store, cloud_store: &mut Store| -> Result<(), SessionError> {
+        let mut e = Session::new(Side::Edge { hall: hall("main") }, edge_store.actor().clone(), None);
+        let side = Side::Cloud { node: "main-pi-1".into(), hall: hall("main") };
+        let mut c = Session::new(side, cloud_store.actor().clone(), Some([edge_actor.clone()].into()));
+        let mut ed = StoreDocs { store: edge_store, peer: "cloud".into() };
+        let mut cd = StoreDocs { store: cloud_store, peer: "main-pi-1".into() };
+        e.open(&mut ed, 0)?;
+        c.open(&mut cd, 0)?;
+        loop {
+            let mut moved = false;
+            while let Some(f) = e.poll_transmit() {
+                moved = true;
+                c.receive(&mut cd, f)?;
+            }
+            while let Some(f) = c.poll_transmit() {
+                moved = true;
+                assert!(!matches!(f, Frame::Refused { .. }), "the cloud refuses nothing: {f:?}");
+                e.receive(&mut ed, f)?;
+            }
+            if !moved {
+                return Ok(());
+            }
+        }
+    };
+    cloud_store.simulate_full_disk(true).unwrap();
+    let err = run(&mut edge_store, &mut cloud_store).unwrap_err();
+    assert_eq!(err.store_error().map(StoreError::kind), Some(StoreFault::Full), "{err}");
+    assert!(cloud_store.heads(&day_id("main")).unwrap().is_none(), "nothing of the day is stored");
+    // Space returns; the next connection delivers the day whole.
+    cloud_store.simulate_full_disk(false).unwrap();
+    run(&mut edge_store, &mut cloud_store).unwrap();
+    let a = edge_store.doc(&day_id("main")).unwrap().unwrap().get_heads();
+    let b = cloud_store.doc(&day_id("main")).unwrap().unwrap().get_heads();
+    assert_eq!(a, b);
+    assert_eq!(
+        day::read(cloud_store.doc(&day_id("main")).unwrap().unwrap(), "d").unwrap().events,
+        every_event()
+    );
+}

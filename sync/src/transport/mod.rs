@@ -6,8 +6,8 @@ pub mod enroll;
 pub mod tls;
 
 use crate::docid::DocId;
-use crate::session::{Docs, Session, SessionEvent, Side, StoreDocs};
-use crate::store::Store;
+use crate::session::{Docs, DocsError, Session, SessionEvent, Side, StoreDocs};
+use crate::store::{Store, StoreError};
 use crate::wire::{FrameReader, WireError};
 use automerge::ActorId;
 use onestop_model::{Day, HallId, Timestamp};
@@ -35,6 +35,22 @@ pub enum LinkError {
     Session(#[from] crate::session::SessionError),
     #[error("the peer is not a node: {0}")]
     Identity(String),
+    /// This side's store failed (a full disk, an I/O error): the connection ends and is tried
+    /// again later; nothing was refused.
+    #[error("document store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl LinkError {
+    /// The store's error, when the link ended because this side's store failed (an incident
+    /// on this side, not a network or a peer problem).
+    pub fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            LinkError::Store(e) => Some(e),
+            LinkError::Session(e) => e.store_error(),
+            _ => None,
+        }
+    }
 }
 
 fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
@@ -64,7 +80,8 @@ struct Stream<'a> {
     recv: &'a mut quinn::RecvStream,
 }
 
-/// Runs `session` over one stream until the peer closes it or something fails.
+/// Runs `session` over one stream until the peer closes it or something fails (`on_event`
+/// failing too: the session ends before anything more is sent).
 async fn drive(
     session: &mut Session,
     store: &Mutex<Store>,
@@ -72,7 +89,7 @@ async fn drive(
     stream: Stream<'_>,
     changes: &mut broadcast::Receiver<DocId>,
     traffic: &Traffic,
-    mut on_event: impl FnMut(SessionEvent, &Mutex<Store>),
+    mut on_event: impl FnMut(SessionEvent, &Mutex<Store>) -> Result<(), LinkError>,
 ) -> Result<(), LinkError> {
     let Stream { send, recv } = stream;
     let mut reader = FrameReader::new();
@@ -95,7 +112,7 @@ async fn drive(
                         tracing::warn!(message = "Could not read what other processes wrote.", %error);
                     }
                     let mut docs = StoreDocs { store: &mut s, peer: peer.to_string() };
-                    let ids = docs.store.list_docs().map_err(|e| LinkError::Connect(e.to_string()))?;
+                    let ids = docs.store.list_docs()?;
                     for id in ids {
                         session.local_change(&mut docs, &id)?;
                     }
@@ -112,7 +129,7 @@ async fn drive(
                         session.receive(&mut StoreDocs { store: &mut s, peer: peer.to_string() }, frame)?
                     };
                     for e in events {
-                        on_event(e, store);
+                        on_event(e, store)?;
                     }
                 }
                 flush(session, send, traffic).await?;
@@ -128,7 +145,7 @@ async fn drive(
                         }
                         Err(broadcast::error::RecvError::Lagged(_)) => {
                             // Missed notices: offer every document again.
-                            let ids = docs.store.list_docs().map_err(|e| LinkError::Connect(e.to_string()))?;
+                            let ids = docs.store.list_docs()?;
                             for id in ids {
                                 session.local_change(&mut docs, &id)?;
                             }
@@ -186,9 +203,16 @@ pub fn changes_waiting(store: &mut Store, peer: &str, hall: &HallId) -> usize {
 
 /// [`changes_waiting`] for each document held.
 fn waiting_by_doc(store: &mut Store, peer: &str, hall: &HallId) -> BTreeMap<DocId, usize> {
-    let held = StoreDocs { store: &mut *store, peer: peer.to_string() }
+    let held = match (StoreDocs { store: &mut *store, peer: peer.to_string() })
         .held(&Side::Edge { hall: hall.clone() })
-        .unwrap_or_default();
+    {
+        Ok(held) => held,
+        Err(error) => {
+            // A figure for the status page: the link itself reports the store's failure.
+            tracing::warn!(message = "Cannot count the changes waiting for the cloud.", %error);
+            Vec::new()
+        }
+    };
     held.into_iter().map(|d| (d.id.clone(), waiting_in(store, peer, &d.id))).collect()
 }
 
@@ -248,11 +272,16 @@ impl EdgeLink {
                 r = self.connect_once(&mut backoff) => r,
                 _ = shutdown.changed() => return,
             };
-            let reason = match result {
+            let reason = match &result {
                 Ok(()) => "the cloud closed the connection".to_string(),
                 Err(e) => e.to_string(),
             };
-            tracing::info!(message = "Link to the cloud down.", hall = %self.hall, reason = %reason);
+            if let Some(error) = result.as_ref().err().and_then(LinkError::store_error) {
+                // Not the network: this node's own store (a full disk, an I/O error).
+                tracing::error!(message = "Link to the cloud down: this node's store failed.", hall = %self.hall, %error);
+            } else {
+                tracing::info!(message = "Link to the cloud down.", hall = %self.hall, reason = %reason);
+            }
             let waiting = changes_waiting(&mut lock(&self.store), "cloud", &self.hall);
             self.status.send_modify(|s| {
                 if s.online || s.offline_since.is_none() {
@@ -293,30 +322,33 @@ impl EdgeLink {
             Stream { send: &mut send, recv: &mut recv },
             &mut changes,
             &self.traffic,
-            |e, store| match e {
-                SessionEvent::Greeted { peer_time_ms, .. } => {
-                    let local = now_ms();
-                    time.raise((peer_time_ms.max(0) / 1000) as u64);
-                    lock(store).observe_time(Timestamp(peer_time_ms), Timestamp(local));
-                    status.send_modify(|s| {
-                        s.online = true;
-                        s.offline_since = None;
-                        s.clock_offset_ms = Some(peer_time_ms - local);
-                    });
+            |e, store| {
+                match e {
+                    SessionEvent::Greeted { peer_time_ms, .. } => {
+                        let local = now_ms();
+                        time.raise((peer_time_ms.max(0) / 1000) as u64);
+                        lock(store).observe_time(Timestamp(peer_time_ms), Timestamp(local));
+                        status.send_modify(|s| {
+                            s.online = true;
+                            s.offline_since = None;
+                            s.clock_offset_ms = Some(peer_time_ms - local);
+                        });
+                    }
+                    SessionEvent::Applied { .. } => status.send_modify(|s| s.last_sync = Some(now_ms())),
+                    SessionEvent::Acknowledged { doc } => {
+                        waiting.insert(doc.clone(), waiting_in(&mut lock(store), "cloud", &doc));
+                        let total = waiting.values().sum();
+                        status.send_modify(|s| {
+                            s.last_sync = Some(now_ms());
+                            s.changes_waiting = total;
+                        });
+                    }
+                    SessionEvent::Refused { doc, reason, .. } => {
+                        tracing::warn!(message = "The cloud refused changes.", doc = %doc, reason = %reason);
+                        status.send_modify(|s| s.last_error = Some(format!("{doc}: {reason}")));
+                    }
                 }
-                SessionEvent::Applied { .. } => status.send_modify(|s| s.last_sync = Some(now_ms())),
-                SessionEvent::Acknowledged { doc } => {
-                    waiting.insert(doc.clone(), waiting_in(&mut lock(store), "cloud", &doc));
-                    let total = waiting.values().sum();
-                    status.send_modify(|s| {
-                        s.last_sync = Some(now_ms());
-                        s.changes_waiting = total;
-                    });
-                }
-                SessionEvent::Refused { doc, reason, .. } => {
-                    tracing::warn!(message = "The cloud refused changes.", doc = %doc, reason = %reason);
-                    status.send_modify(|s| s.last_error = Some(format!("{doc}: {reason}")));
-                }
+                Ok(())
             },
         )
         .await;
@@ -435,8 +467,12 @@ impl CloudSync {
             let Some(incoming) = incoming else { return };
             let me = self.clone();
             tokio::spawn(async move {
-                if let Err(error) = me.handle(incoming).await {
-                    tracing::info!(message = "Node connection ended.", %error);
+                match me.handle(incoming).await {
+                    Err(error) if error.store_error().is_some() => {
+                        tracing::error!(message = "Node connection ended: the cloud's store failed.", %error)
+                    }
+                    Err(error) => tracing::info!(message = "Node connection ended.", %error),
+                    Ok(()) => {}
                 }
             });
         }
@@ -491,6 +527,14 @@ impl CloudSync {
             let s = lock(&self.store);
             (s.actor().clone(), bound_actors(&s, &id.node))
         };
+        // Without the record of the node's actors, its hello cannot be checked.
+        let bound = match bound {
+            Ok(b) => b,
+            Err(e) => {
+                conn.close(quinn::VarInt::from_u32(STORE_FAILED), b"the cloud cannot read its store");
+                return Err(e.into());
+            }
+        };
         let side = Side::Cloud { node: id.node.clone(), hall: id.hall.clone() };
         // Offer a node what is current: not years of its hall's history.
         let yesterday = Day::from_days_since_epoch(Timestamp(now_ms()).day(480).days_since_epoch() - 1);
@@ -498,21 +542,22 @@ impl CloudSync {
         let mut changes = self.changes.subscribe();
         let changes_tx = self.changes.clone();
         let node = id.node.clone();
-        let mut binding_error = None;
         let traffic = Traffic::default();
-        let result = drive(&mut session, &self.store, &id.node, Stream { send: &mut send, recv: &mut recv }, &mut changes, &traffic, |e, store| match e {
-            SessionEvent::Greeted { peer_actor, .. } => {
-                if let Err(e) = bind_actor(&mut lock(store), &node, &peer_actor) {
-                    binding_error = Some(e);
+        let stream = Stream { send: &mut send, recv: &mut recv };
+        let result = drive(&mut session, &self.store, &id.node, stream, &mut changes, &traffic, |e, store| {
+            match e {
+                // A node's first hello binds its actor; an actor of another node ends the
+                // session before anything is answered.
+                SessionEvent::Greeted { peer_actor, .. } => bind_actor(&mut lock(store), &node, &peer_actor)?,
+                SessionEvent::Applied { doc } => {
+                    let _ = changes_tx.send(doc);
                 }
+                SessionEvent::Refused { doc, reason, .. } => {
+                    tracing::warn!(message = "Refused a node's changes.", node = %node, doc = %doc, reason = %reason);
+                }
+                SessionEvent::Acknowledged { .. } => {}
             }
-            SessionEvent::Applied { doc } => {
-                let _ = changes_tx.send(doc);
-            }
-            SessionEvent::Refused { doc, reason, .. } => {
-                tracing::warn!(message = "Refused a node's changes.", node = %node, doc = %doc, reason = %reason);
-            }
-            SessionEvent::Acknowledged { .. } => {}
+            Ok(())
         })
         .await;
         // This connection is over: forget it (only live connections are kept for revocation).
@@ -525,45 +570,54 @@ impl CloudSync {
                 }
             }
         }
-        if let Some(e) = binding_error {
-            conn.close(quinn::VarInt::from_u32(403), e.as_bytes());
-            return Err(LinkError::Identity(e));
+        match &result {
+            Err(LinkError::Identity(why)) => conn.close(quinn::VarInt::from_u32(403), why.as_bytes()),
+            Err(e) if e.store_error().is_some() => conn
+                .close(quinn::VarInt::from_u32(STORE_FAILED), b"the cloud cannot save now; try again later"),
+            _ => {}
         }
         result
     }
 }
 
+/// The close code of a connection the cloud ends because its own store failed (the node tries
+/// again later; it did nothing wrong).
+const STORE_FAILED: u32 = 500;
+
 fn actor_key(node: &str) -> String {
     format!("actor-of-node:{node}")
 }
 
-/// The actors bound to a node (`None` before its first hello).
-fn bound_actors(store: &Store, node: &str) -> Option<BTreeSet<ActorId>> {
-    let raw = store.get_meta(&actor_key(node)).ok().flatten()?;
-    Some(raw.chunks(16).map(ActorId::from).collect())
+/// The actors bound to a node (`None` before its first hello). A store that cannot say is an
+/// error, never "none bound": that would let any actor in.
+fn bound_actors(store: &Store, node: &str) -> Result<Option<BTreeSet<ActorId>>, StoreError> {
+    Ok(store.get_meta(&actor_key(node))?.map(|raw| raw.chunks(16).map(ActorId::from).collect()))
 }
 
 /// Binds a node's declared actor on its first hello; an actor already bound to another node
-/// is refused.
-fn bind_actor(store: &mut Store, node: &str, actor: &[u8]) -> Result<(), String> {
+/// is refused ([`LinkError::Identity`]); a store that fails is [`LinkError::Store`].
+fn bind_actor(store: &mut Store, node: &str, actor: &[u8]) -> Result<(), LinkError> {
     let owner_key = format!("node-of-actor:{}", ActorId::from(actor));
-    match store.get_meta(&owner_key).map_err(|e| e.to_string())? {
+    match store.get_meta(&owner_key)? {
         Some(owner) if owner != node.as_bytes() => {
-            return Err(format!("actor {} already belongs to another node", ActorId::from(actor)));
+            return Err(LinkError::Identity(format!(
+                "actor {} already belongs to another node",
+                ActorId::from(actor)
+            )));
         }
         Some(_) => return Ok(()),
         None => {}
     }
-    let mut actors = store.get_meta(&actor_key(node)).map_err(|e| e.to_string())?.unwrap_or_default();
+    let mut actors = store.get_meta(&actor_key(node))?.unwrap_or_default();
     actors.extend_from_slice(actor);
-    store.put_meta(&actor_key(node), &actors).map_err(|e| e.to_string())?;
-    store.put_meta(&owner_key, node.as_bytes()).map_err(|e| e.to_string())?;
+    store.put_meta(&actor_key(node), &actors)?;
+    store.put_meta(&owner_key, node.as_bytes())?;
     Ok(())
 }
 
 /// For tests and tools: the documents a store holds for a hall's link, with heads.
-pub fn held_heads(store: &mut Store, hall: &HallId) -> Vec<crate::wire::DocHeads> {
-    StoreDocs { store, peer: String::new() }.held(&Side::Edge { hall: hall.clone() }).unwrap_or_default()
+pub fn held_heads(store: &mut Store, hall: &HallId) -> Result<Vec<crate::wire::DocHeads>, DocsError> {
+    StoreDocs { store, peer: String::new() }.held(&Side::Edge { hall: hall.clone() })
 }
 
 /// Resolves on Ctrl-C or SIGTERM: how the binaries know to stop cleanly.
