@@ -50,7 +50,7 @@ pub fn device_key(data: &Path) -> Result<rcgen::KeyPair> {
 
 /// The device id IT sees for this node (from its public key, with a check character).
 pub fn device_id(key: &rcgen::KeyPair) -> Result<String> {
-    Ok(onestop_provision::device::DeviceId::of_key_pem(&key.serialize_pem())?.to_string())
+    Ok(onestop_credentials::DeviceId::of_key_pem(&key.serialize_pem())?.to_string())
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {

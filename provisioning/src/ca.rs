@@ -2,8 +2,7 @@
 //! node's client certificate. Its key is kept on disk only encrypted with a passphrase.
 
 use crate::ProvisionError;
-use crate::device::DeviceId;
-use onestop_sync::transport::tls::{NodeIdentity, identity_of};
+use onestop_credentials::{CredentialError, DeviceId, NodeIdentity, identity_of};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, PublicKeyData, SanType, SerialNumber,
@@ -183,7 +182,7 @@ impl CampusCa {
     /// Signs a node's CSR (PEM) into its client certificate.
     ///
     /// Guarantees: the CSR's self-signature verifies, or it is refused
-    /// ([`ProvisionError::CsrSignature`]); the key is ECDSA P-256, P-384 or Ed25519; only the
+    /// ([`CredentialError::CsrSignature`]); the key is ECDSA P-256, P-384 or Ed25519; only the
     /// CSR's public key is used, every name and extension it asks for is ignored; the
     /// certificate has exactly one subject alternative name, the URI [`NodeIdentity::uri`],
     /// common name `identity.node`, client-auth extended key usage, notBefore `now` −
@@ -211,16 +210,17 @@ impl CampusCa {
         if lifetime < Duration::from_secs(1) {
             return Err(ProvisionError::Issue("the certificate's lifetime must be at least a second".into()));
         }
-        let csr = crate::csr::parse(csr_pem)?;
-        let public_key = rcgen::SubjectPublicKeyInfo::from_der(&csr.spki_der)
-            .map_err(|e| ProvisionError::BadCsr(format!("unsupported public key: {e}")))?;
+        let spki_der = onestop_credentials::csr::verified_public_key(csr_pem)?;
+        let public_key = rcgen::SubjectPublicKeyInfo::from_der(&spki_der)
+            .map_err(|e| CredentialError::BadCsr(format!("unsupported public key: {e}")))?;
         let alg = public_key.algorithm();
         if ![&rcgen::PKCS_ECDSA_P256_SHA256, &rcgen::PKCS_ECDSA_P384_SHA384, &rcgen::PKCS_ED25519]
             .contains(&alg)
         {
-            return Err(ProvisionError::BadCsr(format!(
+            return Err(CredentialError::BadCsr(format!(
                 "a {alg:?} key; node keys are ECDSA P-256, P-384 or Ed25519"
-            )));
+            ))
+            .into());
         }
 
         let not_after = whole_seconds(now + lifetime)?;
@@ -241,7 +241,7 @@ impl CampusCa {
         if &named != identity {
             return Err(ProvisionError::Issue(format!("the certificate names {named:?}, not {identity:?}")));
         }
-        let device_id = DeviceId::of_public_key(&csr.spki_der);
+        let device_id = DeviceId::of_public_key(&spki_der);
         if DeviceId::of_certificate(cert.der())? != device_id {
             return Err(ProvisionError::Issue("the certificate's key is not the CSR's key".into()));
         }
@@ -593,12 +593,12 @@ mod tests {
 
         for tampered in [renamed, rekeyed] {
             let err = ca.sign_node_csr(&pem_of(&tampered), &main_pi_1(), day, now).unwrap_err();
-            assert!(matches!(err, ProvisionError::CsrSignature), "{err}");
+            assert!(matches!(err, ProvisionError::Credential(CredentialError::CsrSignature)), "{err}");
             assert!(err.to_string().contains("signature does not verify"), "{err}");
-            assert!(matches!(DeviceId::of_csr(&pem_of(&tampered)), Err(ProvisionError::CsrSignature)));
+            assert!(matches!(DeviceId::of_csr(&pem_of(&tampered)), Err(CredentialError::CsrSignature)));
         }
         let err = ca.sign_node_csr("not a CSR", &main_pi_1(), day, now).unwrap_err();
-        assert!(matches!(err, ProvisionError::BadCsr(_)), "{err}");
+        assert!(matches!(err, ProvisionError::Credential(CredentialError::BadCsr(_))), "{err}");
         let err = ca.sign_node_csr(ca.cert_pem(), &main_pi_1(), day, now).unwrap_err();
         assert!(err.to_string().contains("not a CERTIFICATE REQUEST"), "{err}");
     }

@@ -28,14 +28,10 @@ pub enum ProvisionError {
     /// The CA files are unusable (not PEM, not encrypted, key and certificate do not match...).
     #[error("校园 CA 文件不可用 / the campus CA files are not usable: {0}")]
     BadCa(String),
-    /// A certificate signing request is malformed or of an unsupported kind.
-    #[error("证书签名请求无效 / the certificate signing request is not usable: {0}")]
-    BadCsr(String),
-    /// A CSR whose self-signature does not verify: it was altered or not made with its key.
-    #[error(
-        "证书签名请求的签名无效 / the certificate signing request's signature does not verify (altered, or not signed with its key)"
-    )]
-    CsrSignature,
+    /// A CSR, key, certificate or device id that is not usable (a malformed CSR, one whose
+    /// signature does not verify, an unsupported key...).
+    #[error(transparent)]
+    Credential(#[from] onestop_credentials::CredentialError),
     /// A private key that cannot be read.
     #[error("私钥不可用 / the private key is not usable: {0}")]
     BadKey(String),
@@ -45,9 +41,6 @@ pub enum ProvisionError {
     /// A request for a certificate the CA will not make (bad names, zero lifetime...).
     #[error("无法签发证书 / cannot issue the certificate: {0}")]
     Issue(String),
-    /// A device id as typed is not a device id.
-    #[error("设备编号无效 / {input:?} is not a device id: {why}")]
-    BadDeviceId { input: String, why: String },
     /// No node of that name is known.
     #[error("未知节点 / no node named {0:?}")]
     UnknownNode(String),

@@ -5,9 +5,12 @@
 //! makes its key on the device and sends a CSR with the token; the cloud redeems the token
 //! ([`registry::Registry::redeem`]), and once the node is approved signs the CSR with the
 //! campus CA ([`ca::CampusCa::sign_node_csr`]) into a certificate that names exactly that
-//! hall and node. A device is known by its [`device::DeviceId`], a short checked code derived
-//! from its public key that a person can read off the Pi's screen and compare. The Pi gets its
-//! token, the cloud's address and the CA certificate from a boot bundle ([`bundle`]).
+//! hall and node. A device is known by its [`DeviceId`], a short checked code derived from its
+//! public key that a person can read off the Pi's screen and compare. The Pi gets its token,
+//! the cloud's address and the CA certificate from a boot bundle ([`bundle`]).
+//!
+//! What the certificates mean ([`NodeIdentity`], [`DeviceId`], a CSR's verified key) is
+//! `onestop-credentials`, which the hall and the sync link share without this crate.
 //!
 //! Architecture invariants:
 //! - The hall and node a certificate names come from the token IT made, never from the CSR.
@@ -17,15 +20,13 @@
 
 pub mod bundle;
 pub mod ca;
-mod csr;
-pub mod device;
 mod error;
 pub mod registry;
 pub mod token;
 
 pub use ca::CampusCa;
-pub use device::DeviceId;
 pub use error::ProvisionError;
+pub use onestop_credentials::{CredentialError, DeviceId, NodeIdentity};
 pub use registry::{RedeemError, Registry};
 
 pub use onestop_model::{valid_hall_id, valid_node_name};

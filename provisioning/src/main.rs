@@ -303,7 +303,7 @@ fn run(cli: Cli) -> Result<()> {
                 .lock()
                 .read_line(&mut line)
                 .context("cannot read the PIN from standard input")?;
-            println!("{}", onestop_sync::secrets::hash_pin(line.trim())?);
+            println!("{}", onestop_credentials::secrets::hash_pin(line.trim())?);
         }
         Cmd::VisitorKey => {
             let mut bytes = [0u8; 32];

@@ -10,8 +10,8 @@
 //! - A revoked node name stays revoked: it gets no new token, no redemption, no approval.
 //! - Node names are unique on the campus (certificates and revocations name nodes only).
 
+use crate::DeviceId;
 pub use crate::ProvisionError;
-use crate::device::DeviceId;
 use crate::token::token_hash;
 use crate::{from_ms, to_ms};
 use onestop_model::HallId;

@@ -1,6 +1,7 @@
 //! One-time join tokens. IT hands a token to whoever sets up a Pi; the cloud keeps only its
 //! hash, so a copy of the database lets no one join.
 
+use onestop_credentials::crockford;
 use sha2::{Digest, Sha256};
 
 /// Every token starts with this, so a token is recognisable in a config file or a log.
@@ -21,7 +22,7 @@ pub fn new_token() -> String {
     token.push_str(PREFIX);
     // 256 is a multiple of 32: each byte's low 5 bits are uniform.
     token.extend(
-        bytes.iter().map(|b| (crate::device::CROCKFORD[usize::from(b & 31)] as char).to_ascii_lowercase()),
+        bytes.iter().map(|b| (crockford::ALPHABET[usize::from(b & 31)] as char).to_ascii_lowercase()),
     );
     token
 }
@@ -30,9 +31,8 @@ pub fn new_token() -> String {
 /// [`token_hash`]); says nothing about whether it is valid.
 pub fn looks_like_token(token: &str) -> bool {
     let t = normalise(token);
-    t.strip_prefix(PREFIX).is_some_and(|body| {
-        body.len() == BODY_LEN && body.chars().all(|c| crate::device::crockford_value(c).is_some())
-    })
+    t.strip_prefix(PREFIX)
+        .is_some_and(|body| body.len() == BODY_LEN && body.chars().all(|c| crockford::value(c).is_some()))
 }
 
 /// The hex SHA-256 of the token: what the registry stores and looks up. The token is first

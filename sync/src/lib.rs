@@ -5,7 +5,7 @@
 //!   Automerge documents;
 //! - [`store`]: the durable SQLite document store (automerge-repo chunk layout, WAL);
 //! - [`hlc`]: the hybrid logical clock that never goes backwards;
-//! - [`secrets`]: window PINs and visitor pseudonyms;
+//! - [`secrets`]: window PINs and visitor pseudonyms (from `onestop-credentials`, re-exported);
 //! - [`booking_token`]: the cloud-signed booking tokens a hall verifies offline;
 //! - [`wire`]: the length-prefixed frames of the sync protocol;
 //! - [`session`]: the sans-IO sync session and who may write what;
@@ -21,13 +21,16 @@ pub mod codec;
 pub mod day;
 pub mod docid;
 pub mod hlc;
-pub mod secrets;
 pub mod seed;
 pub mod session;
 pub mod store;
 pub mod transport;
 pub mod wholedoc;
 pub mod wire;
+
+/// PINs, passwords, visitor pseudonyms and short codes live in `onestop-credentials` (no IO);
+/// `onestop_sync::secrets` stays their path for the hall and the cloud.
+pub use onestop_credentials::secrets;
 
 pub use codec::{DocError, SCHEMA};
 pub use docid::{DocId, Month};

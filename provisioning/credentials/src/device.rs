@@ -6,24 +6,11 @@
 //! (Luhn mod 32 over the same alphabet): `7K2M-9QXA-C4TZ-H81B-R`. Any single mistyped
 //! character is caught by the check.
 
-use crate::ProvisionError;
+use crate::CredentialError;
+use crate::crockford;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::str::FromStr;
-
-/// Crockford's base32 alphabet: no I, L, O or U.
-pub(crate) const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
-/// The value of a Crockford character, accepting lower case and the look-alikes Crockford
-/// maps (O → 0, I and L → 1).
-pub(crate) fn crockford_value(c: char) -> Option<u8> {
-    let c = match c.to_ascii_uppercase() {
-        'O' => '0',
-        'I' | 'L' => '1',
-        c => c,
-    };
-    CROCKFORD.iter().position(|&a| a as char == c).map(|v| v as u8)
-}
 
 /// The Luhn mod 32 check value of `digits` (each 0..32).
 fn luhn_check(digits: &[u8]) -> u8 {
@@ -54,22 +41,22 @@ impl DeviceId {
 
     /// The id of the device that signed the CSR (PEM). The CSR's signature is verified first:
     /// a CSR not signed by the key it carries has no device id.
-    pub fn of_csr(csr_pem: &str) -> Result<DeviceId, ProvisionError> {
-        Ok(DeviceId::of_public_key(&crate::csr::parse(csr_pem)?.spki_der))
+    pub fn of_csr(csr_pem: &str) -> Result<DeviceId, CredentialError> {
+        Ok(DeviceId::of_public_key(&crate::csr::verified_public_key(csr_pem)?))
     }
 
     /// The id of the device whose private key (PKCS#8 PEM, `PRIVATE KEY`) is `key_pem`.
-    pub fn of_key_pem(key_pem: &str) -> Result<DeviceId, ProvisionError> {
+    pub fn of_key_pem(key_pem: &str) -> Result<DeviceId, CredentialError> {
         use rcgen::PublicKeyData;
-        let key = rcgen::KeyPair::from_pem(key_pem).map_err(|e| ProvisionError::BadKey(e.to_string()))?;
+        let key = rcgen::KeyPair::from_pem(key_pem).map_err(|e| CredentialError::BadKey(e.to_string()))?;
         Ok(DeviceId::of_public_key(&key.subject_public_key_info()))
     }
 
     /// The id of the device a certificate (DER) was issued to, e.g. a node's TLS client
     /// certificate: equal to the id of the CSR it was made from.
-    pub fn of_certificate(cert_der: &[u8]) -> Result<DeviceId, ProvisionError> {
+    pub fn of_certificate(cert_der: &[u8]) -> Result<DeviceId, CredentialError> {
         let (_, cert) = x509_parser::parse_x509_certificate(cert_der)
-            .map_err(|e| ProvisionError::BadKey(format!("unreadable certificate: {e}")))?;
+            .map_err(|e| CredentialError::BadCertificate(format!("unreadable certificate: {e}")))?;
         Ok(DeviceId::of_public_key(cert.public_key().raw))
     }
 
@@ -85,10 +72,10 @@ impl DeviceId {
             if i > 0 && i % 4 == 0 {
                 s.push('-');
             }
-            s.push(CROCKFORD[usize::from(d)] as char);
+            s.push(crockford::ALPHABET[usize::from(d)] as char);
         }
         s.push('-');
-        s.push(CROCKFORD[usize::from(check)] as char);
+        s.push(crockford::ALPHABET[usize::from(check)] as char);
         DeviceId(s)
     }
 }
@@ -100,16 +87,16 @@ impl fmt::Display for DeviceId {
 }
 
 impl FromStr for DeviceId {
-    type Err = ProvisionError;
+    type Err = CredentialError;
 
     /// Reads a device id as a person types it: any case, with or without dashes or spaces,
     /// O for 0 and I or L for 1. A wrong check character is an error that says a character
     /// was mistyped.
-    fn from_str(s: &str) -> Result<DeviceId, ProvisionError> {
-        let bad = |why: String| ProvisionError::BadDeviceId { input: s.to_string(), why };
+    fn from_str(s: &str) -> Result<DeviceId, CredentialError> {
+        let bad = |why: String| CredentialError::BadDeviceId { input: s.to_string(), why };
         let mut digits = Vec::with_capacity(17);
         for c in s.chars().filter(|c| *c != '-' && !c.is_whitespace()) {
-            match crockford_value(c) {
+            match crockford::value(c) {
                 Some(v) => digits.push(v),
                 None => return Err(bad(format!("含无效字符 / {c:?} is not a device id character"))),
             }
@@ -145,7 +132,7 @@ mod tests {
         assert_eq!(id.len(), 21, "{id}");
         let groups: Vec<&str> = id.split('-').collect();
         assert_eq!(groups.iter().map(|g| g.len()).collect::<Vec<_>>(), [4, 4, 4, 4, 1], "{id}");
-        assert!(id.chars().all(|c| c == '-' || CROCKFORD.contains(&(c as u8))), "{id}");
+        assert!(id.chars().all(|c| c == '-' || crockford::ALPHABET.contains(&(c as u8))), "{id}");
         assert_eq!(id.parse::<DeviceId>().unwrap(), sample());
         // Deterministic, and different keys give different ids.
         assert_eq!(sample(), DeviceId::of_public_key(b"some public key"));
@@ -170,7 +157,7 @@ mod tests {
             let id = DeviceId::of_public_key(key);
             let chars: Vec<char> = id.as_str().chars().collect();
             for pos in (0..chars.len()).filter(|&p| chars[p] != '-') {
-                for &other in CROCKFORD.iter().filter(|&&c| c as char != chars[pos]) {
+                for &other in crockford::ALPHABET.iter().filter(|&&c| c as char != chars[pos]) {
                     let mut typo = chars.clone();
                     typo[pos] = other as char;
                     let typo: String = typo.into_iter().collect();
@@ -189,5 +176,24 @@ mod tests {
         let short = &id.as_str()[..id.as_str().len() - 2];
         assert!(short.parse::<DeviceId>().unwrap_err().to_string().contains("this has 16"));
         assert!("".parse::<DeviceId>().is_err());
+    }
+
+    #[test]
+    fn the_key_its_csr_and_its_certificate_give_the_same_id() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let id = DeviceId::of_key_pem(&key.serialize_pem()).unwrap();
+        let params = rcgen::CertificateParams::new(vec!["asks-for-a-name".to_string()]).unwrap();
+        let csr = params.serialize_request(&key).unwrap().pem().unwrap();
+        assert_eq!(DeviceId::of_csr(&csr).unwrap(), id);
+        let cert = params.self_signed(&key).unwrap();
+        assert_eq!(DeviceId::of_certificate(cert.der()).unwrap(), id);
+        let other = rcgen::KeyPair::generate().unwrap();
+        assert_ne!(DeviceId::of_key_pem(&other.serialize_pem()).unwrap(), id);
+
+        assert!(matches!(DeviceId::of_key_pem("not a key"), Err(CredentialError::BadKey(_))));
+        assert!(matches!(DeviceId::of_certificate(b"not DER"), Err(CredentialError::BadCertificate(_))));
+        assert!(matches!(DeviceId::of_csr("not a CSR"), Err(CredentialError::BadCsr(_))));
+        let err = DeviceId::of_csr(&cert.pem()).unwrap_err();
+        assert!(err.to_string().contains("not a CERTIFICATE REQUEST"), "{err}");
     }
 }

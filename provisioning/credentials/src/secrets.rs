@@ -1,4 +1,5 @@
-//! Window PINs (argon2) and pseudonymous visitor ids (a keyed hash of the card number).
+//! Window PINs and back-office passwords (argon2id), pseudonymous visitor ids (a keyed hash of
+//! the card number) and short codes people read aloud.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};

@@ -2,9 +2,10 @@
 //! and a time source that never goes before the last known good time.
 //!
 //! A node's certificate carries one URI name `urn:onestop:node:<hall>:<node>`: the cloud takes
-//! the node and its hall from there, never from anything the node says.
+//! the node and its hall from there, never from anything the node says. That contract
+//! ([`NodeIdentity`], [`identity_of`]) lives in `onestop-credentials`, shared with the campus CA.
 
-use onestop_model::HallId;
+pub use onestop_credentials::node::{NodeIdentity, identity_of};
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
@@ -17,41 +18,6 @@ use std::sync::{Arc, RwLock};
 
 /// The ALPN protocol of the sync link.
 pub const ALPN: &[u8] = b"onestop-sync/1";
-
-/// A node as its certificate names it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct NodeIdentity {
-    pub node: String,
-    pub hall: HallId,
-}
-
-impl NodeIdentity {
-    /// The URI name put in the node's certificate.
-    pub fn uri(&self) -> String {
-        format!("urn:onestop:node:{}:{}", self.hall, self.node)
-    }
-}
-
-/// The node a certificate (DER) names, or why it names none.
-pub fn identity_of(cert: &[u8]) -> Result<NodeIdentity, String> {
-    let (_, parsed) =
-        x509_parser::parse_x509_certificate(cert).map_err(|e| format!("unreadable certificate: {e}"))?;
-    let san = parsed
-        .subject_alternative_name()
-        .map_err(|e| format!("bad subject alternative names: {e}"))?
-        .ok_or("the certificate names no node (no subject alternative name)")?;
-    for name in &san.value.general_names {
-        if let x509_parser::extensions::GeneralName::URI(uri) = name
-            && let Some(rest) = uri.strip_prefix("urn:onestop:node:")
-            && let Some((hall, node)) = rest.split_once(':')
-            && crate::docid::valid_hall_id(hall)
-            && !node.is_empty()
-        {
-            return Ok(NodeIdentity { node: node.to_string(), hall: HallId::new(hall) });
-        }
-    }
-    Err("the certificate names no node (no urn:onestop:node URI)".into())
-}
 
 /// The nodes whose certificates are no longer accepted.
 #[derive(Debug, Clone, Default)]
@@ -286,12 +252,5 @@ mod tests {
         assert_eq!(t.current_time().unwrap().as_secs(), wall + 86_400 * 30);
         t.raise(5);
         assert_eq!(t.current_time().unwrap().as_secs(), wall + 86_400 * 30, "never lowered");
-    }
-
-    #[test]
-    fn identities_come_from_the_uri_name() {
-        let id = NodeIdentity { node: "main-pi-1".into(), hall: HallId::new("main") };
-        assert_eq!(id.uri(), "urn:onestop:node:main:main-pi-1");
-        assert!(identity_of(b"not a certificate").unwrap_err().contains("unreadable"));
     }
 }
