@@ -15,7 +15,7 @@ use onestop_model::{
 };
 use onestop_sync::booking_token::{self, BookingClaim, BookingVerifier, TokenError};
 use onestop_sync::secrets::{VisitorKey, random_code};
-use onestop_sync::store::StoreError;
+use onestop_sync::store::{StoreError, StoreFault};
 use onestop_sync::{ClockHealth, DocError, DocId, Month, Store, bookings, cards, cases, catalog, day};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -50,6 +50,57 @@ pub enum NodeError {
         "本节点尚无服务目录 / this node has no catalogue yet: run `onestop-edge init --catalog FILE` or connect it to the cloud"
     )]
     NoCatalog,
+}
+
+/// What kind of failure an error is: how the pages answer it, how `/metrics` counts it, how
+/// loudly it is logged, and whether it is an incident. Decided here, beside the variants, once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The queue rules or the booking refused the request: whoever asked can act on the
+    /// message (it is bilingual and says why). Nothing was stored. Not an error of the hall.
+    Refused,
+    /// The store cannot save (or read) now: a full disk, a read-only or damaged database, an
+    /// I/O error. Nothing was stored; an incident for the hall manager until a write succeeds.
+    Storage(StoreFault),
+    /// The hall cannot take requests now (it is stopping, or has no catalogue yet).
+    Unavailable,
+    /// A bug, or data this build cannot read.
+    Internal,
+}
+
+impl ErrorKind {
+    /// A refusal: counted as rejected, logged quietly, answered with its own message.
+    pub fn is_refusal(self) -> bool {
+        self == ErrorKind::Refused
+    }
+}
+
+impl NodeError {
+    /// What kind of failure this is (see [`ErrorKind`]).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            NodeError::Rejected(_)
+            | NodeError::UnknownBooking(_)
+            | NodeError::BookingCancelled { .. }
+            | NodeError::BookingForOtherService { .. }
+            | NodeError::BookingForOtherHall { .. }
+            | NodeError::BookingForOtherDay { .. }
+            | NodeError::BookingToken(_) => ErrorKind::Refused,
+            NodeError::Store(e) => match e.kind() {
+                fault if fault.is_storage() => ErrorKind::Storage(fault),
+                StoreFault::Refused => ErrorKind::Refused,
+                _ => ErrorKind::Internal,
+            },
+            NodeError::NoCatalog => ErrorKind::Unavailable,
+            NodeError::Doc(_) | NodeError::Config(_) | NodeError::Replay(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// Refused by the rules (the queue's or the booking's), not a failure: nothing was stored,
+    /// and the message tells the visitor or the staff member why.
+    pub fn is_refusal(&self) -> bool {
+        self.kind().is_refusal()
+    }
 }
 
 /// What a command did.

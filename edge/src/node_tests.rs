@@ -194,6 +194,92 @@ fn a_refused_command_stores_nothing() {
 }
 
 #[test]
+fn every_error_has_one_kind_and_only_the_rules_refuse() {
+    use onestop_engine::ReplayError;
+    use onestop_sync::store::StoreFault;
+    let full = {
+        let mut store = Store::open_in_memory().unwrap();
+        store.simulate_full_disk(true).unwrap();
+        store.put_meta("k", b"v").unwrap_err()
+    };
+    let stamp = {
+        let mut store = Store::open_in_memory().unwrap();
+        let stamp = store.next_stamp(at(0));
+        store.write(stamp, |_| Ok(())).unwrap();
+        store.write(stamp, |_| Ok(())).unwrap_err()
+    };
+    let code = || "K7QX2M".to_string();
+    let cases: Vec<(NodeError, ErrorKind)> = vec![
+        (NodeError::Rejected(Rejected::NoneWaiting(1)), ErrorKind::Refused),
+        (NodeError::UnknownBooking(code()), ErrorKind::Refused),
+        (NodeError::BookingCancelled { code: code() }, ErrorKind::Refused),
+        (
+            NodeError::BookingForOtherService { code: code(), booked: "a".into(), asked: "b".into() },
+            ErrorKind::Refused,
+        ),
+        (NodeError::BookingForOtherHall { code: code(), hall: "east".into() }, ErrorKind::Refused),
+        (NodeError::BookingForOtherDay { code: code(), day: day() }, ErrorKind::Refused),
+        (NodeError::BookingToken(TokenError::BadSignature), ErrorKind::Refused),
+        (NodeError::BookingToken(TokenError::NoKey), ErrorKind::Refused),
+        (NodeError::Store(full), ErrorKind::Storage(StoreFault::Full)),
+        (NodeError::Store(StoreError::rejected("abandoned")), ErrorKind::Refused),
+        (NodeError::Store(stamp), ErrorKind::Internal),
+        (NodeError::Doc(DocError::Missing { what: "day".into(), field: "t0" }), ErrorKind::Internal),
+        (NodeError::Config(ConfigError::UnknownHall(hall())), ErrorKind::Internal),
+        (
+            NodeError::Replay(ReplayError { index: 3, event: "called", why: "no such ticket".into() }),
+            ErrorKind::Internal,
+        ),
+        (NodeError::NoCatalog, ErrorKind::Unavailable),
+    ];
+    // Every variant is listed above: a new one does not compile here until it is classified.
+    let listed = |e: &NodeError| match e {
+        NodeError::Rejected(_)
+        | NodeError::Store(_)
+        | NodeError::Doc(_)
+        | NodeError::Config(_)
+        | NodeError::Replay(_)
+        | NodeError::UnknownBooking(_)
+        | NodeError::BookingCancelled { .. }
+        | NodeError::BookingForOtherService { .. }
+        | NodeError::BookingForOtherHall { .. }
+        | NodeError::BookingForOtherDay { .. }
+        | NodeError::BookingToken(_)
+        | NodeError::NoCatalog => (),
+    };
+    for (e, kind) in &cases {
+        listed(e);
+        assert_eq!(e.kind(), *kind, "{e}");
+        assert_eq!(e.is_refusal(), *kind == ErrorKind::Refused, "{e}");
+    }
+}
+
+#[test]
+fn a_full_disk_fails_a_command_whole_and_the_next_ticket_has_the_next_number() {
+    let f = Fixture::new();
+    let mut node = f.open();
+    let first = run(&mut node, "issue registry-1");
+    node.store().simulate_full_disk(true).unwrap();
+    let cmd = node.resolve(script::parse("issue registry-1").unwrap()).unwrap();
+    let err = node.execute(&cmd).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage(onestop_sync::store::StoreFault::Full), "{err}");
+    assert!(!err.is_refusal());
+    assert_eq!(node.engine().tickets().len(), 1, "the engine did not apply what was not stored");
+    node.store().simulate_full_disk(false).unwrap();
+    let next = run(&mut node, "issue registry-1");
+    let no = |o: &Outcome| match &o.events[..] {
+        [DayEvent::Issued { ticket, .. }] => *ticket,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!((no(&first).to_string(), no(&next).to_string()), ("A001".into(), "A002".into()));
+    // What is on disk is what was answered: a restart replays two tickets, A001 and A002.
+    drop(node);
+    let node = f.open();
+    let issued: Vec<String> = node.engine().tickets().iter().map(|t| t.no.to_string()).collect();
+    assert_eq!(issued, ["A001", "A002"]);
+}
+
+#[test]
 fn commands_and_a_link_writing_to_the_same_store_do_not_trip_over_the_clock() {
     let f = Fixture::new();
     let mut node = f.open();

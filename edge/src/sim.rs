@@ -196,8 +196,10 @@ impl std::fmt::Display for DayStats {
     }
 }
 
-/// Runs one simulated command on a node at `at`, moving the node's clock there. A store
-/// failure ends the simulation (a panic): a simulated day has no one to tell.
+/// Runs one simulated command on a node at `at`, moving the node's clock there. The queue
+/// rules' refusals are the simulation's to handle (its commands name no booking, so the
+/// engine's are the only refusals there are); anything else, a store that cannot save or a
+/// bug, ends the simulation (a panic): a simulated day has no one to tell.
 pub fn on_node(
     node: &mut crate::Node,
     clock: &crate::ManualClock,
@@ -207,7 +209,7 @@ pub fn on_node(
     clock.set(at);
     node.execute(cmd).map_err(|e| match e {
         crate::NodeError::Rejected(r) => r,
-        other => panic!("the store failed during the simulation: {other}"),
+        other => panic!("the simulated day cannot go on ({:?}): {other}", other.kind()),
     })
 }
 

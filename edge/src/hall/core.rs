@@ -7,11 +7,12 @@
 //! be given twice however many kiosks and pages ask at once.
 
 use crate::hall::view::{CallView, HallView, Incident, Label};
-use crate::node::{self, NodeError, Outcome};
+use crate::node::{self, ErrorKind, NodeError, Outcome};
 use crate::script::Request;
 use crate::{Clock, Node};
 use onestop_engine::Effect;
 use onestop_model::{Case, CaseNo, Catalog, DayEvent, TicketNo, Timestamp, WindowNo};
+use onestop_sync::store::StoreFault;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
@@ -57,7 +58,33 @@ pub struct Done {
     pub issued: Option<Issued>,
 }
 
-type Reply = oneshot::Sender<Result<Done, String>>;
+/// Why a request to the hall did not run. Nothing was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum HallError {
+    /// The node refused the request or failed to run it.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// The hall's core has stopped (the node is shutting down).
+    #[error("大厅服务已停止 / the hall is shutting down")]
+    Stopped,
+}
+
+impl HallError {
+    /// What kind of failure this is: the pages' status, the counters and the log follow it.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            HallError::Node(e) => e.kind(),
+            HallError::Stopped => ErrorKind::Unavailable,
+        }
+    }
+
+    /// Refused by the rules: the message is for whoever asked.
+    pub fn is_refusal(&self) -> bool {
+        self.kind().is_refusal()
+    }
+}
+
+type Reply = oneshot::Sender<Result<Done, HallError>>;
 
 enum Job {
     Run(Request, Reply),
@@ -66,7 +93,7 @@ enum Job {
     /// Answers when the core has got through the requests before it (the watchdog's check).
     Ping(oneshot::Sender<()>),
     /// Reads one of this hall's cases, as the store holds it (with the steps synced in).
-    Case(CaseNo, oneshot::Sender<Result<Option<Case>, String>>),
+    Case(CaseNo, oneshot::Sender<Result<Option<Case>, HallError>>),
     Stop,
 }
 
@@ -130,7 +157,15 @@ impl Hall {
         }
         calls_kept.truncate(CALLS_KEPT);
         let mut version = 1;
-        let first = build(&node, &catalog, &calls_kept, &*outputs, &*surroundings, clock.now(), version);
+        let first = build(
+            &node,
+            &catalog,
+            &calls_kept,
+            incidents(&*outputs, None),
+            &*surroundings,
+            clock.now(),
+            version,
+        );
         let (view_tx, view) = watch::channel(Arc::new(first));
         let stats = Arc::new(Stats::default());
         let hall = Hall { jobs, view, calls: calls.clone(), catalog: catalog_rx, stats: stats.clone() };
@@ -139,7 +174,9 @@ impl Hall {
             let mut dirty = false;
             // Answers wait until the view shows what they did: a page loaded after an answer
             // never shows the hall as it was before.
-            let mut answers: Vec<(Reply, Result<Done, String>)> = Vec::new();
+            let mut answers: Vec<(Reply, Result<Done, HallError>)> = Vec::new();
+            // The store's fault since the last request it failed, until a write succeeds.
+            let mut storage: Option<StoreFault> = None;
             // When the store was last looked at for a new catalogue (every CATALOG_EVERY, busy
             // or idle).
             let mut catalog_checked = Instant::now();
@@ -152,7 +189,7 @@ impl Hall {
                                 &node,
                                 &catalog,
                                 &calls_kept,
-                                &*outputs,
+                                incidents(&*outputs, storage),
                                 &*surroundings,
                                 clock.now(),
                                 version + 1,
@@ -207,7 +244,13 @@ impl Hall {
                         let _ = reply.send(());
                     }
                     Job::Case(number, reply) => {
-                        let _ = reply.send(read_case(&mut node, &number));
+                        let result = read_case(&mut node, &number);
+                        if let Err(e) = &result {
+                            note_failure(e, "A case could not be read.", &mut storage);
+                            // The manager page shows a storage fault at once.
+                            dirty |= storage.is_some();
+                        }
+                        let _ = reply.send(result.map_err(HallError::Node));
                     }
                     Job::Run(req, reply) => {
                         let started = Instant::now();
@@ -261,22 +304,20 @@ impl Hall {
                                         calls_kept.truncate(CALLS_KEPT);
                                     }
                                 }
+                                // A durable write went through: the store saves again.
+                                if let Some(fault) = storage.take() {
+                                    tracing::info!(message = "The store saves again.", was = ?fault);
+                                }
                                 Ok(Done { outcome, issued })
                             }
                             Err(e) => {
-                                match e {
-                                    NodeError::Rejected(_)
-                                    | NodeError::UnknownBooking(_)
-                                    | NodeError::BookingCancelled { .. }
-                                    | NodeError::BookingForOtherService { .. } => {
-                                        stats.rejected.fetch_add(1, Relaxed)
-                                    }
-                                    _ => {
-                                        tracing::error!(message = "A command failed.", error = %e);
-                                        stats.failed.fetch_add(1, Relaxed)
-                                    }
-                                };
-                                Err(e.to_string())
+                                if e.is_refusal() {
+                                    stats.rejected.fetch_add(1, Relaxed);
+                                } else {
+                                    stats.failed.fetch_add(1, Relaxed);
+                                }
+                                note_failure(&e, "A command failed.", &mut storage);
+                                Err(HallError::Node(e))
                             }
                         };
                         stats.command_us_sum.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
@@ -295,25 +336,25 @@ impl Hall {
     }
 
     /// Runs a request; the answer comes once it is durable (or refused, with the reason).
-    pub async fn run(&self, req: Request) -> Result<Done, String> {
+    pub async fn run(&self, req: Request) -> Result<Done, HallError> {
         let (tx, rx) = oneshot::channel();
-        self.jobs.send(Job::Run(req, tx)).map_err(|_| STOPPED.to_string())?;
-        rx.await.map_err(|_| STOPPED.to_string())?
+        self.jobs.send(Job::Run(req, tx)).map_err(|_| HallError::Stopped)?;
+        rx.await.map_err(|_| HallError::Stopped)?
     }
 
     /// Runs a request from a thread that is not async (device threads).
-    pub fn run_blocking(&self, req: Request) -> Result<Done, String> {
+    pub fn run_blocking(&self, req: Request) -> Result<Done, HallError> {
         let (tx, rx) = oneshot::channel();
-        self.jobs.send(Job::Run(req, tx)).map_err(|_| STOPPED.to_string())?;
-        rx.blocking_recv().map_err(|_| STOPPED.to_string())?
+        self.jobs.send(Job::Run(req, tx)).map_err(|_| HallError::Stopped)?;
+        rx.blocking_recv().map_err(|_| HallError::Stopped)?
     }
 
     /// One of this hall's cases with its history: the steps the window and the back office
     /// added, as far as they have arrived. `None` for another hall's number or no such case.
-    pub async fn case(&self, number: &CaseNo) -> Result<Option<Case>, String> {
+    pub async fn case(&self, number: &CaseNo) -> Result<Option<Case>, HallError> {
         let (tx, rx) = oneshot::channel();
-        self.jobs.send(Job::Case(number.clone(), tx)).map_err(|_| STOPPED.to_string())?;
-        rx.await.map_err(|_| STOPPED.to_string())?
+        self.jobs.send(Job::Case(number.clone(), tx)).map_err(|_| HallError::Stopped)?;
+        rx.await.map_err(|_| HallError::Stopped)?
     }
 
     /// Asks for a new view (a device or the link changed).
@@ -360,26 +401,61 @@ impl Hall {
     }
 }
 
-fn read_case(node: &mut Node, number: &CaseNo) -> Result<Option<Case>, String> {
+fn read_case(node: &mut Node, number: &CaseNo) -> Result<Option<Case>, NodeError> {
     let Some((day, hall, _)) = number.parts() else { return Ok(None) };
     if &hall != node.hall() {
         return Ok(None);
     }
     let id = onestop_sync::DocId::Cases { hall, month: onestop_sync::Month::of(day) };
     let mut store = node.store();
-    match store.doc(&id).map_err(|e| e.to_string())? {
-        Some(doc) => onestop_sync::cases::find(doc, &id.to_string(), number).map_err(|e| e.to_string()),
+    match store.doc(&id)? {
+        Some(doc) => Ok(onestop_sync::cases::find(doc, &id.to_string(), number)?),
         None => Ok(None),
     }
 }
 
-const STOPPED: &str = "大厅服务已停止 / the hall is shutting down";
+/// Logs a failed request as loudly as its kind deserves (the details, paths included, go to
+/// the log only) and notes a storage fault for the manager's incidents.
+fn note_failure(e: &NodeError, message: &'static str, storage: &mut Option<StoreFault>) {
+    match e.kind() {
+        ErrorKind::Refused => tracing::debug!(message = "A request was refused.", error = %e),
+        ErrorKind::Storage(fault) => {
+            tracing::error!(message, kind = ?fault, error = %e);
+            *storage = Some(fault);
+        }
+        ErrorKind::Unavailable => tracing::warn!(message, error = %e),
+        ErrorKind::Internal => tracing::error!(message, error = %e),
+    }
+}
+
+/// The devices' incidents, and the store's when it cannot save.
+fn incidents(outputs: &dyn Outputs, storage: Option<StoreFault>) -> Vec<Incident> {
+    let mut all = outputs.incidents();
+    all.extend(storage.map(storage_incident));
+    all
+}
+
+/// The manager's incident for a store that cannot save.
+fn storage_incident(fault: StoreFault) -> Incident {
+    let text = match fault {
+        StoreFault::Full => {
+            "磁盘已满，大厅无法保存：请清理本节点的磁盘空间 / the disk is full and the hall cannot save: free space on this node"
+        }
+        StoreFault::Corrupt => {
+            "数据库已损坏，大厅无法保存：请联系信息中心 / the hall's database is damaged and it cannot save: call campus IT"
+        }
+        _ => {
+            "数据库暂时无法写入，大厅无法保存：请查看本节点日志 / the hall's database cannot be written and it cannot save: see this node's log"
+        }
+    };
+    Incident { device: "store".into(), text: text.into() }
+}
 
 fn build(
     node: &Node,
     catalog: &Catalog,
     calls: &[CallView],
-    outputs: &dyn Outputs,
+    incidents: Vec<Incident>,
     surroundings: &dyn Surroundings,
     now: Timestamp,
     version: u64,
@@ -387,7 +463,7 @@ fn build(
     let mut v = HallView::build(node.engine(), catalog, node.hall(), now);
     v.version = version;
     v.calls = calls.to_vec();
-    v.incidents = outputs.incidents();
+    v.incidents = incidents;
     v.online = surroundings.online();
     if v.online == Some(false) {
         v.incidents.push(Incident {

@@ -424,8 +424,16 @@ pub fn route_inputs(router: InputRouter, mut rx: mpsc::Receiver<InputEvent>, hal
                             continue;
                         }
                     };
-                    if let Err(error) = hall.run(req).await {
-                        tracing::info!(message = "A device request was refused.", %device, %action, %error);
+                    match hall.run(req).await {
+                        Ok(_) => {}
+                        // No page to show it on: a refusal (a rating with no one to rate) is
+                        // routine; anything else is the hall failing a device.
+                        Err(error) if error.is_refusal() => {
+                            tracing::info!(message = "A device request was refused.", %device, %action, %error)
+                        }
+                        Err(error) => {
+                            tracing::error!(message = "A device request failed.", %device, %action, %error)
+                        }
                     }
                 }
             }

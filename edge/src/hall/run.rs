@@ -33,6 +33,9 @@ impl Surroundings for LinkWatch {
 pub struct Running {
     pub addr: SocketAddr,
     pub hall: Hall,
+    /// The node's store, shared with the core and the link (for tools and tests: a test makes
+    /// its disk full through it).
+    pub store: node::SharedStore,
     stop: watch::Sender<bool>,
     done: tokio::task::JoinHandle<Result<()>>,
 }
@@ -160,7 +163,7 @@ pub async fn start(config: RunConfig, clock: Arc<dyn Clock>) -> Result<Running> 
         tracing::info!(message = "Stopped.");
         Ok(())
     });
-    Ok(Running { addr, hall, stop, done })
+    Ok(Running { addr, hall, store, stop, done })
 }
 
 /// What the link to the cloud is made of.
@@ -369,3 +372,7 @@ fn start_watchdog(hall: Hall) -> Option<tokio::task::JoinHandle<()>> {
         }
     }))
 }
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod tests;

@@ -3,7 +3,7 @@
 //! tablet page.
 
 use super::auth::Staff;
-use super::{Lang, Web, page, problem, script};
+use super::{Lang, Web, failed_page, failure, page, problem, script};
 use crate::script::Request;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -128,7 +128,7 @@ async fn open_session(web: &Web, lang: Lang, staff: StaffId, name: String, windo
         if let Err(e) =
             web.hall.run(Request::Command(Command::CheckIn { window: w, staff: staff.clone() })).await
         {
-            return problem(lang, StatusCode::CONFLICT, &e, "/counter");
+            return failed_page(lang, &e, "/counter");
         }
     }
     tracing::info!(message = "Staff logged in.", staff = %staff, window = w);
@@ -177,7 +177,7 @@ async fn logout(State(web): State<Web>, lang: Lang, staff: Staff, Form(f): Form<
         if view.window(w).and_then(|x| x.staff_id.as_deref()) == Some(staff.0.staff.as_str())
             && let Err(e) = web.hall.run(Request::Command(Command::CheckOut { window: w })).await
         {
-            return problem(lang, StatusCode::CONFLICT, &e, &format!("/counter/window/{w}"));
+            return failed_page(lang, &e, &format!("/counter/window/{w}"));
         }
     }
     let cookie = web.sessions.close(&staff.0.token);
@@ -358,11 +358,18 @@ async fn case_page(
                 }
             }
             Some(Ok(None)) => p #no-case.error role="alert" { (lang.t("本大厅没有这个办件", "There is no such case in this hall")) }
-            Some(Err(e)) => p.error role="alert" { (e) }
+            Some(Err(e)) => p #case-error.error role="alert" { (failure(e).1) }
             None => {}
         }
     };
-    page(lang, "办件查询 / Case lookup", "counter", body).into_response()
+    // The lookup's answer is the status too: a case that is not here is 404, a store that
+    // cannot be read is the hall's failure.
+    let status = match &found {
+        Some(Ok(None)) => StatusCode::NOT_FOUND,
+        Some(Err(e)) => failure(e).0,
+        Some(Ok(Some(_))) | None => StatusCode::OK,
+    };
+    (status, page(lang, "办件查询 / Case lookup", "counter", body)).into_response()
 }
 
 /// Reloads the page when the hall changes, unless someone is typing or a form is on its way
@@ -417,7 +424,10 @@ async fn act(
             ),
             _ => done.outcome.events.iter().map(describe).collect::<Vec<_>>().join("; "),
         },
-        Err(e) => e,
+        // A refusal is the staff member's to read on the window's page ("no one is waiting").
+        Err(e) if e.is_refusal() => e.to_string(),
+        // The hall did not do it: not a message among others, but a page that says so.
+        Err(e) => return failed_page(lang, &e, &back),
     };
     web.sessions.flash(&staff.0.token, message);
     Redirect::to(&back).into_response()
@@ -535,7 +545,7 @@ async fn rate(State(web): State<Web>, lang: Lang, Path(w): Path<u16>, Form(f): F
             },
         )
         .into_response(),
-        Err(e) => problem(lang, StatusCode::CONFLICT, &e, &back),
+        Err(e) => failed_page(lang, &e, &back),
     }
 }
 
@@ -623,7 +633,9 @@ mod tests {
             page.contains("reviewer") && page.contains("2026-11-26 09:05"),
             "the step, by whom and when: {page}"
         );
-        let (_, page) = get("/counter/window/1/case?number=20261126-east-A001".into(), cookie.clone()).await;
+        let (status, page) =
+            get("/counter/window/1/case?number=20261126-east-A001".into(), cookie.clone()).await;
+        assert_eq!(status, 404, "{page}");
         assert!(page.contains("id=\"no-case\""), "another hall's number is not found here");
         let (status, _) = get(format!("/counter/window/2/case?number={number}"), cookie).await;
         assert_eq!(status, 403, "only at the staff member's own window");

@@ -3,7 +3,7 @@
 //! code on the first page: the booking says which service. The ticket shows on screen as well
 //! as on paper.
 
-use super::{Lang, Web, page, problem, script};
+use super::{Lang, Web, failed_json, failed_page, page, problem, script};
 use crate::hall::core::Done;
 use crate::script::Request;
 use axum::extract::{Path, State};
@@ -193,7 +193,7 @@ async fn issue(State(web): State<Web>, lang: Lang, Form(f): Form<IssueForm>) -> 
     };
     match web.hall.run(req).await {
         Ok(done) => ticket_page(&web, lang, &done).into_response(),
-        Err(e) => problem(lang, StatusCode::CONFLICT, &e, &back),
+        Err(e) => failed_page(lang, &e, &back),
     }
 }
 
@@ -285,7 +285,11 @@ async fn api_issue(State(web): State<Web>, Json(a): Json<ApiIssue>) -> Response 
             "issued_at": i.local_time,
         }))
         .into_response(),
-        Ok(_) => (StatusCode::INTERNAL_SERVER_ERROR, "no ticket was issued").into_response(),
-        Err(e) => (StatusCode::CONFLICT, Json(serde_json::json!({ "error": e }))).into_response(),
+        Ok(_) => {
+            let e = "no ticket was issued";
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({ "error": e, "kind": "internal" })))
+                .into_response()
+        }
+        Err(e) => failed_json(&e),
     }
 }

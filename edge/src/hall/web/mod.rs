@@ -14,6 +14,8 @@ mod kiosk;
 mod manager;
 
 use crate::hall::Hall;
+use crate::hall::core::HallError;
+use crate::node::ErrorKind;
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -259,10 +261,14 @@ async fn metrics(State(web): State<Web>) -> Response {
     counter("onestop_commands_total", "Commands run by the hall core.", s.commands.load(Relaxed));
     counter(
         "onestop_commands_rejected_total",
-        "Commands refused by the queue rules.",
+        "Commands refused by the queue or booking rules (answered 409).",
         s.rejected.load(Relaxed),
     );
-    counter("onestop_commands_failed_total", "Commands that failed (store errors).", s.failed.load(Relaxed));
+    counter(
+        "onestop_commands_failed_total",
+        "Commands that failed (the store could not save, or a bug); refusals are not counted here.",
+        s.failed.load(Relaxed),
+    );
     counter("onestop_tickets_issued_total", "Tickets issued since start.", s.issued.load(Relaxed));
     counter("onestop_calls_total", "Calls and recalls since start.", s.calls.load(Relaxed));
     counter(
@@ -275,7 +281,7 @@ async fn metrics(State(web): State<Web>) -> Response {
     };
     gauge("onestop_waiting", "Tickets waiting now.", v.figures.waiting as f64);
     gauge("onestop_windows_open", "Windows with staff checked in.", v.figures.windows_open as f64);
-    gauge("onestop_incidents", "Device and link incidents now.", v.incidents.len() as f64);
+    gauge("onestop_incidents", "Device, link and store incidents now.", v.incidents.len() as f64);
     gauge(
         "onestop_cloud_online",
         "1 when linked to the cloud.",
@@ -344,6 +350,47 @@ pub fn problem(lang: Lang, status: StatusCode, message: &str, back: &str) -> Res
         },
     );
     (status, body).into_response()
+}
+
+/// What the pages say when the hall cannot save: no path, no SQL, nothing for a visitor to
+/// act on but asking staff (the details are in the log, and the manager sees an incident).
+const CANNOT_SAVE: &str =
+    "系统暂时无法保存，请联系工作人员 / The hall cannot save right now; please ask staff";
+const UNAVAILABLE: &str =
+    "系统暂时不可用，请稍后再试 / The hall's system is not available right now; please try again shortly";
+const INTERNAL: &str =
+    "系统出错，请联系工作人员 / Something went wrong in the hall's system; please ask staff";
+
+/// How every page answers a request the hall did not run: the status and the message shown,
+/// by the error's kind. A refusal is 409 with its own reason (bilingual, it says what to do); a
+/// store that cannot save is 500 (an incident, not the asker's doing), the hall stopping 503, a
+/// bug 500, each with a generic bilingual message: the details, paths included, are in the log.
+pub fn failure(e: &HallError) -> (StatusCode, String) {
+    match e.kind() {
+        ErrorKind::Refused => (StatusCode::CONFLICT, e.to_string()),
+        ErrorKind::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, CANNOT_SAVE.into()),
+        ErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE.into()),
+        ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL.into()),
+    }
+}
+
+/// A page for a request the hall did not run (see [`failure`]).
+pub fn failed_page(lang: Lang, e: &HallError, back: &str) -> Response {
+    let (status, message) = failure(e);
+    problem(lang, status, &message, back)
+}
+
+/// The JSON answer for a request the hall did not run (see [`failure`]): `{"error": message,
+/// "kind": "refused" | "storage" | "unavailable" | "internal"}`.
+pub fn failed_json(e: &HallError) -> Response {
+    let (status, message) = failure(e);
+    let kind = match e.kind() {
+        ErrorKind::Refused => "refused",
+        ErrorKind::Storage(_) => "storage",
+        ErrorKind::Unavailable => "unavailable",
+        ErrorKind::Internal => "internal",
+    };
+    (status, axum::Json(serde_json::json!({ "error": message, "kind": kind }))).into_response()
 }
 
 /// Inline script, as markup.
