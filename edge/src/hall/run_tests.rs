@@ -124,6 +124,16 @@ async fn a_full_disk_is_500_and_an_incident_a_refusal_409_and_nothing_is_lost() 
     let (status, answer) = http(addr, "POST", "/kiosk/issue", "", "service=&how=booking&code=NOSUCH").await;
     assert_eq!(status, 409, "{answer}");
     assert!(answer.contains("no booking with code NOSUCH"), "{answer}");
+    let card = r#"{"service":"registry-2","card":"20260001"}"#;
+    let (status, answer) = http(addr, "POST", "/api/tickets", "", card).await;
+    assert_eq!((status, json(&answer)["ticket"].as_str()), (200, Some("B001")), "{answer}");
+    let (status, answer) = http(addr, "POST", "/api/tickets", "", card).await;
+    assert_eq!(status, 409, "a second ticket for the same card: {answer}");
+    assert!(json(&answer)["error"].as_str().unwrap().contains("already holds ticket B001"), "{answer}");
+    // At the counter: window 1 is s001's.
+    let (status, answer) = http(addr, "POST", "/counter/login", "", "window=1&staff=s002&pin=2468").await;
+    assert_eq!(status, 409, "{answer}");
+    assert!(answer.contains("window 1 is already checked in by s001"), "{answer}");
 
     // The disk fills up.
     running.store.lock().unwrap().simulate_full_disk(true).unwrap();
@@ -166,7 +176,7 @@ async fn a_full_disk_is_500_and_an_incident_a_refusal_409_and_nothing_is_lost() 
     assert!(page.contains("the disk is full and the hall cannot save"), "{page}");
     let (_, metrics) = http(addr, "GET", "/metrics", "", "").await;
     assert_eq!(metric(&metrics, "onestop_commands_failed_total"), 3.0, "{metrics}");
-    assert_eq!(metric(&metrics, "onestop_commands_rejected_total"), 2.0, "{metrics}");
+    assert_eq!(metric(&metrics, "onestop_commands_rejected_total"), 4.0, "{metrics}");
     assert_eq!(metric(&metrics, "onestop_incidents"), 1.0, "{metrics}");
     // A lookup of a case that is not there is 404 (reading works on a full disk).
     let (status, page) =
@@ -202,7 +212,7 @@ async fn a_full_disk_is_500_and_an_incident_a_refusal_409_and_nothing_is_lost() 
     let (_, page) = http(addr, "GET", "/counter/window/1", &cookie, "").await;
     assert!(page.contains("已叫 A001"), "{page}");
 
-    // On disk: A001 and A002, each once; A001 called once.
+    // On disk: A001, B001 and A002, each once; A001 called once.
     let id = onestop_sync::DocId::Day { hall: hall.clone(), day };
     let events = {
         let mut store = running.store.lock().unwrap();
@@ -216,7 +226,7 @@ async fn a_full_disk_is_500_and_an_incident_a_refusal_409_and_nothing_is_lost() 
             _ => None,
         })
         .collect();
-    assert_eq!(issued, ["A001", "A002"]);
+    assert_eq!(issued, ["A001", "B001", "A002"]);
     let called = events.iter().filter(|e| matches!(e, DayEvent::Called { .. })).count();
     assert_eq!(called, 1, "{events:?}");
     running.stop().await.unwrap();

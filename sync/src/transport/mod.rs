@@ -635,3 +635,31 @@ pub async fn shutdown_signal() {
         } => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreFault;
+
+    #[test]
+    fn binding_tells_another_node_s_actor_from_a_store_that_cannot_save() {
+        let mut store = Store::open_in_memory().unwrap();
+        let (a, b) = ([0xA1u8; 16], [0xB2u8; 16]);
+        assert_eq!(bound_actors(&store, "main-pi-1").unwrap(), None);
+        bind_actor(&mut store, "main-pi-1", &a).unwrap();
+        assert_eq!(bound_actors(&store, "main-pi-1").unwrap(), Some([ActorId::from(a)].into()));
+        // Another node declaring the same actor: a forged identity.
+        let e = bind_actor(&mut store, "east-pi-1", &a).unwrap_err();
+        assert!(matches!(&e, LinkError::Identity(why) if why.contains("another node")), "{e}");
+        assert!(e.store_error().is_none());
+        // A full disk: the store's failure, not the node's fault; nothing is bound.
+        store.simulate_full_disk(true).unwrap();
+        let e = bind_actor(&mut store, "east-pi-1", &b).unwrap_err();
+        assert_eq!(e.store_error().map(StoreError::kind), Some(StoreFault::Full), "{e}");
+        assert!(!matches!(e, LinkError::Identity(_)));
+        store.simulate_full_disk(false).unwrap();
+        assert_eq!(bound_actors(&store, "east-pi-1").unwrap(), None);
+        bind_actor(&mut store, "east-pi-1", &b).unwrap();
+        assert_eq!(bound_actors(&store, "east-pi-1").unwrap(), Some([ActorId::from(b)].into()));
+    }
+}

@@ -397,3 +397,35 @@ pub fn failed_json(e: &HallError) -> Response {
 pub fn script(js: &str) -> Markup {
     html! { script { (PreEscaped(js)) } }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::NodeError;
+    use onestop_engine::Rejected;
+    use onestop_sync::{Store, StoreError};
+
+    #[test]
+    fn each_kind_of_failure_has_one_status_and_only_a_refusal_shows_its_own_words() {
+        let full = {
+            let mut store = Store::open_in_memory().unwrap();
+            store.simulate_full_disk(true).unwrap();
+            store.put_meta("k", b"v").unwrap_err()
+        };
+        let refused = HallError::Node(NodeError::Rejected(Rejected::NoneWaiting(1)));
+        assert_eq!(failure(&refused), (StatusCode::CONFLICT, refused.to_string()));
+        let storage = HallError::Node(NodeError::Store(full));
+        assert_eq!(failure(&storage), (StatusCode::INTERNAL_SERVER_ERROR, CANNOT_SAVE.to_string()));
+        assert!(storage.to_string().contains(":memory:"), "the details are the log's: {storage}");
+        assert_eq!(failure(&HallError::Stopped), (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE.to_string()));
+        let bug = HallError::Node(NodeError::Store(StoreError::StampNotAfter {
+            given: Default::default(),
+            last: Default::default(),
+        }));
+        assert_eq!(failure(&bug), (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL.to_string()));
+        for text in [CANNOT_SAVE, UNAVAILABLE, INTERNAL] {
+            let (zh, en) = text.split_once(" / ").expect("Chinese first, English second");
+            assert!(!zh.is_ascii() && en.is_ascii(), "{text}");
+        }
+    }
+}
