@@ -16,6 +16,8 @@ pub struct Desk {
     pub visitor_key: String,
     /// How long a node certificate lives (renewed at about two thirds).
     pub lifetime: Duration,
+    /// The cloud's clock: certificates' validity and the inventory's times.
+    pub clock: std::sync::Arc<dyn onestop_model::clock::Clock>,
 }
 
 fn refused(reason: impl Into<String>) -> EnrollReply {
@@ -23,6 +25,11 @@ fn refused(reason: impl Into<String>) -> EnrollReply {
 }
 
 impl Desk {
+    /// The time now, by the cloud's clock, as the registry and the CA take it.
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + std::time::Duration::from_millis(self.clock.now().0.max(0) as u64)
+    }
+
     fn issue(
         &self,
         registry: &Registry,
@@ -32,7 +39,7 @@ impl Desk {
         device: &DeviceId,
     ) -> EnrollReply {
         let identity = NodeIdentity { node: node.to_string(), hall: hall.clone() };
-        let now = SystemTime::now();
+        let now = self.now();
         let signed = match self.ca.sign_node_csr(&req.csr_pem, &identity, self.lifetime, now) {
             Ok(s) => s,
             Err(e) => return refused(e.to_string()),
@@ -56,7 +63,7 @@ impl Enroller for Desk {
     fn seen(&self, node: &NodeIdentity) {
         let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
         let report = onestop_provision::registry::NodeReport::default();
-        if let Err(error) = registry.report(&node.node, &report, SystemTime::now()) {
+        if let Err(error) = registry.report(&node.node, &report, self.now()) {
             tracing::debug!(message = "No inventory record for a connected node.", node = %node.node, %error);
         }
     }
@@ -74,7 +81,7 @@ impl Enroller for Desk {
                 printer: report.printer.clone(),
                 disk_free_mb: report.disk_free_mb,
             };
-            return match registry.report(&peer.node, &r, SystemTime::now()) {
+            return match registry.report(&peer.node, &r, self.now()) {
                 Ok(()) => EnrollReply::Noted,
                 Err(e) => refused(e.to_string()),
             };
@@ -84,7 +91,7 @@ impl Enroller for Desk {
             Err(e) => return refused(e.to_string()),
         };
         let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
-        let now = SystemTime::now();
+        let now = self.now();
         if let Some(token) = &req.token {
             return match registry.redeem(token, &device, &req.hardware, now) {
                 Ok(Redeemed { hall, node, outcome: Outcome::Approved }) => {

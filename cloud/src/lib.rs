@@ -1,16 +1,27 @@
-//! The campus cloud: the halls' sync listener and enrolment desk, the public website
-//! ([`web`]), the back office ([`office`]) and the statistics ([`stats`]), all on one store.
+//! The campus cloud: the halls' sync listener and enrolment desk, and one web application
+//! ([`app`]) with the public website ([`web`]), the back office ([`office`]) and the
+//! statistics ([`stats`]), all on one store. The rules live in [`core`] (no HTTP); what the
+//! pages share in [`ui`]; each hall's live view in [`site`]. [`run::start`] is the one way in.
+//!
+//! Who imports whom: `core` and `site` import nothing of the other modules (but `core` the
+//! projector's follow-ups); `ui` imports `core`; `web`, `office` and `stats` import `ui`,
+//! `core` and `site`, never one another; only `app` puts them together.
 
+pub mod app;
+pub mod config;
+pub mod core;
 pub mod enroll;
 pub mod office;
+pub mod run;
+pub mod site;
 pub mod stats;
 #[cfg(test)]
 mod testkit;
+pub mod ui;
 pub mod web;
 
 use anyhow::{Context, Result};
 use onestop_sync::transport::CloudSync;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,9 +88,13 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
 
 /// Applies the registry's revocations to the running sync listener every second: a node
 /// revoked with `onestop-provision revoke` is cut off and refused at its next handshake.
-pub async fn follow_revocations(sync: Arc<CloudSync>, registry: PathBuf) {
+pub async fn follow_revocations(
+    sync: Arc<CloudSync>,
+    registry: PathBuf,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
     let mut known = std::collections::BTreeSet::new();
-    loop {
+    while !*stopped.borrow() {
         let revoked = tokio::task::spawn_blocking({
             let registry = registry.clone();
             move || onestop_provision::Registry::open(&registry).and_then(|r| r.revoked())
@@ -96,56 +111,9 @@ pub async fn follow_revocations(sync: Arc<CloudSync>, registry: PathBuf) {
             Ok(Err(error)) => tracing::warn!(message = "Cannot read the revocations.", %error),
             Err(error) => tracing::warn!(message = "Cannot read the revocations.", %error),
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stopped.changed() => {}
+        }
     }
-}
-
-/// Starts the public website on `addr` and the cache it reads, until `stopped` turns true.
-pub async fn start_website(
-    addr: SocketAddr,
-    sync: &Arc<CloudSync>,
-    data: &Path,
-    enrols: bool,
-    trusted_proxies: Vec<std::net::IpAddr>,
-    stopped: tokio::sync::watch::Receiver<bool>,
-) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
-    use crate::web;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot serve the website on {addr} (TCP)"))?;
-    let cache = web::Cache::default();
-    let registry = enrols.then(|| registry_path(data));
-    let backend = Arc::new(
-        office::Backend::open(data, sync.store.clone(), sync.changes.clone(), registry.clone())?
-            .trusting(trusted_proxies),
-    );
-    // Halls hold the booking key before they are ever offline.
-    if let Err(error) = web::booking::publish_key(&backend, web::now()) {
-        tracing::warn!(message = "Cannot publish the booking key.", %error);
-    }
-    // Statistics: projected from the documents on their own thread as halls sync.
-    stats::spawn_projector(backend.clone(), sync.changes.subscribe());
-    let sources = web::Sources {
-        store: sync.store.clone(),
-        online: Arc::new({
-            let sync = sync.clone();
-            move || sync.halls_online()
-        }),
-        registry,
-    };
-    tokio::spawn(web::cache::follow(cache.clone(), sources, sync.changes.subscribe(), stopped.clone()));
-    let bound = listener.local_addr()?;
-    tracing::info!(message = "Serving the public website.", web = %bound);
-    let mut until = stopped;
-    Ok((
-        bound,
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = until.wait_for(|s| *s).await;
-            };
-            if let Err(error) = web::serve(listener, web::WebState { cache, backend }, shutdown).await {
-                tracing::error!(message = "The website stopped.", %error);
-            }
-        }),
-    ))
 }

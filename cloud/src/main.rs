@@ -3,12 +3,13 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use onestop_sync::transport::{CloudSync, Revocations, tls};
+use onestop_cloud::config::CloudConfig;
+use onestop_cloud::run::store_path;
+use onestop_model::clock::Clock;
+use onestop_sync::clock::SystemClock;
 use onestop_sync::{DocId, Durability, Store, catalog, seed};
-use serde::Deserialize;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Onestop campus cloud.
 ///
@@ -36,7 +37,7 @@ enum Cmd {
     },
     /// Serve the halls' sync link (and the website) until stopped (Ctrl-C or SIGTERM).
     Serve {
-        /// The cloud's configuration file (see `onestop-cloud serve --help`).
+        /// The cloud's configuration file (documented example: deploy/cloud/cloud.toml).
         ///
         /// data = "cloud-data"        # the data directory
         /// listen = "0.0.0.0:4433"    # UDP address for QUIC
@@ -58,6 +59,12 @@ enum Cmd {
         ///
         /// Relative paths are relative to the configuration file.
         #[arg(long, verbatim_doc_comment)]
+        config: PathBuf,
+    },
+    /// Check a configuration file (and the files it names) without serving.
+    CheckConfig {
+        /// The cloud's configuration file (see `deploy/cloud/cloud.toml`).
+        #[arg(long)]
         config: PathBuf,
     },
     /// Manage back-office accounts (the first administrator is made here).
@@ -131,7 +138,7 @@ fn read_password(file: &Path) -> Result<String> {
 }
 
 fn account(cmd: AccountCmd) -> Result<()> {
-    use onestop_cloud::office::{auth, open_office_db};
+    use onestop_cloud::core::{accounts as auth, open_office_db};
     match cmd {
         AccountCmd::Add { data, login, name, role, halls, password_file } => {
             let role = auth::Role::parse(&role).with_context(|| {
@@ -151,7 +158,7 @@ fn account(cmd: AccountCmd) -> Result<()> {
                     .collect(),
                 disabled: false,
             };
-            auth::create_account(&db, &acc, &read_password(&password_file)?, onestop_cloud::web::now().0)?;
+            auth::create_account(&db, &acc, &read_password(&password_file)?, SystemClock.now().0)?;
             println!("账号已创建 / account made: {login} ({})", role.as_str());
             Ok(())
         }
@@ -180,46 +187,6 @@ fn account(cmd: AccountCmd) -> Result<()> {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CloudConfig {
-    data: PathBuf,
-    listen: SocketAddr,
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-    #[serde(default)]
-    revoked: Vec<String>,
-    #[serde(default)]
-    enroll: Option<EnrollConfig>,
-    /// The public website's address (plain HTTP, behind the campus reverse proxy).
-    #[serde(default)]
-    web: Option<SocketAddr>,
-    /// Reverse proxies on other hosts whose X-Forwarded-For names the visitor.
-    #[serde(default)]
-    trusted_proxies: Vec<std::net::IpAddr>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EnrollConfig {
-    ca: PathBuf,
-    passphrase_file: PathBuf,
-    #[serde(default = "default_cert_days")]
-    node_cert_days: u32,
-    /// Overrides `node_cert_days` with seconds (for tests of expiry).
-    #[serde(default)]
-    node_cert_seconds: Option<u64>,
-}
-
-fn default_cert_days() -> u32 {
-    30
-}
-
-fn store_path(data: &Path) -> PathBuf {
-    data.join("cloud.sqlite")
-}
-
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -245,8 +212,7 @@ fn run(cli: Cli) -> Result<()> {
             onestop_cloud::visitor_key(&data)?;
             // The halls verify booking tokens offline with this key.
             cat.booking_key = Some(onestop_cloud::booking_key(&data)?.public_hex());
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
-            let stamp = store.next_stamp(onestop_model::Timestamp(now));
+            let stamp = store.next_stamp(SystemClock.now());
             store.write(stamp, |b| b.edit(&DocId::Catalog, |tx| Ok(catalog::write(tx, &cat)?)))?;
             println!(
                 "目录已发布 / catalogue published: {} halls, {} services, {} staff, in {}",
@@ -258,6 +224,12 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Serve { config } => serve(&config),
+        Cmd::CheckConfig { config } => {
+            let cfg = CloudConfig::load(&config)?;
+            cfg.check()?;
+            println!("配置无误 / the configuration is good: {}", config.display());
+            Ok(())
+        }
         Cmd::Account { action } => account(action),
         Cmd::StatsRebuild { data } => {
             let path = store_path(&data);
@@ -292,83 +264,13 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn serve(config: &Path) -> Result<()> {
-    let text =
-        std::fs::read_to_string(config).with_context(|| format!("cannot read {}", config.display()))?;
-    let cfg: CloudConfig = toml::from_str(&text)
-        .with_context(|| format!("{} is not a valid cloud configuration", config.display()))?;
-    let base = config.parent().unwrap_or(Path::new("."));
-    let at = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
-    let files = tls::read_pem_files(&at(&cfg.ca), &at(&cfg.cert), &at(&cfg.key))?;
-    let data = at(&cfg.data);
-    std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
-    let store = Arc::new(Mutex::new(Store::open(&store_path(&data), Durability::Normal)?));
-    let revocations = Revocations::default();
-    for node in &cfg.revoked {
-        revocations.revoke(node);
-    }
-    let desk = match &cfg.enroll {
-        Some(e) => {
-            let pass_file = at(&e.passphrase_file);
-            let pass = std::fs::read_to_string(&pass_file)
-                .with_context(|| format!("cannot read the CA passphrase from {}", pass_file.display()))?;
-            let ca = onestop_provision::CampusCa::load(&at(&e.ca), pass.trim_end_matches(['\n', '\r']))?;
-            let registry = onestop_provision::Registry::open(&onestop_cloud::registry_path(&data))?;
-            Some(Arc::new(onestop_cloud::enroll::Desk {
-                ca,
-                registry: Mutex::new(registry),
-                visitor_key: onestop_cloud::visitor_key(&data)?,
-                lifetime: std::time::Duration::from_secs(
-                    e.node_cert_seconds.unwrap_or(u64::from(e.node_cert_days) * 86_400),
-                ),
-            }))
-        }
-        None => None,
-    };
+    let cfg = CloudConfig::load(config)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
-        let (changes, _) = tokio::sync::broadcast::channel(4096);
-        let mut sync = CloudSync::new(store, changes, revocations);
-        if let Some(desk) = &desk {
-            sync = sync.with_enroller(desk.clone());
-        }
-        let sync = Arc::new(sync);
-        // Revocations made with `onestop-provision revoke` take effect at once.
-        if desk.is_some() {
-            tokio::spawn(onestop_cloud::follow_revocations(
-                sync.clone(),
-                onestop_cloud::registry_path(&data),
-            ));
-        }
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let website = match cfg.web {
-            Some(addr) => Some(
-                onestop_cloud::start_website(
-                    addr,
-                    &sync,
-                    &data,
-                    desk.is_some(),
-                    cfg.trusted_proxies.clone(),
-                    stopped.clone(),
-                )
-                .await?
-                .1,
-            ),
-            None => None,
-        };
-        let server = sync.server_config(&files.ca, files.chain, files.key)?;
-        let endpoint = quinn::Endpoint::server(server, cfg.listen)
-            .with_context(|| format!("cannot listen on {} (UDP)", cfg.listen))?;
-        tracing::info!(message = "Serving the halls' sync link.", listen = %endpoint.local_addr()?);
-        let serving = tokio::spawn(sync.serve(endpoint.clone(), stopped));
+        let running = onestop_cloud::run::start(cfg, Arc::new(SystemClock)).await?;
         onestop_sync::transport::shutdown_signal().await;
         tracing::info!(message = "Stopping.");
-        let _ = stop.send(true);
-        endpoint.close(quinn::VarInt::from_u32(0), b"shutting down");
-        let _ = serving.await;
-        if let Some(website) = website {
-            let _ = website.await;
-        }
-        endpoint.wait_idle().await;
+        running.stop().await;
         anyhow::Ok(())
     })
 }

@@ -228,14 +228,8 @@ pub struct Sources {
     pub online: Arc<dyn Fn() -> BTreeSet<HallId> + Send + Sync>,
     /// The provisioning registry, for the nodes' last reports (when the cloud enrols nodes).
     pub registry: Option<PathBuf>,
-}
-
-fn now() -> Timestamp {
-    Timestamp(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64),
-    )
+    /// Where "now" comes from (which day each hall is on, how long since a hall was heard).
+    pub clock: Arc<dyn onestop_model::clock::Clock>,
 }
 
 fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
@@ -320,7 +314,7 @@ impl Refresher {
             old.catalog.clone()
         };
         let (online, seen) = self.liveness();
-        let now = now();
+        let now = self.sources.clock.now();
         let mut halls = BTreeMap::new();
         for (id, h) in &catalog.halls {
             let wanted = only.is_none_or(|o| o.contains(id)) || !old.halls.contains_key(id);
@@ -358,7 +352,7 @@ impl Refresher {
     fn refresh_liveness(&mut self) {
         let old = self.cache.get();
         let (online, seen) = self.liveness();
-        let now = now();
+        let now = self.sources.clock.now();
         let mut changed = false;
         let mut halls = old.halls.clone();
         for (id, live) in halls.iter_mut() {

@@ -1,7 +1,19 @@
 //! For the website's router tests: a browser of one person (its cookies) that sends requests
 //! through `app` with `oneshot`, and logs in to the back office.
 
-use crate::web::{WebState, app};
+use crate::app::{AppState as WebState, app};
+use onestop_model::Timestamp;
+use onestop_model::clock::Clock;
+
+/// The time now (the system's clock: the router tests run against today's hall).
+pub fn now() -> Timestamp {
+    onestop_sync::clock::SystemClock.now()
+}
+
+/// A core in memory on the system's clock.
+pub fn core() -> crate::core::Core {
+    crate::core::Core::in_memory(std::sync::Arc::new(onestop_sync::clock::SystemClock))
+}
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use tower::ServiceExt;

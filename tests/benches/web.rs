@@ -11,7 +11,8 @@
 //! Pages: the hall's status JSON (what the status page polls), the hall's status page (HTML),
 //! a ticket's page and the service catalogue. Figures only: nothing here asserts a time.
 
-use onestop_cloud::web::{Cache, HallLive, Heard, Site, WebState};
+use onestop_cloud::app::AppState;
+use onestop_cloud::site::{Cache, HallLive, Heard, Site};
 use onestop_edge::sim::{self, DayPlan};
 use onestop_engine::{Engine, HallConfig};
 use onestop_model::{DayEvent, HallId, Timestamp};
@@ -51,15 +52,15 @@ fn main() {
     let ticket = live.tickets.keys().next().cloned().unwrap();
     println!("hall main: {stats}");
     let site = Site { catalog: Arc::new(catalog), halls: [(hall, Arc::new(live))].into_iter().collect() };
-    let state =
-        WebState { cache: Cache::with(site), backend: Arc::new(onestop_cloud::office::Backend::in_memory()) };
+    let core = onestop_cloud::core::Core::in_memory(Arc::new(onestop_sync::clock::SystemClock));
+    let state = AppState::new(Cache::with(site), Arc::new(core), onestop_cloud::stats::StatsDb::memory());
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let addr = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
-            onestop_cloud::web::serve(listener, state, std::future::pending()).await.unwrap();
+            onestop_cloud::app::serve(listener, state, std::future::pending()).await.unwrap();
         });
         addr
     });

@@ -1,28 +1,16 @@
-//! Back-office accounts, roles, sessions and CSRF protection.
+//! Back-office accounts, roles and sessions: the rules, with no HTTP in them (the pages'
+//! extractors are `ui::auth`).
 //!
 //! - Accounts live in `office.sqlite` with argon2id password hashes; five wrong passwords in a
 //!   row lock an account for five minutes (counted in the table, so a restart does not reset it).
-//! - A session is a random 256-bit token in the `office` cookie (HttpOnly, SameSite=Strict);
-//!   the server keeps sessions in memory, each with its own CSRF token, and ends them after
-//!   eight idle hours or at logout.
-//! - Every back-office form carries the session's CSRF token ([`OfficeForm`] checks it before
-//!   the handler runs); public forms use a double-submit cookie ([`PublicCsrf`]).
-//! - Every back-office route takes an [`Officer`] and asks [`Officer::require`] for its area;
-//!   without a session it redirects to the login page, without the role it answers 403.
+//! - A session is a random 256-bit token (the pages put it in the `office` cookie); sessions
+//!   live in memory, each with its own CSRF token, and end after eight idle hours (by the
+//!   injected clock) or at logout.
 
-use super::Backend;
-use crate::web::{Lang, WebState, cookie, page};
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
-use maud::{Markup, html};
-use onestop_model::HallId;
+use onestop_model::{HallId, Timestamp};
 use rusqlite::{OptionalExtension, params};
-use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS accounts (
@@ -38,11 +26,8 @@ CREATE TABLE IF NOT EXISTS accounts (
 );
 ";
 
-/// The session cookie.
-pub const SESSION_COOKIE: &str = "office";
-/// The public forms' double-submit cookie.
-pub const CSRF_COOKIE: &str = "csrf";
-const IDLE: Duration = Duration::from_secs(8 * 3600);
+/// A session unused this long (milliseconds) has ended.
+pub const IDLE_MS: i64 = 8 * 3600 * 1000;
 const MAX_FAILURES: i64 = 5;
 const LOCK_MS: i64 = 5 * 60_000;
 
@@ -157,6 +142,77 @@ pub enum AccountError {
     Disabled,
     #[error("数据库错误 / database error: {0}")]
     Db(#[from] rusqlite::Error),
+    #[error("没有账号 {0} / there is no account {0}")]
+    NoSuch(String),
+    #[error("不能停用自己的账号 / you cannot disable your own account")]
+    Yourself,
+}
+
+impl From<AccountError> for super::Error {
+    fn from(e: AccountError) -> super::Error {
+        match e {
+            AccountError::Db(e) => super::Error::Db(e),
+            AccountError::NoSuch(_) => super::Error::Invalid(e.to_string()),
+            AccountError::Taken(_) | AccountError::Yourself => super::Error::Conflict(e.to_string()),
+            e => super::Error::Invalid(e.to_string()),
+        }
+    }
+}
+
+// ----- The operations the pages use, on the core (its database lock and its clock) -----
+
+/// The live session behind `token` at the core's time: its account (enabled) and CSRF token.
+/// A session whose account was disabled or removed is ended.
+pub fn session(core: &super::Core, token: &str) -> Result<Option<(Account, String)>, super::Error> {
+    let Some((login, csrf)) = core.sessions.touch(token, core.now()) else { return Ok(None) };
+    match account(&core.db(), &login)? {
+        Some(acc) if !acc.disabled => Ok(Some((acc, csrf))),
+        _ => {
+            core.sessions.end_all(&login);
+            Ok(None)
+        }
+    }
+}
+
+/// Checks a login and password at the core's time; starts a session (its token) when right.
+pub fn log_in(core: &super::Core, login: &str, password: &str) -> Result<(Account, String), AccountError> {
+    let acc = check_login(&core.db(), login, password, core.now().0)?;
+    let token = core.sessions.start(&acc.login, core.now());
+    Ok((acc, token))
+}
+
+/// Every account, for the administrators' list.
+pub fn all(core: &super::Core) -> Result<Vec<Account>, AccountError> {
+    accounts(&core.db())
+}
+
+/// Makes an account at the core's time.
+pub fn create(core: &super::Core, acc: &Account, password: &str) -> Result<(), AccountError> {
+    create_account(&core.db(), acc, password, core.now().0)
+}
+
+/// Sets an account's password (and lifts a lock); its sessions end.
+pub fn reset_password(core: &super::Core, login: &str, password: &str) -> Result<(), AccountError> {
+    match set_password(&core.db(), login, password) {
+        Err(AccountError::Wrong) => return Err(AccountError::NoSuch(login.to_string())),
+        r => r?,
+    }
+    core.sessions.end_all(login);
+    Ok(())
+}
+
+/// Disables an enabled account or enables a disabled one, as `by`; returns whether it is now
+/// disabled. Nobody disables their own account; a disabled account's sessions end.
+pub fn toggle(core: &super::Core, login: &str, by: &str) -> Result<bool, AccountError> {
+    if login == by {
+        return Err(AccountError::Yourself);
+    }
+    let db = core.db();
+    let acc = account(&db, login)?.ok_or_else(|| AccountError::NoSuch(login.to_string()))?;
+    set_disabled(&db, login, !acc.disabled)?;
+    drop(db);
+    core.sessions.end_all(login);
+    Ok(!acc.disabled)
 }
 
 fn valid_login(login: &str) -> bool {
@@ -302,7 +358,7 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 struct Session {
     login: String,
     csrf: String,
-    last: Instant,
+    last: Timestamp,
 }
 
 /// The back office's sessions, by token.
@@ -312,26 +368,23 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// Starts a session for `login`; returns its token.
-    pub fn start(&self, login: &str) -> String {
+    /// Starts a session for `login` at `now`; returns its token.
+    pub fn start(&self, login: &str, now: Timestamp) -> String {
         let token = random_token();
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, s| s.last.elapsed() < IDLE);
-        map.insert(
-            token.clone(),
-            Session { login: login.into(), csrf: random_token(), last: Instant::now() },
-        );
+        map.retain(|_, s| now.since(s.last) < IDLE_MS);
+        map.insert(token.clone(), Session { login: login.into(), csrf: random_token(), last: now });
         token
     }
-    /// The session's login and CSRF token, if it is alive (and marks it used).
-    fn touch(&self, token: &str) -> Option<(String, String)> {
+    /// The session's login and CSRF token, if it is alive at `now` (and marks it used).
+    pub fn touch(&self, token: &str, now: Timestamp) -> Option<(String, String)> {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         let s = map.get_mut(token)?;
-        if s.last.elapsed() >= IDLE {
+        if now.since(s.last) >= IDLE_MS {
             map.remove(token);
             return None;
         }
-        s.last = Instant::now();
+        s.last = s.last.max(now);
         Some((s.login.clone(), s.csrf.clone()))
     }
     pub fn end(&self, token: &str) {
@@ -341,307 +394,6 @@ impl Sessions {
     pub fn end_all(&self, login: &str) {
         self.map.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, s| s.login != login);
     }
-}
-
-/// The staff member behind a back-office request.
-#[derive(Debug, Clone)]
-pub struct Officer {
-    pub account: Account,
-    /// The session's CSRF token: every form of the page carries it.
-    pub csrf: String,
-    pub lang: Lang,
-}
-
-impl Officer {
-    /// Refuses the request (403, with a page that says why) unless the role works in `area`.
-    pub fn require(&self, area: Area) -> Result<(), Response> {
-        if self.account.role.may(area) { Ok(()) } else { Err(forbidden(self.lang)) }
-    }
-    /// May this account act for `hall`? (Admins and reviewers: every hall; hall-bound roles:
-    /// their own halls, or every hall when none is named.)
-    pub fn may_hall(&self, hall: &HallId) -> bool {
-        matches!(self.account.role, Role::Admin | Role::Reviewer)
-            || self.account.halls.is_empty()
-            || self.account.halls.contains(hall)
-    }
-    /// Refuses (403) unless [`Officer::may_hall`].
-    pub fn require_hall(&self, hall: &HallId) -> Result<(), Response> {
-        if self.may_hall(hall) { Ok(()) } else { Err(forbidden(self.lang)) }
-    }
-    /// The hidden field every back-office form carries.
-    pub fn csrf_field(&self) -> Markup {
-        html! { input type="hidden" name="csrf" value=(self.csrf); }
-    }
-}
-
-pub fn forbidden(lang: Lang) -> Response {
-    crate::web::problem(
-        lang,
-        StatusCode::FORBIDDEN,
-        "您的账号无权使用此功能。",
-        "Your account may not use this part of the back office.",
-    )
-}
-
-impl FromRequestParts<WebState> for Officer {
-    type Rejection = Response;
-    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Officer, Response> {
-        let lang = Lang::from_request_parts(parts, state).await.unwrap_or(Lang::Zh);
-        let to_login = || {
-            let back = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/office");
-            let back = if back.starts_with("/office") { back } else { "/office" };
-            Redirect::to(&format!("/office/login?next={}", urlencode(back))).into_response()
-        };
-        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(to_login()) };
-        let backend: &Backend = &state.backend;
-        let Some((login, csrf)) = backend.sessions.touch(&token) else { return Err(to_login()) };
-        let acc = account(&backend.db(), &login).ok().flatten();
-        match acc {
-            // Each part of the back office is refused to roles without it before anything of
-            // the request is read (handlers check again, and check halls).
-            Some(account) if !account.disabled => match area_of(parts.uri.path()) {
-                Some(area) if !account.role.may(area) => Err(forbidden(lang)),
-                _ => Ok(Officer { account, csrf, lang }),
-            },
-            _ => {
-                backend.sessions.end_all(&login);
-                Err(to_login())
-            }
-        }
-    }
-}
-
-/// The part of the back office a path belongs to (`None`: the home page, logout).
-pub fn area_of(path: &str) -> Option<Area> {
-    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
-    if under("/office/notices") {
-        return Some(Area::Halls);
-    }
-    super::shell::PARTS.iter().find(|(p, ..)| under(p)).map(|(_, area, ..)| *area)
-}
-
-/// Percent-encodes a query value.
-pub fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// A back-office form: the officer and the form's fields, after its `csrf` field was found
-/// equal to the session's (else 403, and the handler never runs).
-pub struct OfficeForm<T> {
-    pub officer: Officer,
-    pub form: T,
-}
-
-#[derive(serde::Deserialize)]
-pub struct CsrfField {
-    #[serde(default)]
-    pub csrf: String,
-}
-
-/// A form body's size limit.
-const FORM_LIMIT: usize = 4 * 1024 * 1024;
-
-impl<T: DeserializeOwned + Send> FromRequest<WebState> for OfficeForm<T> {
-    type Rejection = Response;
-    async fn from_request(req: Request, state: &WebState) -> Result<OfficeForm<T>, Response> {
-        let (mut parts, body) = req.into_parts();
-        let officer = Officer::from_request_parts(&mut parts, state).await?;
-        let bytes = axum::body::to_bytes(body, FORM_LIMIT).await.map_err(|_| {
-            crate::web::problem(
-                officer.lang,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "提交的内容过大。",
-                "The form is too large.",
-            )
-        })?;
-        let field: CsrfField =
-            serde_urlencoded::from_bytes(&bytes).unwrap_or(CsrfField { csrf: String::new() });
-        if !same_secret(&field.csrf, &officer.csrf) {
-            return Err(csrf_refused(officer.lang));
-        }
-        let form: T = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
-            crate::web::problem(
-                officer.lang,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &format!("表单内容不完整或有误：{e}"),
-                &format!("The form is incomplete or wrong: {e}"),
-            )
-        })?;
-        Ok(OfficeForm { officer, form })
-    }
-}
-
-pub fn csrf_refused(lang: Lang) -> Response {
-    crate::web::problem(
-        lang,
-        StatusCode::FORBIDDEN,
-        "表单已过期或来源不明，请返回后刷新页面重试。",
-        "This form has expired or did not come from this site: go back, reload the page and try again.",
-    )
-}
-
-/// The double-submit token of public forms (no session): the `csrf` cookie, made on the
-/// first form page, must equal the form's `csrf` field.
-#[derive(Debug, Clone)]
-pub struct PublicCsrf {
-    pub token: String,
-    /// The cookie was just made: the page must set it.
-    fresh: bool,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for PublicCsrf {
-    type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<PublicCsrf, Self::Rejection> {
-        Ok(match cookie(&parts.headers, CSRF_COOKIE).filter(|t| t.len() == 64) {
-            Some(token) => PublicCsrf { token, fresh: false },
-            None => PublicCsrf { token: random_token(), fresh: true },
-        })
-    }
-}
-
-impl PublicCsrf {
-    pub fn field(&self) -> Markup {
-        html! { input type="hidden" name="csrf" value=(self.token); }
-    }
-    /// Does a submitted form's `csrf` field match the cookie? A fresh token (no cookie came
-    /// with the request) matches nothing.
-    pub fn check(&self, submitted: &str) -> bool {
-        !self.fresh && same_secret(&self.token, submitted)
-    }
-    /// A response for a page with a form: it sets the cookie when it is new.
-    pub fn respond(&self, page: impl IntoResponse) -> Response {
-        if self.fresh {
-            (
-                [(
-                    header::SET_COOKIE,
-                    format!("{CSRF_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=86400", self.token),
-                )],
-                page,
-            )
-                .into_response()
-        } else {
-            page.into_response()
-        }
-    }
-}
-
-// ----- Pages: login and logout -----
-
-#[derive(serde::Deserialize)]
-pub struct NextQuery {
-    #[serde(default)]
-    next: Option<String>,
-}
-
-/// Only this back office's own paths are followed after login.
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with("/office") && !n.contains("//") && !n.contains('\\') => n.to_string(),
-        _ => "/office".into(),
-    }
-}
-
-fn login_page(lang: Lang, csrf: &PublicCsrf, next: &str, error: Option<&str>, login: &str) -> Markup {
-    page(
-        lang,
-        lang.one("后台登录", "Back office login"),
-        None,
-        html! {
-            h1 { (lang.t("后台登录", "Back office login")) }
-            @if let Some(e) = error { p.error role="alert" { (e) } }
-            form.stack method="post" action="/office/login" {
-                (csrf.field())
-                input type="hidden" name="next" value=(next);
-                label { (lang.t("登录名", "Login")) input name="login" value=(login) autocomplete="username" required; }
-                label { (lang.t("密码", "Password")) input type="password" name="password" autocomplete="current-password" required; }
-                button type="submit" { (lang.t("登录", "Log in")) }
-            }
-        },
-    )
-}
-
-pub async fn login_form(lang: Lang, csrf: PublicCsrf, q: axum::extract::Query<NextQuery>) -> Response {
-    let next = safe_next(q.next.as_deref());
-    csrf.respond(login_page(lang, &csrf, &next, None, ""))
-}
-
-#[derive(serde::Deserialize)]
-pub struct LoginForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    login: String,
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    next: Option<String>,
-}
-
-pub async fn login(
-    axum::extract::State(state): axum::extract::State<WebState>,
-    lang: Lang,
-    csrf: PublicCsrf,
-    axum::Form(form): axum::Form<LoginForm>,
-) -> Response {
-    if !csrf.check(&form.csrf) {
-        return csrf_refused(lang);
-    }
-    let next = safe_next(form.next.as_deref());
-    let backend = state.backend.clone();
-    let login = form.login.trim().to_lowercase();
-    let checked = tokio::task::spawn_blocking({
-        let login = login.clone();
-        move || check_login(&backend.db(), &login, &form.password, crate::web::now().0)
-    })
-    .await;
-    match checked {
-        Ok(Ok(acc)) => {
-            let token = state.backend.sessions.start(&acc.login);
-            tracing::info!(message = "Back-office login.", login = %acc.login, role = acc.role.as_str());
-            (
-                [(
-                    header::SET_COOKIE,
-                    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"),
-                )],
-                Redirect::to(&next),
-            )
-                .into_response()
-        }
-        Ok(Err(e)) => {
-            tracing::info!(message = "Back-office login refused.", login = %login, reason = %e);
-            let status = if matches!(e, AccountError::Locked(_)) {
-                StatusCode::TOO_MANY_REQUESTS
-            } else {
-                StatusCode::UNAUTHORIZED
-            };
-            (status, csrf.respond(login_page(lang, &csrf, &next, Some(&e.to_string()), &login)))
-                .into_response()
-        }
-        Err(_) => crate::web::problem(lang, StatusCode::INTERNAL_SERVER_ERROR, "登录失败。", "Login failed."),
-    }
-}
-
-pub async fn logout(
-    axum::extract::State(state): axum::extract::State<WebState>,
-    headers: axum::http::HeaderMap,
-    OfficeForm { .. }: OfficeForm<CsrfField>,
-) -> Response {
-    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
-        state.backend.sessions.end(&token);
-    }
-    (
-        [(header::SET_COOKIE, format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"))],
-        Redirect::to("/office/login"),
-    )
-        .into_response()
 }
 
 #[cfg(test)]
@@ -691,16 +443,6 @@ mod tests {
     }
 
     #[test]
-    fn paths_belong_to_areas() {
-        assert_eq!(area_of("/office/catalog/service/x"), Some(Area::Catalog));
-        assert_eq!(area_of("/office/notices/n1/delete"), Some(Area::Halls));
-        assert_eq!(area_of("/office/cases"), Some(Area::Cases));
-        assert_eq!(area_of("/office/casesx"), None);
-        assert_eq!(area_of("/office"), None);
-        assert_eq!(area_of("/office/logout"), None);
-    }
-
-    #[test]
     fn roles_and_areas() {
         assert!(Role::Admin.may(Area::Accounts));
         assert!(!Role::HallManager.may(Area::Accounts));
@@ -709,9 +451,21 @@ mod tests {
         assert!(Role::Reviewer.may(Area::Cases) && Role::Reviewer.may(Area::Qa));
         assert!(!Role::Reviewer.may(Area::Staff));
         assert!(Role::WindowStaff.may(Area::Stats) && !Role::WindowStaff.may(Area::Cases));
-        assert_eq!(safe_next(Some("https://evil.example/office")), "/office");
-        assert_eq!(safe_next(Some("//evil.example")), "/office");
-        assert_eq!(safe_next(Some("/office/cases")), "/office/cases");
+    }
+
+    #[test]
+    fn sessions_end_after_eight_idle_hours_by_the_clock() {
+        let sessions = Sessions::default();
+        let t0 = Timestamp(1_800_000_000_000);
+        let token = sessions.start("wang", t0);
+        assert_eq!(sessions.touch(&token, t0.plus_minutes(60)).map(|s| s.0).as_deref(), Some("wang"));
+        // Used an hour in: idle is counted from then.
+        assert!(sessions.touch(&token, t0.plus_minutes(60 + 8 * 60 - 1)).is_some());
+        assert!(sessions.touch(&token, t0.plus_minutes(60 + 8 * 60 - 1 + 8 * 60)).is_none());
+        assert!(sessions.touch(&token, t0).is_none(), "an ended session stays ended");
+        let other = sessions.start("li", t0);
+        sessions.end_all("li");
+        assert!(sessions.touch(&other, t0).is_none());
     }
 
     #[test]

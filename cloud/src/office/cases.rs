@@ -8,124 +8,17 @@
 //! status inside the same write ([`check_step`]): a case another reviewer (or the window)
 //! moved on meanwhile is refused with a message, never given a step out of order.
 
-use super::Backend;
-use super::auth::{Area, OfficeForm, Officer};
-use super::shell::{flash, office_page};
-use crate::web::progress::{hall_offset, local_time, timeline};
-use crate::web::{Lang, WebState, now, problem};
+use crate::core::accounts::Area;
+use crate::core::cases::*;
+use crate::ui::auth::{OfficeForm, Officer};
+use crate::ui::cases::{local_time, timeline};
+use crate::ui::office::{flash, office_page};
+use crate::ui::{AppState, Lang, problem};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use onestop_model::{Case, CaseKind, CaseNo, CaseStatus, CaseStep, Catalog, HallId, Timestamp};
-use onestop_sync::docid::Month;
-use onestop_sync::{DocId, StoreError, cases};
-
-/// How many months of cases the queue looks through (this month and the two before).
-pub const MONTHS: i32 = 3;
-
-/// The steps a case may take from `status`. Rejected and collected cases are closed.
-pub fn next_steps(status: CaseStatus) -> &'static [CaseStatus] {
-    use CaseStatus::*;
-    match status {
-        Registered => &[UnderReview, Approved, Rejected],
-        UnderReview => &[Approved, Rejected],
-        Approved => &[Processing, Completed],
-        Processing => &[Completed],
-        Completed => &[Collected],
-        Rejected | Collected => &[],
-    }
-}
-
-/// Why a step was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StepRefused {
-    #[error("该办件已{from_zh}，不能再标记为{to_zh} / the case is {from_en}: it cannot be marked {to_en}")]
-    NotNow { from_zh: &'static str, from_en: &'static str, to_zh: &'static str, to_en: &'static str },
-    #[error("驳回须填写原因 / a rejection needs a reason")]
-    NoReason,
-    #[error("原因最多 500 字 / a reason is at most 500 characters")]
-    LongReason,
-    #[error("这不是承诺件，无需审核 / this case was finished at the window: it has no review")]
-    Immediate,
-    #[error("没有这个办件 / there is no such case")]
-    Unknown,
-}
-
-/// May a case of `kind` whose status is `from` take the step `to` with `reason`?
-pub fn check_step(kind: CaseKind, from: CaseStatus, to: CaseStatus, reason: &str) -> Result<(), StepRefused> {
-    if kind == CaseKind::Immediate {
-        return Err(StepRefused::Immediate);
-    }
-    if !next_steps(from).contains(&to) {
-        return Err(StepRefused::NotNow {
-            from_zh: from.zh(),
-            from_en: from.en(),
-            to_zh: to.zh(),
-            to_en: to.en(),
-        });
-    }
-    if to == CaseStatus::Rejected && reason.trim().is_empty() {
-        return Err(StepRefused::NoReason);
-    }
-    if reason.chars().count() > 500 {
-        return Err(StepRefused::LongReason);
-    }
-    Ok(())
-}
-
-/// The month `n` months before `m`.
-fn months_before(m: Month, n: i32) -> Month {
-    let i = m.year * 12 + i32::from(m.month) - 1 - n;
-    Month { year: i.div_euclid(12), month: (i.rem_euclid(12) + 1) as u8 }
-}
-
-/// The pending cases of the last [`MONTHS`] months in the halls `may` allows.
-fn recent_cases(
-    backend: &Backend,
-    now: Timestamp,
-    may: impl Fn(&HallId) -> bool,
-) -> Result<Vec<Case>, String> {
-    // A day or so either way does not matter here: the queue spans whole months.
-    let oldest = months_before(Month::of(now.day(480)), MONTHS - 1);
-    let mut store = backend.store();
-    let ids: Vec<DocId> = store
-        .list_docs()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter(|id| matches!(id, DocId::Cases { hall, month } if *month >= oldest && may(hall)))
-        .collect();
-    let mut out = Vec::new();
-    for id in ids {
-        let Some(doc) = store.doc(&id).map_err(|e| e.to_string())? else { continue };
-        match cases::read(doc, &id.to_string()) {
-            Ok(list) => out.extend(list.into_iter().filter(|c| c.kind == CaseKind::Pending)),
-            Err(error) => tracing::warn!(message = "A cases document cannot be read.", doc = %id, %error),
-        }
-    }
-    Ok(out)
-}
-
-/// One case, by its number (which names its hall and month).
-fn one_case(backend: &Backend, number: &CaseNo) -> Result<Option<Case>, String> {
-    let Some((day, hall, _)) = number.parts() else { return Ok(None) };
-    let id = DocId::Cases { hall, month: Month::of(day) };
-    let mut store = backend.store();
-    let loaded = store.is_loaded(&id);
-    match store.doc(&id).map_err(|e| e.to_string())? {
-        Some(doc) => cases::find(doc, &id.to_string(), number).map_err(|e| e.to_string()),
-        None => {
-            if !loaded {
-                store.evict(&id);
-            }
-            Ok(None)
-        }
-    }
-}
-
-fn registered_at(c: &Case) -> Timestamp {
-    c.history.iter().map(|s| s.at).min().unwrap_or_default()
-}
+use onestop_model::{Case, CaseKind, CaseNo, CaseStatus, Catalog, HallId};
 
 #[derive(serde::Deserialize, Default)]
 pub struct QueueQuery {
@@ -171,24 +64,26 @@ fn failed(lang: Lang, e: &str) -> Response {
 }
 
 /// `GET /office/cases`: the queue, oldest first, by hall and status.
-pub async fn queue(State(web): State<WebState>, o: Officer, Query(q): Query<QueueQuery>) -> Response {
+pub async fn queue(State(web): State<AppState>, o: Officer, Query(q): Query<QueueQuery>) -> Response {
     if let Err(r) = o.require(Area::Cases) {
         return r;
     }
     let lang = o.lang;
-    let t = now();
+    let catalog_offset = web.cache.get().catalog.campus_offset();
     let hall_filter = Some(HallId::new(q.hall.trim())).filter(|h| !h.as_str().is_empty());
     let status_filter = q.status.trim().to_string();
-    let backend = web.backend.clone();
+    let backend = web.core.clone();
     let officer = o.clone();
     let hall_f = hall_filter.clone();
     let read = tokio::task::spawn_blocking(move || {
-        recent_cases(&backend, t, |h| officer.may_hall(h) && hall_f.as_ref().is_none_or(|f| f == h))
+        recent_cases(&backend, catalog_offset, |h| {
+            officer.may_hall(h) && hall_f.as_ref().is_none_or(|f| f == h)
+        })
     })
     .await;
     let mut list = match read {
         Ok(Ok(l)) => l,
-        Ok(Err(e)) => return failed(lang, &e),
+        Ok(Err(e)) => return crate::ui::error::respond(lang, &e),
         Err(e) => return failed(lang, &e.to_string()),
     };
     list.retain(|c| match status_filter.as_str() {
@@ -204,8 +99,8 @@ pub async fn queue(State(web): State<WebState>, o: Officer, Query(q): Query<Queu
     let page_link = |p: usize| {
         format!(
             "/office/cases?hall={}&status={}&page={p}",
-            crate::office::auth::urlencode(q.hall.trim()),
-            crate::office::auth::urlencode(&status_filter)
+            crate::ui::auth::urlencode(q.hall.trim()),
+            crate::ui::auth::urlencode(&status_filter)
         )
     };
     let catalog = web.cache.get().catalog.clone();
@@ -260,7 +155,7 @@ pub async fn queue(State(web): State<WebState>, o: Officer, Query(q): Query<Queu
                                 td { a href={ "/office/cases/" (c.number) } { (c.number) } }
                                 td { (hall_name(lang, &catalog, &c.hall)) }
                                 td { (service_name(lang, &catalog, c)) }
-                                td { (local_time(registered_at(c), hall_offset(&catalog, c))) }
+                                td { (local_time(registered_at(c), catalog.offset_of(&c.hall))) }
                                 td { (lang.t(status.zh(), status.en())) }
                             }
                         }
@@ -288,7 +183,7 @@ pub struct DoneQuery {
 fn case_body(o: &Officer, catalog: &Catalog, case: &Case, notice: Markup, reason: &str) -> Markup {
     let lang = o.lang;
     let status = case.status();
-    let offset = hall_offset(catalog, case);
+    let offset = catalog.offset_of(&case.hall);
     let action = format!("/office/cases/{}/step", case.number);
     html! {
         (notice)
@@ -337,7 +232,7 @@ fn not_found(lang: Lang) -> Response {
 
 /// `GET /office/cases/{number}`: the case, its timeline and the steps it may take.
 pub async fn case_page(
-    State(web): State<WebState>,
+    State(web): State<AppState>,
     o: Officer,
     Path(number): Path<String>,
     Query(q): Query<DoneQuery>,
@@ -351,7 +246,7 @@ pub async fn case_page(
     if let Err(r) = o.require_hall(&hall) {
         return r;
     }
-    let backend = web.backend.clone();
+    let backend = web.core.clone();
     let read = tokio::task::spawn_blocking({
         let number = number.clone();
         move || one_case(&backend, &number)
@@ -360,7 +255,7 @@ pub async fn case_page(
     let case = match read {
         Ok(Ok(Some(c))) => c,
         Ok(Ok(None)) => return not_found(lang),
-        Ok(Err(e)) => return failed(lang, &e),
+        Ok(Err(e)) => return crate::ui::error::respond(lang, &e),
         Err(e) => return failed(lang, &e.to_string()),
     };
     let notice = match q.done.as_deref().and_then(CaseStatus::parse) {
@@ -379,54 +274,9 @@ pub struct StepForm {
     reason: String,
 }
 
-/// Appends `to` to the case's history at `at` by `by`, if the case's status allows it now.
-pub fn record_step(
-    backend: &Backend,
-    number: &CaseNo,
-    to: CaseStatus,
-    reason: &str,
-    by: &str,
-    at: Timestamp,
-) -> Result<(), StepRefused> {
-    let Some((day, hall, _)) = number.parts() else { return Err(StepRefused::Unknown) };
-    let id = DocId::Cases { hall, month: Month::of(day) };
-    let reason = reason.trim();
-    let mut refused = None;
-    let written = backend.write_doc(at, std::slice::from_ref(&id), |b| {
-        let name = id.to_string();
-        let case = match b.doc(&id)? {
-            Some(doc) => cases::find(doc, &name, number).map_err(StoreError::rejected)?,
-            None => None,
-        };
-        let check = match &case {
-            Some(c) => check_step(c.kind, c.status(), to, reason),
-            None => Err(StepRefused::Unknown),
-        };
-        if let Err(e) = check {
-            refused = Some(e.clone());
-            return Err(StoreError::rejected(e));
-        }
-        let step = CaseStep {
-            at,
-            status: to,
-            by: by.to_string(),
-            reason: Some(reason.to_string()).filter(|r| !r.is_empty()),
-        };
-        b.edit(&id, |tx| cases::add_step(tx, number, &step).map_err(StoreError::rejected))
-    });
-    match (written, refused) {
-        (Ok(()), _) => Ok(()),
-        (Err(_), Some(r)) => Err(r),
-        (Err(e), None) => {
-            tracing::error!(message = "A case step could not be written.", case = %number, error = %e);
-            Err(StepRefused::Unknown)
-        }
-    }
-}
-
 /// `POST /office/cases/{number}/step`: one step (the form's `status`, and `reason`).
 pub async fn step(
-    State(web): State<WebState>,
+    State(web): State<AppState>,
     Path(number): Path<String>,
     OfficeForm { officer: o, form }: OfficeForm<StepForm>,
 ) -> Response {
@@ -442,12 +292,12 @@ pub async fn step(
     let Some(to) = CaseStatus::parse(form.status.trim()) else {
         return problem(lang, StatusCode::UNPROCESSABLE_ENTITY, "未知的办理步骤。", "Unknown step.");
     };
-    let backend = web.backend.clone();
+    let backend = web.core.clone();
     let by = o.account.login.clone();
     let reason = form.reason.clone();
     let done = tokio::task::spawn_blocking({
         let number = number.clone();
-        move || record_step(&backend, &number, to, &reason, &by, now())
+        move || record_step(&backend, &number, to, &reason, &by)
     })
     .await;
     match done {
@@ -455,16 +305,24 @@ pub async fn step(
             tracing::info!(message = "Case step recorded.", case = %number, status = to.as_str(), by = %o.account.login);
             Redirect::to(&format!("/office/cases/{number}?done={}", to.as_str())).into_response()
         }
-        Ok(Err(StepRefused::Unknown)) => not_found(lang),
-        Ok(Err(refused)) => {
+        Ok(Err(StepError::NotFound)) => not_found(lang),
+        Ok(Err(StepError::Failed(e))) => crate::ui::error::respond(lang, &e),
+        Ok(Err(StepError::Refused(refused))) => {
             // The page again, as it is now, with why the step was refused.
-            let backend = web.backend.clone();
+            let backend = web.core.clone();
             let case = tokio::task::spawn_blocking({
                 let number = number.clone();
                 move || one_case(&backend, &number)
             })
             .await;
-            let Ok(Ok(Some(case))) = case else { return not_found(lang) };
+            let case = match case {
+                Ok(Ok(Some(case))) => case,
+                Ok(Ok(None)) => return not_found(lang),
+                Ok(Err(e)) => return crate::ui::error::respond(lang, &e),
+                Err(e) => {
+                    return crate::ui::error::respond(lang, &crate::core::Error::Internal(e.to_string()));
+                }
+            };
             let text = refused.to_string();
             let (zh, en) = text.split_once(" / ").unwrap_or((&text, ""));
             let catalog = web.cache.get().catalog.clone();
@@ -473,45 +331,5 @@ pub async fn step(
             (StatusCode::CONFLICT, office_page(&o, "办件审核", "Case", body)).into_response()
         }
         Err(e) => failed(lang, &e.to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use CaseStatus::*;
-
-    #[test]
-    fn steps_only_move_a_case_forward() {
-        for from in CaseStatus::ALL {
-            for &to in next_steps(from) {
-                assert!(to.stage() > from.stage(), "{from:?} → {to:?} would not change the derived status");
-            }
-        }
-        let p = CaseKind::Pending;
-        assert_eq!(check_step(p, Registered, UnderReview, ""), Ok(()));
-        assert_eq!(check_step(p, UnderReview, Approved, ""), Ok(()));
-        assert_eq!(check_step(p, Approved, Processing, ""), Ok(()));
-        assert_eq!(check_step(p, Processing, Completed, ""), Ok(()));
-        assert_eq!(check_step(p, Completed, Collected, ""), Ok(()));
-        assert_eq!(check_step(p, UnderReview, Rejected, "材料不全"), Ok(()));
-        assert_eq!(check_step(p, UnderReview, Rejected, "  "), Err(StepRefused::NoReason));
-        assert_eq!(check_step(p, UnderReview, Rejected, &"长".repeat(501)), Err(StepRefused::LongReason));
-        assert!(matches!(check_step(p, Registered, Completed, ""), Err(StepRefused::NotNow { .. })));
-        assert!(matches!(check_step(p, Approved, Approved, ""), Err(StepRefused::NotNow { .. })));
-        assert!(matches!(check_step(p, Rejected, Processing, ""), Err(StepRefused::NotNow { .. })));
-        assert!(matches!(check_step(p, Collected, Completed, ""), Err(StepRefused::NotNow { .. })));
-        assert!(matches!(check_step(p, Processing, Rejected, "late"), Err(StepRefused::NotNow { .. })));
-        assert_eq!(check_step(CaseKind::Immediate, Completed, Collected, ""), Err(StepRefused::Immediate));
-        let msg = check_step(p, Rejected, Approved, "").unwrap_err().to_string();
-        assert!(msg.contains("未通过") && msg.contains("approved"), "{msg}");
-    }
-
-    #[test]
-    fn months_back_cross_the_year() {
-        let m = |year, month| Month { year, month };
-        assert_eq!(months_before(m(2026, 3), 2), m(2026, 1));
-        assert_eq!(months_before(m(2026, 1), 2), m(2025, 11));
-        assert_eq!(months_before(m(2026, 12), 0), m(2026, 12));
     }
 }

@@ -3,10 +3,13 @@
 //! Every save publishes the whole catalogue document, which every hall takes up within
 //! seconds of receiving it; a catalogue that does not validate is never published.
 
-use super::auth::{Area, OfficeForm, Officer};
-use super::forms::{after_publish, area, check_id, field, list, number, refused, required, saved_notice};
-use super::shell::office_page;
-use crate::web::{WebState, now};
+use crate::core::accounts::Area;
+use crate::ui::AppState;
+use crate::ui::auth::{OfficeForm, Officer};
+use crate::ui::forms::{
+    after_publish, area, check_hall_id, check_id, field, list, number, refused, required, saved_notice,
+};
+use crate::ui::office::office_page;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use maud::{Markup, html};
@@ -22,10 +25,10 @@ pub struct Saved {
     saved: Option<String>,
 }
 
-fn catalog_or_error(state: &WebState) -> Result<onestop_model::Catalog, Response> {
-    state.backend.catalog().map_err(|e| {
-        crate::web::problem(
-            crate::web::Lang::Zh,
+fn catalog_or_error(state: &AppState) -> Result<onestop_model::Catalog, Response> {
+    state.core.catalog().map_err(|e| {
+        crate::ui::problem(
+            crate::ui::Lang::Zh,
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             &format!("无法读取目录：{e}"),
             &format!("Cannot read the catalogue: {e}"),
@@ -37,7 +40,7 @@ fn catalog_or_error(state: &WebState) -> Result<onestop_model::Catalog, Response
 
 pub async fn page(
     o: Officer,
-    State(state): State<WebState>,
+    State(state): State<AppState>,
     Query(q): Query<Saved>,
 ) -> Result<Markup, Response> {
     o.require(Area::Catalog)?;
@@ -90,7 +93,7 @@ pub async fn page(
     ))
 }
 
-fn kind_label(lang: crate::web::Lang, k: CaseKind) -> Markup {
+fn kind_label(lang: crate::ui::Lang, k: CaseKind) -> Markup {
     match k {
         CaseKind::Immediate => lang.t("即办件", "Immediate"),
         CaseKind::Pending => lang.t("承诺件", "Pending"),
@@ -105,15 +108,15 @@ pub struct DepartmentForm {
     en: String,
 }
 
-pub async fn save_department(State(state): State<WebState>, f: OfficeForm<DepartmentForm>) -> Response {
+pub async fn save_department(State(state): State<AppState>, f: OfficeForm<DepartmentForm>) -> Response {
     let OfficeForm { officer: o, form } = f;
     if let Err(r) = o.require(Area::Catalog) {
         return r;
     }
     let id = form.id.trim().to_string();
-    let result = check_id("部门", "department", &id).and_then(|()| {
+    let result = check_id("部门", "department", &id).map_err(crate::core::Error::Invalid).and_then(|()| {
         let zh = required("中文名称", "Chinese name", &form.zh)?;
-        state.backend.publish(now(), |cat| {
+        state.core.publish(|cat| {
             cat.departments.insert(
                 DepartmentId::new(&id),
                 Department { id: DepartmentId::new(&id), name: Text::new(zh, form.en.trim()) },
@@ -126,7 +129,7 @@ pub async fn save_department(State(state): State<WebState>, f: OfficeForm<Depart
 
 pub async fn service_form(
     o: Officer,
-    State(state): State<WebState>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Markup, Response> {
     o.require(Area::Catalog)?;
@@ -135,7 +138,7 @@ pub async fn service_form(
     let new = id == "new";
     let s = cat.services.get(&ServiceId::new(&id)).cloned();
     if !new && s.is_none() {
-        return Err(crate::web::problem(
+        return Err(crate::ui::problem(
             lang,
             axum::http::StatusCode::NOT_FOUND,
             "没有这个事项。",
@@ -215,30 +218,30 @@ pub struct ServiceForm {
     guide_en: String,
 }
 
-pub async fn save_service(State(state): State<WebState>, f: OfficeForm<ServiceForm>) -> Response {
+pub async fn save_service(State(state): State<AppState>, f: OfficeForm<ServiceForm>) -> Response {
     let OfficeForm { officer: o, form } = f;
     if let Err(r) = o.require(Area::Catalog) {
         return r;
     }
     let id = form.id.trim().to_string();
-    let back = if form.new == "1" {
+    let _back = if form.new == "1" {
         "/office/catalog/service/new".to_string()
     } else {
         format!("/office/catalog/service/{id}")
     };
-    let result = (|| {
+    let result = (|| -> Result<_, crate::core::Error> {
         check_id("事项", "service", &id)?;
         let name = required("中文名称", "Chinese name", &form.name_zh)?;
         let prefix = form.prefix.trim().to_uppercase();
         let mut chars = prefix.chars();
         let (Some(p), None) = (chars.next(), chars.next()) else {
-            return Err("号段须为一个字母 A–Z / the prefix is one letter A–Z".to_string());
+            return Err("号段须为一个字母 A–Z / the prefix is one letter A–Z".into());
         };
         let kind = CaseKind::parse(&form.kind).ok_or("类型不明 / unknown kind")?;
         if !(1..=480).contains(&form.expected_minutes) {
             return Err("预计办理分钟数须在 1 到 480 之间 / expected minutes are 1 to 480".into());
         }
-        state.backend.publish(now(), |cat| {
+        state.core.publish(|cat| {
             let sid = ServiceId::new(&id);
             if form.new == "1" && cat.services.contains_key(&sid) {
                 return Err(format!("事项 {id} 已存在 / service {id} already exists"));
@@ -258,22 +261,19 @@ pub async fn save_service(State(state): State<WebState>, f: OfficeForm<ServiceFo
             Ok(())
         })
     })();
-    match result {
-        Ok(_) => after_publish(&o, result, "/office/catalog"),
-        Err(e) => refused(o.lang, &e, &back),
-    }
+    after_publish(&o, result, "/office/catalog")
 }
 
 pub async fn delete_service(
-    State(state): State<WebState>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
-    f: OfficeForm<super::auth::CsrfField>,
+    f: OfficeForm<crate::ui::auth::CsrfField>,
 ) -> Response {
     let o = f.officer;
     if let Err(r) = o.require(Area::Catalog) {
         return r;
     }
-    let result = state.backend.publish(now(), |cat| {
+    let result = state.core.publish(|cat| {
         let sid = ServiceId::new(&id);
         if cat.services.remove(&sid).is_none() {
             return Err(format!("没有事项 {id} / there is no service {id}"));
@@ -293,13 +293,13 @@ pub async fn delete_service(
 
 pub async fn halls(
     o: Officer,
-    State(state): State<WebState>,
+    State(state): State<AppState>,
     Query(q): Query<Saved>,
 ) -> Result<Markup, Response> {
     o.require(Area::Halls)?;
     let cat = catalog_or_error(&state)?;
     let lang = o.lang;
-    let admin = o.account.role == super::auth::Role::Admin;
+    let admin = o.account.role == crate::core::accounts::Role::Admin;
     Ok(office_page(
         &o,
         "大厅与公告",
@@ -357,7 +357,7 @@ pub async fn halls(
 }
 
 fn may_notice(o: &Officer, n: &Notice) -> bool {
-    if o.account.role == super::auth::Role::Admin {
+    if o.account.role == crate::core::accounts::Role::Admin {
         return true;
     }
     !n.halls.is_empty() && n.halls.iter().all(|h| o.may_hall(h))
@@ -371,15 +371,17 @@ pub struct NewHall {
     en: String,
 }
 
-pub async fn new_hall(State(state): State<WebState>, f: OfficeForm<NewHall>) -> Response {
+pub async fn new_hall(State(state): State<AppState>, f: OfficeForm<NewHall>) -> Response {
     let OfficeForm { officer: o, form } = f;
     if let Err(r) = o.require(Area::Catalog) {
         return r;
     }
     let id = form.id.trim().to_string();
-    let result = check_id("大厅", "hall", &id).and_then(|()| {
+    // The rule every part checks (document ids, certificates): a hall the halls' sync would
+    // refuse is refused here, with the rule.
+    let result = check_hall_id(&id).map_err(crate::core::Error::Invalid).and_then(|()| {
         let zh = required("中文名称", "Chinese name", &form.zh)?;
-        state.backend.publish(now(), |cat| {
+        state.core.publish(|cat| {
             let hid = HallId::new(&id);
             if cat.halls.contains_key(&hid) {
                 return Err(format!("大厅 {id} 已存在 / hall {id} already exists"));
@@ -390,7 +392,8 @@ pub async fn new_hall(State(state): State<WebState>, f: OfficeForm<NewHall>) -> 
                     id: hid,
                     name: Text::new(zh, form.en.trim()),
                     address: Text::default(),
-                    utc_offset_minutes: 480,
+                    // The campus's time zone, as every hall by default.
+                    utc_offset_minutes: cat.campus_offset(),
                     windows: vec![],
                     rules: QueueRules::default(),
                     booking: Default::default(),
@@ -434,7 +437,7 @@ fn window_services_text(w: &Window) -> String {
 
 pub async fn hall(
     o: Officer,
-    State(state): State<WebState>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<Saved>,
 ) -> Result<Markup, Response> {
@@ -444,7 +447,7 @@ pub async fn hall(
     let cat = catalog_or_error(&state)?;
     let lang = o.lang;
     let Some(h) = cat.halls.get(&hid) else {
-        return Err(crate::web::problem(
+        return Err(crate::ui::problem(
             lang,
             axum::http::StatusCode::NOT_FOUND,
             "没有这个大厅。",
@@ -518,7 +521,7 @@ pub async fn hall(
 }
 
 pub async fn save_hall(
-    State(state): State<WebState>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
     f: OfficeForm<std::collections::HashMap<String, String>>,
 ) -> Response {
@@ -584,7 +587,7 @@ pub async fn save_hall(
                 services,
             });
         }
-        state.backend.publish(now(), |cat| {
+        state.core.publish(|cat| {
             let h =
                 cat.halls.get_mut(&hid).ok_or_else(|| format!("没有大厅 {id} / there is no hall {id}"))?;
             h.name = Text::new(name, get("name_en"));
@@ -604,10 +607,7 @@ pub async fn save_hall(
             Ok(())
         })
     })();
-    match result {
-        Ok(_) => after_publish(&o, result, &back),
-        Err(e) => refused(o.lang, &e, &back),
-    }
+    after_publish(&o, result, &back)
 }
 
 #[derive(Deserialize)]
@@ -623,13 +623,13 @@ pub struct NoticeForm {
     halls: String,
 }
 
-pub async fn publish_notice(State(state): State<WebState>, f: OfficeForm<NoticeForm>) -> Response {
+pub async fn publish_notice(State(state): State<AppState>, f: OfficeForm<NoticeForm>) -> Response {
     let OfficeForm { officer: o, form } = f;
     if let Err(r) = o.require(Area::Halls) {
         return r;
     }
     let halls: Vec<HallId> = list(&form.halls).into_iter().map(HallId::new).collect();
-    if o.account.role != super::auth::Role::Admin
+    if o.account.role != crate::core::accounts::Role::Admin
         && (halls.is_empty() || !halls.iter().all(|h| o.may_hall(h)))
     {
         return refused(
@@ -640,8 +640,8 @@ pub async fn publish_notice(State(state): State<WebState>, f: OfficeForm<NoticeF
     }
     let result = (|| {
         let title = required("标题", "title", &form.title_zh)?;
-        let t = now();
-        state.backend.publish(t, |cat| {
+        let t = state.core.now();
+        state.core.publish(|cat| {
             if let Some(h) = halls.iter().find(|h| !cat.halls.contains_key(*h)) {
                 return Err(format!("没有大厅 {h} / there is no hall {h}"));
             }
@@ -663,15 +663,15 @@ pub async fn publish_notice(State(state): State<WebState>, f: OfficeForm<NoticeF
 }
 
 pub async fn delete_notice(
-    State(state): State<WebState>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
-    f: OfficeForm<super::auth::CsrfField>,
+    f: OfficeForm<crate::ui::auth::CsrfField>,
 ) -> Response {
     let o = f.officer;
     if let Err(r) = o.require(Area::Halls) {
         return r;
     }
-    let result = state.backend.publish(now(), |cat| {
+    let result = state.core.publish(|cat| {
         let nid = NoticeId::new(&id);
         let n = cat.notices.get(&nid).ok_or_else(|| format!("没有通知 {id} / there is no notice {id}"))?;
         if !may_notice(&o, n) {

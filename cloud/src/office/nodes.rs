@@ -2,10 +2,11 @@
 //! last report, sync lag, clock offset, printer, free disk and certificate expiry; admins
 //! approve waiting devices and revoke nodes here as with `onestop-provision`.
 
-use super::auth::{Area, CsrfField, OfficeForm, Officer, Role};
-use super::forms::refused;
-use super::shell::{flash, office_page};
-use crate::web::WebState;
+use crate::core::accounts::{Area, Role};
+use crate::ui::AppState;
+use crate::ui::auth::{CsrfField, OfficeForm, Officer};
+use crate::ui::forms::refused;
+use crate::ui::office::{flash, office_page};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
@@ -29,14 +30,15 @@ fn ago(now: SystemTime, t: Option<SystemTime>) -> String {
     }
 }
 
-fn date(t: Option<SystemTime>) -> String {
+/// A time in the campus's zone (`offset` minutes east of UTC).
+fn date(t: Option<SystemTime>, offset: i32) -> String {
     let Some(t) = t else { return "—".into() };
     let ms = t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let ts = onestop_model::Timestamp(ms);
-    format!("{} {}", ts.day(480), ts.local_hm(480))
+    format!("{} {}", ts.day(offset), ts.local_hm(offset))
 }
 
-fn status(lang: crate::web::Lang, s: NodeStatus) -> Markup {
+fn status(lang: crate::ui::Lang, s: NodeStatus) -> Markup {
     match s {
         NodeStatus::Pending => lang.t("待批准", "pending"),
         NodeStatus::Active => lang.t("在用", "active"),
@@ -44,8 +46,8 @@ fn status(lang: crate::web::Lang, s: NodeStatus) -> Markup {
     }
 }
 
-fn registry(state: &WebState, lang: crate::web::Lang) -> Result<Registry, Response> {
-    let Some(path) = &state.backend.registry else {
+fn registry(state: &AppState, lang: crate::ui::Lang) -> Result<Registry, Response> {
+    let Some(path) = &state.core.registry else {
         return Err(refused(lang, "此云端不办理节点注册 / this cloud does not enrol nodes", "/office"));
     };
     Registry::open(path).map_err(|e| refused(lang, &e.to_string(), "/office"))
@@ -53,7 +55,7 @@ fn registry(state: &WebState, lang: crate::web::Lang) -> Result<Registry, Respon
 
 pub async fn page(
     o: Officer,
-    State(state): State<WebState>,
+    State(state): State<AppState>,
     Query(q): Query<Done>,
 ) -> Result<Markup, Response> {
     o.require(Area::Nodes)?;
@@ -66,7 +68,8 @@ pub async fn page(
         .filter(|n| o.may_hall(&n.hall))
         .collect();
     let admin = o.account.role == Role::Admin;
-    let now = SystemTime::now();
+    let now = state.core.system_time();
+    let offset = state.cache.get().catalog.campus_offset();
     let site = state.cache.get();
     let online = |h: &onestop_model::HallId| site.halls.get(h).is_some_and(|l| l.heard.online);
     Ok(office_page(
@@ -96,7 +99,7 @@ pub async fn page(
                             td { (n.clock_offset_ms.map_or("—".into(), |s| format!("{s} ms"))) }
                             td { (n.printer.as_deref().unwrap_or("—")) }
                             td { (n.disk_free_mb.map_or("—".into(), |s| format!("{s} MB"))) }
-                            td { (date(n.cert_not_after)) }
+                            td { (date(n.cert_not_after, offset)) }
                             td { code { (n.pending_device.as_deref().unwrap_or(&n.device_id)) } br; small { (n.pending_hardware.as_deref().unwrap_or(&n.hardware)) } }
                             @if admin {
                                 td {
@@ -127,19 +130,19 @@ pub async fn page(
 
 /// Approves, rejects or revokes a node (admins only: a node's identity is IT's decision).
 pub async fn act(
-    State(state): State<WebState>,
+    State(state): State<AppState>,
     Path((node, action)): Path<(String, String)>,
     f: OfficeForm<CsrfField>,
 ) -> Response {
     let o = f.officer;
     if o.account.role != Role::Admin {
-        return super::auth::forbidden(o.lang);
+        return crate::ui::auth::forbidden(o.lang);
     }
     let reg = match registry(&state, o.lang) {
         Ok(r) => r,
         Err(r) => return r,
     };
-    let now = SystemTime::now();
+    let now = state.core.system_time();
     let done = match action.as_str() {
         "approve" => reg.approve(&node, now).map(|_| ()),
         "reject" => reg.reject(&node),
@@ -152,7 +155,7 @@ pub async fn act(
             // The running cloud reads revocations from the registry every second.
             Redirect::to(&format!(
                 "/office/nodes?done={}",
-                super::auth::urlencode(&format!("{action} {node}"))
+                crate::ui::auth::urlencode(&format!("{action} {node}"))
             ))
             .into_response()
         }

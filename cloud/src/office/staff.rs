@@ -4,10 +4,11 @@
 //! A PIN is typed once into the form, hashed with argon2 here and published as its hash; it is
 //! never shown or stored in clear. A hall manager manages only staff of their halls.
 
-use super::auth::{self, Account, Area, CsrfField, OfficeForm, Officer, Role};
-use super::forms::{after_publish, check_id, field, list, refused, required, saved_notice};
-use super::shell::{flash, office_page};
-use crate::web::{WebState, now};
+use crate::core::accounts::{self as auth, Account, Area, Role};
+use crate::ui::AppState;
+use crate::ui::auth::{CsrfField, OfficeForm, Officer};
+use crate::ui::forms::{after_publish, check_id, field, list, refused, required, saved_notice};
+use crate::ui::office::{flash, office_page};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
@@ -31,12 +32,12 @@ fn may_staff(o: &Officer, halls: &[HallId]) -> bool {
 
 pub async fn page(
     o: Officer,
-    State(state): State<WebState>,
+    State(state): State<AppState>,
     Query(q): Query<Notice>,
 ) -> Result<Markup, Response> {
     o.require(Area::Staff)?;
     let cat =
-        state.backend.catalog().map_err(|e| super::forms::refused(o.lang, &e.to_string(), "/office"))?;
+        state.core.catalog().map_err(|e| crate::ui::forms::refused(o.lang, &e.to_string(), "/office"))?;
     let lang = o.lang;
     Ok(office_page(
         &o,
@@ -101,7 +102,7 @@ pub struct StaffForm {
     card: String,
 }
 
-pub async fn save(State(state): State<WebState>, f: OfficeForm<StaffForm>) -> Response {
+pub async fn save(State(state): State<AppState>, f: OfficeForm<StaffForm>) -> Response {
     let OfficeForm { officer: o, form } = f;
     if let Err(r) = o.require(Area::Staff) {
         return r;
@@ -124,7 +125,7 @@ pub async fn save(State(state): State<WebState>, f: OfficeForm<StaffForm>) -> Re
             Some(onestop_sync::secrets::hash_pin(form.pin.trim()).map_err(|e| e.to_string())?)
         };
         let card = Some(form.card.trim().to_string()).filter(|c| !c.is_empty());
-        state.backend.publish(now(), |cat| {
+        state.core.publish(|cat| {
             if let Some(h) = halls.iter().find(|h| !cat.halls.contains_key(*h)) {
                 return Err(format!("没有大厅 {h} / there is no hall {h}"));
             }
@@ -158,14 +159,11 @@ pub async fn save(State(state): State<WebState>, f: OfficeForm<StaffForm>) -> Re
             Ok(())
         })
     })();
-    match result {
-        Ok(_) => after_publish(&o, result, "/office/staff"),
-        Err(e) => refused(o.lang, &e, "/office/staff"),
-    }
+    after_publish(&o, result, "/office/staff")
 }
 
 pub async fn delete(
-    State(state): State<WebState>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
     f: OfficeForm<CsrfField>,
 ) -> Response {
@@ -173,7 +171,7 @@ pub async fn delete(
     if let Err(r) = o.require(Area::Staff) {
         return r;
     }
-    let result = state.backend.publish(now(), |cat| {
+    let result = state.core.publish(|cat| {
         let sid = StaffId::new(&id);
         let s = cat.staff.get(&sid).ok_or_else(|| format!("没有工号 {id} / there is no staff id {id}"))?;
         if !may_staff(&o, &s.halls) {
@@ -189,11 +187,14 @@ pub async fn delete(
 
 pub async fn accounts(
     o: Officer,
-    State(state): State<WebState>,
+    State(state): State<AppState>,
     Query(q): Query<Notice>,
 ) -> Result<Markup, Response> {
     o.require(Area::Accounts)?;
-    let list = auth::accounts(&state.backend.db()).map_err(|e| refused(o.lang, &e.to_string(), "/office"))?;
+    let core = state.core.clone();
+    let list = crate::ui::blocking(move || auth::all(&core).map_err(crate::core::Error::from))
+        .await
+        .map_err(|e| crate::ui::error::respond(o.lang, &e))?;
     let lang = o.lang;
     Ok(office_page(
         &o,
@@ -260,7 +261,7 @@ pub struct AccountForm {
     password: String,
 }
 
-pub async fn create(State(state): State<WebState>, f: OfficeForm<AccountForm>) -> Response {
+pub async fn create(State(state): State<AppState>, f: OfficeForm<AccountForm>) -> Response {
     let OfficeForm { officer: o, form } = f;
     if let Err(r) = o.require(Area::Accounts) {
         return r;
@@ -275,17 +276,23 @@ pub async fn create(State(state): State<WebState>, f: OfficeForm<AccountForm>) -
         halls: list(&form.halls).into_iter().map(HallId::new).collect(),
         disabled: false,
     };
-    let backend = state.backend.clone();
-    let made = tokio::task::spawn_blocking(move || {
-        auth::create_account(&backend.db(), &acc, &form.password, now().0).map(|()| acc.login)
+    let core = state.core.clone();
+    let made = crate::ui::blocking(move || {
+        auth::create(&core, &acc, &form.password).map(|()| acc.login).map_err(crate::core::Error::from)
     })
     .await;
-    match made {
-        Ok(Ok(login)) => {
-            Redirect::to(&format!("/office/accounts?done={}", auth::urlencode(&login))).into_response()
+    done(&o, made)
+}
+
+/// After an account form: back to the list, or why not.
+fn done(o: &Officer, result: Result<String, crate::core::Error>) -> Response {
+    match result {
+        Ok(login) => Redirect::to(&format!("/office/accounts?done={}", crate::ui::auth::urlencode(&login)))
+            .into_response(),
+        Err(crate::core::Error::Invalid(why) | crate::core::Error::Conflict(why)) => {
+            refused(o.lang, &why, "/office/accounts")
         }
-        Ok(Err(e)) => refused(o.lang, &e.to_string(), "/office/accounts"),
-        Err(e) => refused(o.lang, &e.to_string(), "/office/accounts"),
+        Err(e) => crate::ui::error::respond(o.lang, &e),
     }
 }
 
@@ -295,33 +302,22 @@ pub struct PasswordForm {
     password: String,
 }
 
-pub async fn reset_password(State(state): State<WebState>, f: OfficeForm<PasswordForm>) -> Response {
+pub async fn reset_password(State(state): State<AppState>, f: OfficeForm<PasswordForm>) -> Response {
     let OfficeForm { officer: o, form } = f;
     if let Err(r) = o.require(Area::Accounts) {
         return r;
     }
-    let backend = state.backend.clone();
+    let core = state.core.clone();
     let login = form.login.trim().to_string();
-    let done = tokio::task::spawn_blocking({
-        let login = login.clone();
-        move || auth::set_password(&backend.db(), &login, &form.password)
+    let result = crate::ui::blocking(move || {
+        auth::reset_password(&core, &login, &form.password).map(|()| login).map_err(crate::core::Error::from)
     })
     .await;
-    match done {
-        Ok(Ok(())) => {
-            state.backend.sessions.end_all(&login);
-            Redirect::to(&format!("/office/accounts?done={}", auth::urlencode(&login))).into_response()
-        }
-        Ok(Err(auth::AccountError::Wrong)) => {
-            refused(o.lang, &format!("没有账号 {login} / there is no account {login}"), "/office/accounts")
-        }
-        Ok(Err(e)) => refused(o.lang, &e.to_string(), "/office/accounts"),
-        Err(e) => refused(o.lang, &e.to_string(), "/office/accounts"),
-    }
+    done(&o, result)
 }
 
 pub async fn toggle(
-    State(state): State<WebState>,
+    State(state): State<AppState>,
     Path(login): Path<String>,
     f: OfficeForm<CsrfField>,
 ) -> Response {
@@ -329,25 +325,11 @@ pub async fn toggle(
     if let Err(r) = o.require(Area::Accounts) {
         return r;
     }
-    if login == o.account.login {
-        return refused(
-            o.lang,
-            "不能停用自己的账号 / you cannot disable your own account",
-            "/office/accounts",
-        );
-    }
-    let db = state.backend.db();
-    let Ok(Some(acc)) = auth::account(&db, &login) else {
-        return refused(
-            o.lang,
-            &format!("没有账号 {login} / there is no account {login}"),
-            "/office/accounts",
-        );
-    };
-    if let Err(e) = auth::set_disabled(&db, &login, !acc.disabled) {
-        return refused(o.lang, &e.to_string(), "/office/accounts");
-    }
-    drop(db);
-    state.backend.sessions.end_all(&login);
-    Redirect::to(&format!("/office/accounts?done={}", auth::urlencode(&login))).into_response()
+    let core = state.core.clone();
+    let by = o.account.login.clone();
+    let result = crate::ui::blocking(move || {
+        auth::toggle(&core, &login, &by).map(|_| login).map_err(crate::core::Error::from)
+    })
+    .await;
+    done(&o, result)
 }

@@ -1,10 +1,12 @@
 //! The back office through the website's router: logins, roles, CSRF, and each editing page
 //! publishing to the catalogue document.
 
-use super::auth::{Account, Role, create_account};
-use super::{Backend, shell::PARTS};
+use crate::core::accounts::{Account, Role, create_account};
+
+use crate::app::AppState;
+use crate::site::Cache;
 use crate::testkit::{Client, PASSWORD};
-use crate::web::{Cache, WebState};
+use crate::ui::office::PARTS;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use onestop_model::{
@@ -56,14 +58,13 @@ fn catalog() -> Catalog {
 }
 
 /// A website with a published catalogue and one account per role (hall-bound roles: `main`).
-fn state() -> WebState {
-    let backend = Backend::in_memory();
-    backend
-        .publish(crate::web::now(), |c| {
-            *c = catalog();
-            Ok(())
-        })
-        .unwrap();
+fn state() -> AppState {
+    let core = crate::testkit::core();
+    core.publish(|c| {
+        *c = catalog();
+        Ok(())
+    })
+    .unwrap();
     for role in Role::ALL {
         let halls = if matches!(role, Role::HallManager | Role::WindowStaff) {
             vec![HallId::new("main")]
@@ -77,9 +78,9 @@ fn state() -> WebState {
             halls,
             disabled: false,
         };
-        create_account(&backend.db(), &acc, PASSWORD, 0).unwrap();
+        create_account(&core.db(), &acc, PASSWORD, 0).unwrap();
     }
-    WebState { cache: Cache::default(), backend: Arc::new(backend) }
+    AppState::new(Cache::default(), Arc::new(core), crate::stats::StatsDb::memory())
 }
 
 /// Every back-office page and form, with a role that may use it.
@@ -216,7 +217,7 @@ async fn wrong_passwords_are_refused_and_then_locked() {
 #[tokio::test]
 async fn catalogue_edits_are_published_escaped_and_validated() {
     let state = state();
-    let mut changes = state.backend.changes.subscribe();
+    let mut changes = state.core.changes.subscribe();
     let mut c = Client::new(&state);
     let csrf = c.login("admin").await;
     let r = c
@@ -239,7 +240,7 @@ async fn catalogue_edits_are_published_escaped_and_validated() {
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(changes.try_recv().unwrap(), DocId::Catalog, "the halls are told at once");
-    let cat = state.backend.catalog().unwrap();
+    let cat = state.core.catalog().unwrap();
     let loan = &cat.services[&ServiceId::new("loan")];
     assert_eq!((loan.prefix, loan.kind, loan.name.zh.as_str()), ('L', CaseKind::Pending, EVIL));
     let page = c.get("/office/catalog").await.body;
@@ -289,7 +290,7 @@ async fn catalogue_edits_are_published_escaped_and_validated() {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let cat = state.backend.catalog().unwrap();
+    let cat = state.core.catalog().unwrap();
     let main = &cat.halls[&HallId::new("main")];
     assert_eq!(main.windows.len(), 2);
     assert_eq!(main.windows[0].services[1].weight, 2);
@@ -317,7 +318,7 @@ async fn catalogue_edits_are_published_escaped_and_validated() {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let east = state.backend.catalog().unwrap().halls[&HallId::new("east")].booking.clone();
+    let east = state.core.catalog().unwrap().halls[&HallId::new("east")].booking.clone();
     assert_eq!(
         (east.enabled, east.weekends, east.slot_minutes, east.capacity, east.days_ahead),
         (true, false, 20, 6, 14)
@@ -369,11 +370,11 @@ async fn catalogue_edits_are_published_escaped_and_validated() {
         )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(state.backend.catalog().unwrap().halls[&HallId::new("main")].windows.len(), 2);
+    assert_eq!(state.core.catalog().unwrap().halls[&HallId::new("main")].windows.len(), 2);
     // A service still served somewhere cannot be deleted.
     let del = c.post("/office/catalog/service/loan/delete", &[("csrf", &csrf)]).await;
     assert_eq!(del.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(state.backend.catalog().unwrap().services.contains_key(&ServiceId::new("loan")));
+    assert!(state.core.catalog().unwrap().services.contains_key(&ServiceId::new("loan")));
 }
 
 #[tokio::test]
@@ -390,7 +391,7 @@ async fn notices_and_staff_pins_within_a_managers_halls() {
         .post("/office/notices", &[("csrf", &csrf), ("title_zh", EVIL), ("body_zh", EVIL), ("halls", "main")])
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let cat = state.backend.catalog().unwrap();
+    let cat = state.core.catalog().unwrap();
     assert_eq!(cat.notices.values().next().unwrap().halls, vec![HallId::new("main")]);
     assert!(!m.get("/office/halls").await.body.contains(EVIL));
     // A staff member with a PIN: only its hash is published.
@@ -409,7 +410,7 @@ async fn notices_and_staff_pins_within_a_managers_halls() {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let s9 = state.backend.catalog().unwrap().staff[&onestop_model::StaffId::new("s9")].clone();
+    let s9 = state.core.catalog().unwrap().staff[&onestop_model::StaffId::new("s9")].clone();
     assert!(onestop_sync::secrets::verify_pin(&s9.pin_hash, "2468"));
     assert!(!m.get("/office/staff").await.body.contains("2468"));
     // Changing the name without a PIN keeps the PIN.
@@ -427,7 +428,7 @@ async fn notices_and_staff_pins_within_a_managers_halls() {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    let s9b = state.backend.catalog().unwrap().staff[&onestop_model::StaffId::new("s9")].clone();
+    let s9b = state.core.catalog().unwrap().staff[&onestop_model::StaffId::new("s9")].clone();
     assert_eq!((s9b.name.as_str(), s9b.pin_hash.as_str()), ("李老师二", s9.pin_hash.as_str()));
     // A PIN of letters, a new person without a PIN, another hall: refused with the reason.
     for (form, why) in [
@@ -473,7 +474,7 @@ async fn a_card_export_is_imported_with_a_report_of_rejected_rows() {
     assert!(r.body.contains("2 cards imported") && r.body.contains("1 rows rejected"), "{}", r.body);
     assert!(r.body.contains("bad!,本科生,x") && !r.body.contains("<b>数学"));
     {
-        let mut store = state.backend.store();
+        let mut store = state.core.store();
         let doc = store.doc(&DocId::Cards).unwrap().unwrap();
         assert_eq!(onestop_sync::cards::count(doc).unwrap(), 2);
         let e = onestop_sync::cards::lookup(doc, "2023010204").unwrap().unwrap();
@@ -482,4 +483,48 @@ async fn a_card_export_is_imported_with_a_report_of_rejected_rows() {
     // Without the session's token nothing is imported.
     let forged = body.replace(&csrf, &"0".repeat(64));
     assert_eq!(c.send(upload(), Body::from(forged)).await.status, StatusCode::FORBIDDEN);
+}
+
+/// A hall id the halls' sync would refuse (documents, certificates) is refused here with the
+/// rule; a new hall takes the campus's time zone; and a disk that is full is the cloud's
+/// failure (500, logged), not the form's (422), and publishes nothing.
+#[tokio::test]
+async fn hall_ids_follow_the_sync_rule_and_a_full_disk_is_not_the_forms_fault() {
+    let state = state();
+    let mut c = Client::new(&state);
+    let csrf = c.login("admin").await;
+    let halls_before = state.core.catalog().unwrap().halls.len();
+    for bad in ["east_wing", "East", &"h".repeat(33)] {
+        let r = c.post("/office/catalog/hall", &[("csrf", &csrf), ("id", bad), ("zh", "东厅")]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", r.body);
+        assert!(r.body.contains("1 到 32 个小写字母、数字或 -") && r.body.contains("1 to 32"), "{}", r.body);
+    }
+    assert_eq!(state.core.catalog().unwrap().halls.len(), halls_before, "no hall was added");
+    // A campus in another time zone: a new hall takes the campus's offset.
+    state
+        .core
+        .publish(|cat| {
+            cat.utc_offset_minutes = 60;
+            Ok(())
+        })
+        .unwrap();
+    let r = c.post("/office/catalog/hall", &[("csrf", &csrf), ("id", "east-1"), ("zh", "东厅")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(state.core.catalog().unwrap().offset_of(&HallId::new("east-1")), 60);
+    // The disk fills up: the same kind of edit is a 500 and changes nothing.
+    state.core.store().simulate_full_disk(true).unwrap();
+    let r = c.post("/office/catalog/hall", &[("csrf", &csrf), ("id", "west"), ("zh", "西厅")]).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", r.body);
+    assert!(
+        !r.body.contains("SQL") && !r.body.contains("sqlite") && !r.body.contains(".sqlite"),
+        "{}",
+        r.body
+    );
+    state.core.store().simulate_full_disk(false).unwrap();
+    assert!(
+        !state.core.catalog().unwrap().halls.contains_key(&HallId::new("west")),
+        "nothing half-published"
+    );
+    let r = c.post("/office/catalog/hall", &[("csrf", &csrf), ("id", "west"), ("zh", "西厅")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "with room again, the same form goes through: {}", r.body);
 }

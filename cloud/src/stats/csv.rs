@@ -2,9 +2,6 @@
 //! order mark so Excel opens Chinese text correctly. A text cell that a spreadsheet would take
 //! for a formula (`=`, `+`, `-`, `@`, tab, carriage return first) is prefixed with `'`.
 
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
-
 /// One cell.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
@@ -81,18 +78,6 @@ pub fn table(header: &[&str], rows: &[Vec<Cell>]) -> String {
         line(&mut r.iter().cloned());
     }
     out
-}
-
-/// A CSV download named `name` (ASCII).
-pub fn response(name: &str, body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 #[cfg(test)]

@@ -1,14 +1,12 @@
 //! Statistics: the halls' documents projected into `stats.sqlite` ([`project`]), the queries
-//! the pages ask of it ([`query`]), server-rendered SVG charts ([`chart`]), CSV export
-//! ([`csv`]), and the pages: public `/stats` and the back office's `/office/stats` ([`pages`]).
+//! the pages ask of it ([`query`]), and CSV export ([`csv`]). No HTTP: the pages are `web::stats` (public `/stats`) and `office::stats`
+//! (`/office/stats`), sharing `ui::figures`.
 //!
 //! Every figure follows the definitions in [`onestop_model::stats`], the same the halls show.
 //! The projector runs on its own thread, following the sync listener's change notices; the
 //! file is rebuildable: delete it and restart (or `onestop-cloud stats-rebuild`).
 
-pub mod chart;
 pub mod csv;
-pub mod pages;
 pub mod project;
 pub mod query;
 #[cfg(test)]
@@ -103,7 +101,7 @@ pub fn pass(
     };
     if !done.bad_ratings.is_empty() {
         let db = office.lock().unwrap_or_else(|e| e.into_inner());
-        let opened = crate::office::followups::open_for(&db, &done.bad_ratings)?;
+        let opened = crate::core::followups::open_for(&db, &done.bad_ratings)?;
         if opened > 0 {
             tracing::info!(message = "Rating follow-ups opened.", opened);
         }
@@ -114,13 +112,14 @@ pub fn pass(
 /// Starts the projector on its own thread: a first pass over every changed document, then
 /// one pass per burst of change notices (a lagging receiver catches up with a full pass).
 pub fn spawn_projector(
-    backend: Arc<crate::office::Backend>,
+    core: Arc<crate::core::Core>,
+    stats: StatsDb,
     mut changes: broadcast::Receiver<DocId>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("stats-projector".into())
         .spawn(move || {
-            let mut writer = match backend.stats.writer() {
+            let mut writer = match stats.writer() {
                 Ok(w) => w,
                 Err(error) => {
                     tracing::error!(message = "The statistics cannot be written.", error = %format!("{error:#}"));
@@ -151,7 +150,7 @@ pub fn spawn_projector(
                 }
                 let started = std::time::Instant::now();
                 let done = writer.with(|p| {
-                    pass(p, &backend.store, &backend.db, if full { None } else { Some(&ids) })
+                    pass(p, &core.store, &core.db, if full { None } else { Some(&ids) })
                 });
                 match done {
                     Ok(d) if d.docs > 0 => tracing::debug!(
@@ -176,6 +175,6 @@ pub fn rebuild(data: &std::path::Path, store: Store) -> Result<project::Projecte
     let mut p = Projection::open(&project::stats_path(data))?;
     p.clear()?;
     let store = Mutex::new(store);
-    let office = Mutex::new(crate::office::open_office_db(data)?);
+    let office = Mutex::new(crate::core::open_office_db(data)?);
     pass(&mut p, &store, &office, None)
 }

@@ -15,9 +15,10 @@
 //! cursor equals folding the whole day (property-tested in `onestop_model::stats` and here), so
 //! deleting the file rebuilds the same tables from the documents.
 
+pub use crate::core::followups::BadRating;
 use anyhow::{Context, Result};
 use onestop_model::stats::{self, DayFacts, Pause, Shift, TicketFacts, Totals};
-use onestop_model::{BookingStatus, Catalog, Day, HallId, Level, Rating, ServiceId, StaffId, Timestamp};
+use onestop_model::{BookingStatus, Catalog, HallId, Rating, StaffId, Timestamp};
 use onestop_sync::{DocId, Store, bookings, catalog, day};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::path::{Path, PathBuf};
@@ -126,19 +127,6 @@ CREATE TABLE IF NOT EXISTS rollup (
 /// `stats.sqlite` in a cloud's data directory.
 pub fn stats_path(data: &Path) -> PathBuf {
     data.join("stats.sqlite")
-}
-
-/// A rating of 不满意 or worse, found while projecting: it opens a follow-up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadRating {
-    pub hall: HallId,
-    pub day: Day,
-    pub ticket: String,
-    pub service: ServiceId,
-    pub window: Option<u16>,
-    pub staff: Option<StaffId>,
-    pub level: Level,
-    pub rated_at: Timestamp,
 }
 
 /// What one pass of the projector did.

@@ -3,10 +3,11 @@
 
 use super::project::Projection;
 use super::query::{self, Filter, Group};
-use crate::office::auth::{Account, Role, create_account};
-use crate::office::{Backend, followups};
+use crate::app::AppState;
+use crate::core::accounts::{Account, Role, create_account};
+use crate::core::followups;
+use crate::site::{Cache, Site};
 use crate::testkit::{Client, PASSWORD};
-use crate::web::{Cache, Site, WebState};
 use axum::http::{StatusCode, header};
 use onestop_model::{
     CaseKind, Catalog, Day, DayEvent, Department, DepartmentId, Hall, HallId, Level, PersonKind, Priority,
@@ -59,7 +60,7 @@ fn catalog() -> Catalog {
 }
 
 fn today() -> Day {
-    crate::web::now().day(480)
+    crate::testkit::now().day(480)
 }
 
 fn at(day: Day, min: i64) -> Timestamp {
@@ -262,14 +263,13 @@ fn a_rating_is_projected_with_the_halls_definitions() {
 
 /// A website with a published catalogue, one account per role (hall-bound roles: `main`),
 /// and two halls' day projected: `main` served by `window-staff`, `east` by `s2`.
-fn state() -> WebState {
-    let backend = Backend::in_memory();
-    backend
-        .publish(crate::web::now(), |c| {
-            *c = catalog();
-            Ok(())
-        })
-        .unwrap();
+fn state() -> AppState {
+    let core = crate::testkit::core();
+    core.publish(|c| {
+        *c = catalog();
+        Ok(())
+    })
+    .unwrap();
     for role in Role::ALL {
         let halls = if matches!(role, Role::HallManager | Role::WindowStaff) {
             vec![HallId::new("main")]
@@ -283,11 +283,11 @@ fn state() -> WebState {
             halls,
             disabled: false,
         };
-        create_account(&backend.db(), &acc, PASSWORD, 0).unwrap();
+        create_account(&core.db(), &acc, PASSWORD, 0).unwrap();
     }
     let d = today();
     {
-        let mut store = backend.store();
+        let mut store = core.store();
         let mut main =
             vec![DayEvent::CheckedIn { at: at(d, 0), window: 1, staff: StaffId::new("window-staff") }];
         main.extend(visit(d, 1, 1, 5, 1, EVIL, Level::Unsatisfied));
@@ -297,10 +297,11 @@ fn state() -> WebState {
         east.extend(visit(d, 1, 1, 3, 1, "理学院", Level::VeryUnsatisfied));
         write(&mut store, "east", d, &east);
     }
-    let super::StatsDb::Memory(p) = &backend.stats else { panic!("in memory") };
-    super::pass(&mut p.lock().unwrap(), &backend.store, &backend.db, None).unwrap();
+    let stats = super::StatsDb::memory();
+    let super::StatsDb::Memory(p) = &stats else { panic!("in memory") };
+    super::pass(&mut p.lock().unwrap(), &core.store, &core.db, None).unwrap();
     let cache = Cache::with(Site { catalog: Arc::new(catalog()), halls: Default::default() });
-    WebState { cache, backend: Arc::new(backend) }
+    AppState::new(cache, Arc::new(core), stats)
 }
 
 /// The number in the "Issued" column of a table's total (or only) row.
@@ -376,7 +377,7 @@ fn pairs(v: &[(String, String)]) -> Vec<(&str, &str)> {
 async fn low_ratings_are_followed_up_within_the_managers_halls() {
     let state = state();
     // Two bad ratings were projected: one per hall.
-    assert_eq!(followups::list(&state.backend.db()).unwrap().len(), 2);
+    assert_eq!(followups::list(&state.core.db()).unwrap().len(), 2);
     for role in ["reviewer", "window-staff"] {
         let mut c = Client::new(&state);
         c.login(role).await;
@@ -387,7 +388,7 @@ async fn low_ratings_are_followed_up_within_the_managers_halls() {
     let page = mgr.get("/office/followups").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("main") && !page.body.contains(">east<"), "only the manager's hall");
-    let all = followups::list(&state.backend.db()).unwrap();
+    let all = followups::list(&state.core.db()).unwrap();
     let main = all.iter().find(|f| f.hall.as_str() == "main").unwrap();
     let east = all.iter().find(|f| f.hall.as_str() == "east").unwrap();
     let when = format!("{}T15:00", today());
@@ -403,14 +404,14 @@ async fn low_ratings_are_followed_up_within_the_managers_halls() {
     let wrong = "0".repeat(64);
     let bad = record(&wrong, main.id, EVIL);
     assert_eq!(mgr.post("/office/followups/record", &pairs(&bad)).await.status, StatusCode::FORBIDDEN);
-    assert!(followups::get(&state.backend.db(), main.id).unwrap().unwrap().outcome.is_none());
+    assert!(followups::get(&state.core.db(), main.id).unwrap().unwrap().outcome.is_none());
     // Not the manager's hall.
     let other = record(&csrf, east.id, "x");
     assert_eq!(mgr.post("/office/followups/record", &pairs(&other)).await.status, StatusCode::FORBIDDEN);
     let ok = record(&csrf, main.id, EVIL);
     let r = mgr.post("/office/followups/record", &pairs(&ok)).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    let f = followups::get(&state.backend.db(), main.id).unwrap().unwrap();
+    let f = followups::get(&state.core.db(), main.id).unwrap().unwrap();
     assert_eq!(f.outcome, Some(followups::FollowOutcome::Resolved));
     assert_eq!(f.called_back.unwrap().local_hm(480), "15:00");
     let page = mgr.get("/office/followups?done=recorded").await;
@@ -422,5 +423,5 @@ async fn low_ratings_are_followed_up_within_the_managers_halls() {
     let a = admin.login("admin").await;
     let r = admin.post("/office/followups/settings", &[("csrf", a.as_str()), ("working_days", "5")]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert_eq!(followups::working_days(&state.backend.db()), 5);
+    assert_eq!(followups::working_days(&state.core.db()), 5);
 }

@@ -1,8 +1,9 @@
 //! Small pieces every back-office form uses: labelled fields, the answer after a publication,
 //! and list parsing.
 
+use super::Lang;
 use super::auth::Officer;
-use crate::web::Lang;
+use crate::core::Error;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
@@ -31,19 +32,21 @@ pub fn area(lang: Lang, name: &str, zh: &str, en: &str, value: &str) -> Markup {
 
 /// After a form that changed the catalogue: back to `back` with a notice, or a page saying
 /// why nothing was published (422).
-pub fn after_publish(o: &Officer, result: Result<Catalog, String>, back: &str) -> Response {
+pub fn after_publish(o: &Officer, result: Result<Catalog, Error>, back: &str) -> Response {
     match result {
         Ok(_) => {
             let sep = if back.contains('?') { '&' } else { '?' };
             Redirect::to(&format!("{back}{sep}saved=1")).into_response()
         }
-        Err(e) => refused(o.lang, &e, back),
+        // A rule's refusal goes back to the form; a failure of ours is not the form's fault.
+        Err(Error::Invalid(why) | Error::Conflict(why)) => refused(o.lang, &why, back),
+        Err(e) => super::error::respond(o.lang, &e),
     }
 }
 
 /// A form refused: what is wrong, and the way back (422).
 pub fn refused(lang: Lang, why: &str, back: &str) -> Response {
-    let body = crate::web::page(
+    let body = super::page(
         lang,
         lang.one("未保存", "Not saved"),
         None,
@@ -59,7 +62,7 @@ pub fn refused(lang: Lang, why: &str, back: &str) -> Response {
 /// The "saved" notice after a redirect.
 pub fn saved_notice(lang: Lang, saved: bool) -> Markup {
     if saved {
-        super::shell::flash(lang, true, "已保存并发布到各大厅。", "Saved and published to the halls.")
+        super::office::flash(lang, true, "已保存并发布到各大厅。", "Saved and published to the halls.")
     } else {
         html! {}
     }
@@ -70,17 +73,16 @@ pub fn list(s: &str) -> Vec<String> {
     s.split([',', '，', ' ']).map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect()
 }
 
-/// An id typed by staff: 1 to 40 lowercase letters, digits, '-' or '_'.
-pub fn check_id(what_zh: &str, what_en: &str, id: &str) -> Result<(), String> {
-    let ok = (1..=40).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what_zh}编号“{id}”须为 1 到 40 个小写字母、数字、- 或 _ / the {what_en} id \"{id}\" must be 1 to 40 lowercase letters, digits, '-' or '_'"
-        ))
-    }
+/// An id typed by staff, by the model's rule for catalogue items (1 to 40 lowercase letters,
+/// digits, '-' or '_').
+pub fn check_id(what_zh: &'static str, what_en: &'static str, id: &str) -> Result<(), String> {
+    onestop_model::check_item_id(what_zh, what_en, id).map_err(|e| e.to_string())
+}
+
+/// A hall id typed by staff, by the rule every part of the system checks (1 to 32 lowercase
+/// letters, digits or '-': hall ids are part of document ids and certificates).
+pub fn check_hall_id(id: &str) -> Result<(), String> {
+    onestop_model::HallId::parse(id).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// Text that must not be empty.

@@ -1,8 +1,9 @@
 //! The back office's frame: its navigation (only the parts the account's role may use), the
-//! signed-in account and the logout button, and the dashboard at `/office`.
+//! signed-in account and the logout button.
 
-use super::auth::{Area, Officer};
-use crate::web::{Lang, page};
+use super::auth::Officer;
+use super::{Lang, page};
+use crate::core::accounts::Area;
 use maud::{Markup, html};
 
 /// The back office's parts: path, area, Chinese and English titles.
@@ -56,24 +57,4 @@ pub fn flash(lang: Lang, ok: bool, zh: &str, en: &str) -> Markup {
     } else {
         html! { p.error role="alert" { (lang.t(zh, en)) } }
     }
-}
-
-/// `/office`: what this account may do.
-pub async fn dashboard(o: Officer) -> Markup {
-    let lang = o.lang;
-    office_page(
-        &o,
-        "后台首页",
-        "Back office",
-        html! {
-            p { (lang.t("请选择要办理的工作：", "Choose what to work on:")) }
-            ul.parts {
-                @for (href, area, zh, en) in PARTS {
-                    @if o.account.role.may(*area) {
-                        li { a href=(href) { (lang.t(zh, en)) } }
-                    }
-                }
-            }
-        },
-    )
 }

@@ -15,175 +15,23 @@
 //! - Booking and cancelling are rate-limited per client and per card ([`Desk`]); the forms
 //!   carry the public CSRF token.
 
-use super::limit::{ClientIp, Limiter, lock, too_many};
-use super::{Lang, WebState, now, page};
-use crate::office::Backend;
-use crate::office::auth::{PublicCsrf, csrf_refused};
+use crate::core::booking::*;
+use crate::core::limit::lock;
+use crate::ui::auth::{PublicCsrf, csrf_refused};
+use crate::ui::client::{ClientIp, too_many};
+use crate::ui::{AppState, Lang, page};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, PreEscaped, html};
 use onestop_model::{
-    Booking, BookingId, BookingStatus, BookingStep, Catalog, Day, DayEvent, Hall, HallId, PersonKind,
-    Service, ServiceId, Source, Timestamp, Visitor,
+    Booking, BookingId, BookingStatus, BookingStep, Catalog, Day, Hall, HallId, Service, Timestamp,
 };
-use onestop_sync::booking_token::{BookingClaim, BookingSigner};
 use onestop_sync::secrets::random_code;
-use onestop_sync::{DocId, bookings, cards};
-use rusqlite::{OptionalExtension, params};
-use std::sync::Mutex;
-use std::time::Duration;
 
 #[cfg(test)]
 #[path = "booking_tests.rs"]
 mod tests;
-
-/// The office table of bookings made here (see the module documentation).
-pub const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS bookings (
-    code TEXT PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    hall TEXT NOT NULL,
-    day TEXT NOT NULL,
-    service TEXT NOT NULL,
-    visitor TEXT NOT NULL,
-    slot_start_ms INTEGER NOT NULL,
-    made_ms INTEGER NOT NULL,
-    cancelled_ms INTEGER
-);
-CREATE INDEX IF NOT EXISTS bookings_by_visitor ON bookings (visitor, day, service);
-";
-
-/// The booking desk: the cloud's signing key and the limits on booking and cancelling.
-pub struct Desk {
-    signer: BookingSigner,
-    /// Booking and cancelling attempts per client: 20 in 10 minutes (a dormitory may share
-    /// an address).
-    per_client: Mutex<Limiter>,
-    /// Attempts per card (by pseudonym): 10 an hour (book, cancel, book again fit easily).
-    per_card: Mutex<Limiter>,
-}
-
-impl Desk {
-    pub fn new(signer: BookingSigner) -> Desk {
-        Desk {
-            signer,
-            per_client: Mutex::new(Limiter::new(20, Duration::from_secs(600))),
-            per_card: Mutex::new(Limiter::new(10, Duration::from_secs(3600))),
-        }
-    }
-
-    /// The public key the halls need, as the catalogue carries it.
-    pub fn public_hex(&self) -> String {
-        self.signer.public_hex()
-    }
-
-    /// The token of a booking.
-    pub fn token(&self, b: &Booking) -> Result<String, onestop_sync::booking_token::TokenError> {
-        self.signer.sign(&BookingClaim::of(b))
-    }
-}
-
-/// Puts the booking key into the published catalogue if it is not there yet, so every hall
-/// holds it before it is offline. Nothing is written before a catalogue is published
-/// (`onestop-cloud init` publishes the key with it).
-pub fn publish_key(backend: &Backend, now: Timestamp) -> Result<(), String> {
-    let key = backend.bookings.public_hex();
-    let exists = backend.store().doc(&DocId::Catalog).map_err(|e| e.to_string())?.is_some();
-    if !exists || backend.catalog().map_err(|e| e.to_string())?.booking_key.as_deref() == Some(key.as_str()) {
-        return Ok(());
-    }
-    backend.publish(now, |c| {
-        c.booking_key = Some(key);
-        Ok(())
-    })?;
-    tracing::info!(message = "Booking key published in the catalogue.");
-    Ok(())
-}
-
-// ----- Slots -----
-
-/// A slot of a day, with its places left for one service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Slot {
-    /// Local minutes since midnight.
-    start_min: u16,
-    end_min: u16,
-    start: Timestamp,
-    end: Timestamp,
-    left: u32,
-    /// Started already (or about to): not bookable.
-    past: bool,
-}
-
-impl Slot {
-    fn label(&self) -> String {
-        let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
-        format!("{}–{}", hm(self.start_min), hm(self.end_min))
-    }
-}
-
-/// The hall's local day now.
-fn today(hall: &Hall, now: Timestamp) -> Day {
-    now.day(hall.utc_offset_minutes)
-}
-
-/// The days a visitor may book at `hall` now, in order.
-fn bookable_days(hall: &Hall, now: Timestamp) -> Vec<Day> {
-    let first = today(hall, now);
-    (0..=hall.booking.days_ahead as i32)
-        .map(|n| first.plus_days(n))
-        .filter(|d| hall.booking.open_on(*d))
-        .collect()
-}
-
-/// Bookings that still hold a place.
-fn holds_place(b: &Booking) -> bool {
-    b.status() != BookingStatus::Cancelled
-}
-
-fn slots(hall: &Hall, day: Day, service: &ServiceId, known: &[Booking], now: Timestamp) -> Vec<Slot> {
-    let midnight = day.start(hall.utc_offset_minutes);
-    hall.booking
-        .slots()
-        .into_iter()
-        .map(|(s, e)| {
-            let start = midnight.plus_minutes(i64::from(s));
-            let taken = known
-                .iter()
-                .filter(|b| &b.service == service && b.slot_start == start && holds_place(b))
-                .count() as u32;
-            Slot {
-                start_min: s,
-                end_min: e,
-                start,
-                end: midnight.plus_minutes(i64::from(e)),
-                left: hall.booking.capacity.saturating_sub(taken),
-                past: start <= now,
-            }
-        })
-        .collect()
-}
-
-/// The bookings of a hall's day (none when there is no document yet).
-fn read_day(store: &mut onestop_sync::Store, hall: &HallId, day: Day) -> Result<Vec<Booking>, String> {
-    let id = DocId::Bookings { hall: hall.clone(), day };
-    match store.doc(&id).map_err(|e| e.to_string())? {
-        Some(doc) => bookings::read(doc, &id.to_string()).map_err(|e| e.to_string()),
-        None => Ok(Vec::new()),
-    }
-}
-
-/// The services a hall serves (at any window), in catalogue order.
-fn served<'a>(catalog: &'a Catalog, hall: &Hall) -> Vec<&'a Service> {
-    catalog
-        .services
-        .values()
-        .filter(|s| hall.windows.iter().any(|w| w.services.iter().any(|ws| ws.service == s.id)))
-        .collect()
-}
-
-// ----- Pages -----
 
 /// Personal answers are never kept by a browser's or a proxy's cache.
 fn private(mut r: Response) -> Response {
@@ -214,7 +62,7 @@ fn weekday(lang: Lang, d: Day) -> &'static str {
 }
 
 /// `GET /book`: the halls that take bookings.
-pub async fn halls(State(web): State<WebState>, lang: Lang) -> Response {
+pub async fn halls(State(web): State<AppState>, lang: Lang) -> Response {
     let site = web.cache.get();
     let open: Vec<&Hall> = site.catalog.halls.values().filter(|h| h.booking.enabled).collect();
     page(
@@ -245,7 +93,7 @@ pub async fn halls(State(web): State<WebState>, lang: Lang) -> Response {
 }
 
 /// `GET /book/{hall}`: the hall's services.
-pub async fn services(State(web): State<WebState>, lang: Lang, Path(hall): Path<String>) -> Response {
+pub async fn services(State(web): State<AppState>, lang: Lang, Path(hall): Path<String>) -> Response {
     let site = web.cache.get();
     let Some(h) = site.catalog.halls.get(&HallId::new(&hall)).filter(|h| h.booking.enabled) else {
         return refuse(
@@ -312,7 +160,7 @@ fn hall_and_service<'a>(
 /// `GET /book/{hall}/{service}?day=…`: the bookable days, and the chosen day's slots with
 /// their places left.
 pub async fn slots_page(
-    State(web): State<WebState>,
+    State(web): State<AppState>,
     lang: Lang,
     csrf: PublicCsrf,
     Path((hall, service)): Path<(String, String)>,
@@ -323,7 +171,7 @@ pub async fn slots_page(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let t = now();
+    let t = web.core.now();
     let days = bookable_days(h, t);
     let chosen = match q.day.as_deref().map(str::parse::<Day>) {
         Some(Ok(d)) if days.contains(&d) => Some(d),
@@ -339,22 +187,22 @@ pub async fn slots_page(
         None => None,
     };
     // The first day with a slot still to come, when none was chosen.
-    let backend = web.backend.clone();
+    let backend = web.core.clone();
     let (hall_id, service_id, hall_c) = (h.id.clone(), s.id.clone(), h.clone());
-    let found = tokio::task::spawn_blocking(move || -> Result<(Option<Day>, Vec<Slot>), String> {
-        let mut store = backend.store();
-        let candidates: Vec<Day> = chosen.map_or(days, |d| vec![d]);
-        let mut first = None;
-        for d in candidates {
-            let list = slots(&hall_c, d, &service_id, &read_day(&mut store, &hall_id, d)?, t);
-            if chosen.is_some() || list.iter().any(|s| !s.past) {
-                return Ok((Some(d), list));
+    let found =
+        tokio::task::spawn_blocking(move || -> Result<(Option<Day>, Vec<Slot>), crate::core::Error> {
+            let candidates: Vec<Day> = chosen.map_or(days, |d| vec![d]);
+            let mut first = None;
+            for d in candidates {
+                let list = slots(&hall_c, d, &service_id, &read_day(&backend, &hall_id, d)?, t);
+                if chosen.is_some() || list.iter().any(|s| !s.past) {
+                    return Ok((Some(d), list));
+                }
+                first.get_or_insert(d);
             }
-            first.get_or_insert(d);
-        }
-        Ok((first, Vec::new()))
-    })
-    .await;
+            Ok((first, Vec::new()))
+        })
+        .await;
     let (day, list) = match found {
         Ok(Ok(x)) => x,
         Ok(Err(error)) => {
@@ -446,82 +294,6 @@ pub struct BookForm {
     card: String,
 }
 
-/// A card number as typed: spaces dropped, at most 32 characters.
-fn normalize_card(raw: &str) -> String {
-    raw.chars().filter(|c| !c.is_whitespace()).take(33).collect()
-}
-
-/// Why a booking was not made.
-#[derive(Debug, PartialEq, Eq)]
-enum Refusal {
-    Full,
-    Twice,
-    Store(String),
-}
-
-/// Checks the slot's places and the visitor's other bookings and writes the booking, all
-/// under the store's lock.
-fn make(backend: &Backend, b: &mut Booking, capacity: u32, now: Timestamp) -> Result<(), Refusal> {
-    let id = DocId::Bookings { hall: b.hall.clone(), day: b.day };
-    let visitor = b.visitor.as_ref().map(|v| v.id.to_string()).unwrap_or_default();
-    let mut store = backend.store();
-    let known = read_day(&mut store, &b.hall, b.day).map_err(Refusal::Store)?;
-    let taken = known
-        .iter()
-        .filter(|k| k.service == b.service && k.slot_start == b.slot_start && holds_place(k))
-        .count();
-    if taken as u32 >= capacity {
-        return Err(Refusal::Full);
-    }
-    let db = backend.db();
-    let twice: Option<String> = db
-        .query_row(
-            "SELECT code FROM bookings WHERE visitor = ?1 AND day = ?2 AND service = ?3 AND cancelled_ms IS NULL",
-            params![visitor, b.day.to_string(), b.service.as_str()],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(|e| Refusal::Store(e.to_string()))?;
-    if twice.is_some() {
-        return Err(Refusal::Twice);
-    }
-    // A code no other booking has (the hall looks today's bookings up by code).
-    loop {
-        let taken: bool = db
-            .query_row("SELECT 1 FROM bookings WHERE code = ?1", params![b.code], |_| Ok(true))
-            .optional()
-            .map_err(|e| Refusal::Store(e.to_string()))?
-            .unwrap_or(false);
-        if !taken {
-            break;
-        }
-        b.code = random_code(6);
-    }
-    let stamp = store.next_stamp(now);
-    store
-        .write(stamp, |batch| batch.edit(&id, |tx| Ok(bookings::put(tx, b)?)))
-        .map_err(|e| Refusal::Store(e.to_string()))?;
-    db.execute(
-        "INSERT INTO bookings (code, id, hall, day, service, visitor, slot_start_ms, made_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            b.code,
-            b.id.as_str(),
-            b.hall.as_str(),
-            b.day.to_string(),
-            b.service.as_str(),
-            visitor,
-            b.slot_start.0,
-            now.0
-        ],
-    )
-    .map_err(|e| Refusal::Store(e.to_string()))?;
-    drop(db);
-    drop(store);
-    let _ = backend.changes.send(id);
-    Ok(())
-}
-
 /// Checks the per-client limit (and counts the attempt).
 fn client_limit(desk: &Desk, lang: Lang, client: ClientIp, t: Timestamp) -> Result<(), Response> {
     let mut l = lock(&desk.per_client);
@@ -549,23 +321,9 @@ fn card_limit(desk: &Desk, lang: Lang, visitor: &str, t: Timestamp) -> Result<()
     Ok(())
 }
 
-/// The visitor a card stands for; `None` when the cloud's card directory does not know it.
-fn visitor_of(backend: &Backend, card: &str) -> Result<Option<Visitor>, String> {
-    let id = backend.visitor_key.pseudonym(card);
-    let mut store = backend.store();
-    Ok(match store.doc(&DocId::Cards).map_err(|e| e.to_string())? {
-        Some(doc) => cards::lookup(doc, card).map_err(|e| e.to_string())?.map(|e| Visitor {
-            id,
-            kind: e.kind,
-            college: e.college,
-        }),
-        None => Some(Visitor { id, kind: PersonKind::Other, college: String::new() }),
-    })
-}
-
 /// `POST /book/{hall}/{service}`: books the slot; answers with the confirmation.
 pub async fn book(
-    State(web): State<WebState>,
+    State(web): State<AppState>,
     lang: Lang,
     csrf: PublicCsrf,
     client: ClientIp,
@@ -575,8 +333,8 @@ pub async fn book(
     if !csrf.check(&f.csrf) {
         return csrf_refused(lang);
     }
-    let t = now();
-    let desk = &web.backend.bookings;
+    let t = web.core.now();
+    let desk = &web.core.bookings;
     if let Err(r) = client_limit(desk, lang, client, t) {
         return r;
     }
@@ -622,7 +380,7 @@ pub async fn book(
             &back,
         );
     }
-    let backend = web.backend.clone();
+    let backend = web.core.clone();
     let visitor = {
         let card = card.clone();
         tokio::task::spawn_blocking(move || visitor_of(&backend, &card)).await
@@ -631,7 +389,7 @@ pub async fn book(
         Ok(Ok(Some(v))) => v,
         Ok(Ok(None)) => {
             // Counted against the card too: guessing numbers is slowed down.
-            if let Err(r) = card_limit(desk, lang, web.backend.visitor_key.pseudonym(&card).as_str(), t) {
+            if let Err(r) = card_limit(desk, lang, web.core.visitor_key.pseudonym(&card).as_str(), t) {
                 return r;
             }
             return refuse(
@@ -677,16 +435,16 @@ pub async fn book(
         code: random_code(6),
         history: vec![BookingStep { at: t, status: BookingStatus::Booked, by: "web".into() }],
     };
-    let backend = web.backend.clone();
+    let backend = web.core.clone();
     let capacity = h.booking.capacity;
     let made = tokio::task::spawn_blocking(move || {
-        if let Err(error) = publish_key(&backend, t) {
+        if let Err(error) = publish_key(&backend) {
             tracing::warn!(message = "Cannot publish the booking key.", %error);
         }
-        make(&backend, &mut b, capacity, t).map(|()| b)
+        make(&backend, &mut b, capacity).map(|()| b)
     })
     .await
-    .unwrap_or_else(|e| Err(Refusal::Store(e.to_string())));
+    .unwrap_or_else(|e| Err(Refusal::Failed(crate::core::Error::Internal(e.to_string()))));
     let b = match made {
         Ok(b) => b,
         Err(Refusal::Full) => {
@@ -707,7 +465,7 @@ pub async fn book(
                 &back,
             );
         }
-        Err(Refusal::Store(error)) => {
+        Err(Refusal::Failed(error)) => {
             tracing::error!(message = "Cannot write a booking.", %error);
             return refuse(
                 lang,
@@ -809,15 +567,6 @@ pub struct CancelForm {
     card: String,
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum CancelRefusal {
-    NotFound,
-    Already,
-    CheckedIn,
-    Started,
-    Store(String),
-}
-
 impl CancelRefusal {
     /// What the visitor is told, with the page's status.
     fn message(&self) -> (StatusCode, &'static str, &'static str) {
@@ -840,7 +589,7 @@ impl CancelRefusal {
                 "预约时段已经开始，不能再取消。",
                 "The booked slot has already begun: it can no longer be cancelled.",
             ),
-            CancelRefusal::Store(_) => (
+            CancelRefusal::Failed(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "暂时无法取消，请稍后再试。",
                 "The booking cannot be cancelled just now: try again later.",
@@ -849,70 +598,9 @@ impl CancelRefusal {
     }
 }
 
-/// Cancels the booking with `code` made with `visitor`'s card.
-fn cancel(backend: &Backend, code: &str, visitor: &str, now: Timestamp) -> Result<Booking, CancelRefusal> {
-    let row: Option<(String, String, String, Option<i64>, String)> = backend
-        .db()
-        .query_row(
-            "SELECT id, hall, day, cancelled_ms, visitor FROM bookings WHERE code = ?1",
-            params![code],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )
-        .optional()
-        .map_err(|e| CancelRefusal::Store(e.to_string()))?;
-    let Some((id, hall, day, cancelled, owner)) = row else { return Err(CancelRefusal::NotFound) };
-    if !crate::office::auth::same_secret(&owner, visitor) {
-        return Err(CancelRefusal::NotFound);
-    }
-    if cancelled.is_some() {
-        return Err(CancelRefusal::Already);
-    }
-    let hall = HallId::new(hall);
-    let day: Day = day.parse().map_err(|_| CancelRefusal::Store(format!("bad day {day}")))?;
-    let doc = DocId::Bookings { hall: hall.clone(), day };
-    let mut store = backend.store();
-    let b = read_day(&mut store, &hall, day)
-        .map_err(CancelRefusal::Store)?
-        .into_iter()
-        .find(|b| b.id.as_str() == id)
-        .ok_or(CancelRefusal::NotFound)?;
-    // A hall that did not hold the bookings document when the visitor scanned the token
-    // records the check-in only as the ticket it issued: look in its day too.
-    let ticketed = match store.doc(&DocId::Day { hall: hall.clone(), day }) {
-        Ok(Some(doc)) => onestop_sync::day::read(doc, "day")
-            .map_err(|e| CancelRefusal::Store(e.to_string()))?
-            .events
-            .iter()
-            .any(|e| matches!(e, DayEvent::Issued { source: Source::Booking { booking, .. }, .. } if booking.as_str() == id)),
-        Ok(None) => false,
-        Err(e) => return Err(CancelRefusal::Store(e.to_string())),
-    };
-    if ticketed {
-        return Err(CancelRefusal::CheckedIn);
-    }
-    match b.status() {
-        BookingStatus::CheckedIn => return Err(CancelRefusal::CheckedIn),
-        BookingStatus::Cancelled => return Err(CancelRefusal::Already),
-        _ if b.slot_start <= now => return Err(CancelRefusal::Started),
-        _ => {}
-    }
-    let step = BookingStep { at: now, status: BookingStatus::Cancelled, by: "web".into() };
-    let stamp = store.next_stamp(now);
-    store
-        .write(stamp, |batch| batch.edit(&doc, |tx| Ok(bookings::add_step(tx, &b.id, &step)?)))
-        .map_err(|e| CancelRefusal::Store(e.to_string()))?;
-    backend
-        .db()
-        .execute("UPDATE bookings SET cancelled_ms = ?1 WHERE code = ?2", params![now.0, code])
-        .map_err(|e| CancelRefusal::Store(e.to_string()))?;
-    drop(store);
-    let _ = backend.changes.send(doc);
-    Ok(b)
-}
-
 /// `POST /book/cancel`.
 pub async fn cancel_post(
-    State(web): State<WebState>,
+    State(web): State<AppState>,
     lang: Lang,
     csrf: PublicCsrf,
     client: ClientIp,
@@ -921,27 +609,27 @@ pub async fn cancel_post(
     if !csrf.check(&f.csrf) {
         return csrf_refused(lang);
     }
-    let t = now();
-    let desk = &web.backend.bookings;
+    let t = web.core.now();
+    let desk = &web.core.bookings;
     if let Err(r) = client_limit(desk, lang, client, t) {
         return r;
     }
     let card = normalize_card(&f.card);
     let code: String =
         f.code.chars().filter(|c| !c.is_whitespace()).take(16).collect::<String>().to_uppercase();
-    let visitor = web.backend.visitor_key.pseudonym(&card);
+    let visitor = web.core.visitor_key.pseudonym(&card);
     if let Err(r) = card_limit(desk, lang, visitor.as_str(), t) {
         return r;
     }
-    let backend = web.backend.clone();
-    let done = tokio::task::spawn_blocking(move || cancel(&backend, &code, visitor.as_str(), t))
+    let backend = web.core.clone();
+    let done = tokio::task::spawn_blocking(move || cancel(&backend, &code, visitor.as_str()))
         .await
-        .unwrap_or_else(|e| Err(CancelRefusal::Store(e.to_string())));
+        .unwrap_or_else(|e| Err(CancelRefusal::Failed(crate::core::Error::Internal(e.to_string()))));
     let back = "/book/cancel";
     let b = match done {
         Ok(b) => b,
         Err(refusal) => {
-            if let CancelRefusal::Store(error) = &refusal {
+            if let CancelRefusal::Failed(error) = &refusal {
                 tracing::error!(message = "Cannot cancel a booking.", %error);
             }
             let (status, zh, en) = refusal.message();
@@ -949,7 +637,7 @@ pub async fn cancel_post(
         }
     };
     let site = web.cache.get();
-    let offset = site.catalog.halls.get(&b.hall).map_or(480, |h| h.utc_offset_minutes);
+    let offset = site.catalog.offset_of(&b.hall);
     let slot = format!("{} {}–{}", b.day, b.slot_start.local_hm(offset), b.slot_end.local_hm(offset));
     private(
         page(

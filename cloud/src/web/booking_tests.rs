@@ -2,8 +2,9 @@
 //! (also under concurrent requests), one booking per visitor, service and day, cancelling,
 //! the card directory, rate limits, CSRF and escaping.
 
-use crate::office::Backend;
-use crate::web::{Cache, Site, WebState, app};
+use crate::app::{AppState, app};
+use crate::core::Core;
+use crate::site::{Cache, Site};
 use axum::Router;
 use axum::http::{StatusCode, header};
 use onestop_model::{
@@ -68,25 +69,24 @@ fn catalog() -> Catalog {
 
 struct Web {
     app: Router,
-    backend: Arc<Backend>,
+    core: Arc<Core>,
 }
 
 /// A website whose store holds the published catalogue.
 fn web() -> Web {
-    let backend = Arc::new(Backend::in_memory());
-    backend
-        .publish(crate::web::now(), |c| {
-            *c = catalog();
-            Ok(())
-        })
-        .unwrap();
+    let core = Arc::new(crate::testkit::core());
+    core.publish(|c| {
+        *c = catalog();
+        Ok(())
+    })
+    .unwrap();
     let site = Site { catalog: Arc::new(catalog()), halls: Default::default() };
-    let app = app(WebState { cache: Cache::with(site), backend: backend.clone() });
-    Web { app, backend }
+    let app = app(AppState::new(Cache::with(site), core.clone(), crate::stats::StatsDb::memory()));
+    Web { app, core }
 }
 
 fn tomorrow() -> Day {
-    crate::web::now().day(480).next()
+    crate::testkit::now().day(480).next()
 }
 
 use crate::testkit::Resp;
@@ -119,16 +119,16 @@ fn code_of(body: &str) -> String {
     between(body, "id=\"booking-code\">", "<").to_string()
 }
 
-fn stored(backend: &Backend, day: Day) -> Vec<onestop_model::Booking> {
+fn stored(core: &Core, day: Day) -> Vec<onestop_model::Booking> {
     let id = DocId::Bookings { hall: HallId::new("main"), day };
-    let mut store = backend.store();
+    let mut store = core.store();
     store.doc(&id).unwrap().map(|d| bookings::read(d, "t").unwrap()).unwrap_or_default()
 }
 
 #[tokio::test]
 async fn a_visitor_books_a_slot_and_gets_a_code_and_a_signed_qr_code() {
     let w = web();
-    let mut changes = w.backend.changes.subscribe();
+    let mut changes = w.core.changes.subscribe();
     let r = send(&w.app, "GET", "/book", "", "10.0.0.1", "").await;
     assert!(r.body.contains("href=\"/book/main\""), "{}", r.body);
     let r = send(&w.app, "GET", "/book/main", "", "10.0.0.1", "").await;
@@ -151,13 +151,13 @@ async fn a_visitor_books_a_slot_and_gets_a_code_and_a_signed_qr_code() {
     assert!(!r.body.contains("<?xml"));
     let token = between(&r.body, "data-token=\"", "\"");
     // The catalogue carries the key the token verifies with.
-    let key = w.backend.catalog().unwrap().booking_key.expect("the booking key is published");
+    let key = w.core.catalog().unwrap().booking_key.expect("the booking key is published");
     let claim = BookingVerifier::from_hex(&key).unwrap().verify(token).unwrap();
     assert_eq!((claim.code.as_str(), claim.hall.as_str(), claim.day), (code.as_str(), "main", tomorrow()));
-    assert_eq!(claim.visitor.as_ref().unwrap().id, w.backend.visitor_key.pseudonym("20230001"));
+    assert_eq!(claim.visitor.as_ref().unwrap().id, w.core.visitor_key.pseudonym("20230001"));
 
     // Stored in the hall's bookings document, the sync listener told; no card number kept.
-    let list = stored(&w.backend, tomorrow());
+    let list = stored(&w.core, tomorrow());
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].code, code);
     assert_eq!(list[0].status(), BookingStatus::Booked);
@@ -169,7 +169,7 @@ async fn a_visitor_books_a_slot_and_gets_a_code_and_a_signed_qr_code() {
     assert!(told.contains(&DocId::Bookings { hall: HallId::new("main"), day: tomorrow() }), "{told:?}");
     assert!(!format!("{list:?}").contains("20230001"), "the card number is not in the document");
     let in_db: i64 = w
-        .backend
+        .core
         .db()
         .query_row(
             "SELECT count(*) FROM bookings WHERE visitor LIKE '%20230001%' OR code LIKE '%20230001%'",
@@ -207,7 +207,7 @@ async fn capacity_is_never_exceeded_even_when_visitors_race() {
         }
     }
     assert_eq!(ok, 2);
-    assert_eq!(stored(&w.backend, tomorrow()).len(), 2);
+    assert_eq!(stored(&w.core, tomorrow()).len(), 2);
     let r =
         send(&w.app, "GET", &format!("/book/main/transcript?day={}", tomorrow()), "", "10.0.0.1", "").await;
     assert!(r.body.contains("data-slot=\"10:00–10:30\" data-left=\"0\""));
@@ -253,7 +253,7 @@ async fn one_booking_per_visitor_service_and_day_and_a_cancellation_frees_the_pl
     let done = cancel(&w.app, "10.2.0.1", &code.to_lowercase(), "20232001").await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert!(done.body.contains("id=\"cancelled\""));
-    let b = stored(&w.backend, tomorrow()).into_iter().find(|b| b.code == code).unwrap();
+    let b = stored(&w.core, tomorrow()).into_iter().find(|b| b.code == code).unwrap();
     assert_eq!(b.status(), BookingStatus::Cancelled, "a cancelled step in the document");
     let twice = cancel(&w.app, "10.2.0.1", &code, "20232001").await;
     assert_eq!(twice.status, StatusCode::CONFLICT);
@@ -274,11 +274,11 @@ async fn a_booking_checked_in_at_the_hall_cannot_be_cancelled() {
     let w = web();
     let r = book(&w.app, "10.3.0.1", "transcript", tomorrow(), "09:30", "20233001").await;
     let code = code_of(&r.body);
-    let b = stored(&w.backend, tomorrow()).remove(0);
+    let b = stored(&w.core, tomorrow()).remove(0);
     let id = DocId::Bookings { hall: HallId::new("main"), day: tomorrow() };
-    let step = BookingStep { at: crate::web::now(), status: BookingStatus::CheckedIn, by: "main".into() };
-    w.backend
-        .write_doc(crate::web::now(), std::slice::from_ref(&id), |batch| {
+    let step = BookingStep { at: crate::testkit::now(), status: BookingStatus::CheckedIn, by: "main".into() };
+    w.core
+        .write_doc(std::slice::from_ref(&id), |batch| {
             batch.edit(&id, |tx| Ok(bookings::add_step(tx, &b.id, &step)?))
         })
         .unwrap();
@@ -293,7 +293,7 @@ async fn a_booking_a_hall_ticketed_from_its_token_alone_cannot_be_cancelled() {
     let w = web();
     let r = book(&w.app, "10.3.0.2", "transcript", tomorrow(), "10:00", "20233002").await;
     let code = code_of(&r.body);
-    let b = stored(&w.backend, tomorrow()).remove(0);
+    let b = stored(&w.core, tomorrow()).remove(0);
     let id = DocId::Day { hall: HallId::new("main"), day: tomorrow() };
     let issued = onestop_model::DayEvent::Issued {
         at: b.slot_start.plus_minutes(-10),
@@ -309,8 +309,8 @@ async fn a_booking_a_hall_ticketed_from_its_token_alone_cannot_be_cancelled() {
         ahead: 0,
         wait_estimate_min: 0,
     };
-    w.backend
-        .write_doc(crate::web::now(), std::slice::from_ref(&id), |batch| {
+    w.core
+        .write_doc(std::slice::from_ref(&id), |batch| {
             batch.edit(&id, |tx| {
                 Ok(onestop_sync::day::append(tx, &HallId::new("main"), tomorrow(), 480, &[issued])?)
             })
@@ -326,17 +326,15 @@ async fn with_a_card_directory_only_its_cards_book() {
     let w = web();
     let entry =
         CardEntry { card: "20234001".into(), kind: PersonKind::Graduate, college: "法学院".into() };
-    w.backend
-        .write_doc(crate::web::now(), &[DocId::Cards], |b| {
-            b.edit(&DocId::Cards, |tx| Ok(cards::replace_all(tx, &[entry])?))
-        })
+    w.core
+        .write_doc(&[DocId::Cards], |b| b.edit(&DocId::Cards, |tx| Ok(cards::replace_all(tx, &[entry])?)))
         .unwrap();
     let r = book(&w.app, "10.4.0.1", "transcript", tomorrow(), "09:00", "99999999").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("不在校园卡名录中") && r.body.contains("not in the card directory"));
     let r = book(&w.app, "10.4.0.1", "transcript", tomorrow(), "09:00", "20234001").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let v = stored(&w.backend, tomorrow()).remove(0).visitor.unwrap();
+    let v = stored(&w.core, tomorrow()).remove(0).visitor.unwrap();
     assert_eq!((v.kind, v.college.as_str()), (PersonKind::Graduate, "法学院"));
     let r = book(&w.app, "10.4.0.1", "transcript", tomorrow(), "09:00", "2023%3Cb%3E").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "a card number is letters and digits");
@@ -420,7 +418,7 @@ async fn booking_forms_refuse_a_missing_or_forged_csrf_token() {
             }
         }
     }
-    assert!(stored(&w.backend, day).is_empty());
+    assert!(stored(&w.core, day).is_empty());
 }
 
 #[tokio::test]

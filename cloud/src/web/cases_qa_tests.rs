@@ -2,9 +2,10 @@
 //! for every failed lookup, rate limits, CSRF on every form, roles on every back-office route,
 //! and script injection in every text field.
 
-use super::{Cache, Site, WebState, app};
-use crate::office::auth::{Account, Role, create_account};
-use crate::office::{Backend, qa};
+use crate::app::{AppState, app};
+use crate::core::accounts::{Account, Role, create_account};
+use crate::core::{Core, qa};
+use crate::site::{Cache, Site};
 use axum::Router;
 use axum::http::{StatusCode, header};
 use onestop_model::{
@@ -60,13 +61,13 @@ fn catalog() -> Catalog {
 
 struct Web {
     app: Router,
-    backend: Arc<Backend>,
+    core: Arc<Core>,
 }
 
 /// A website with accounts: `admin`, `reviewer`, `window-staff`, `manager-east` (a hall
 /// manager of `east`), `manager-main`.
 fn web() -> Web {
-    let backend = Arc::new(Backend::in_memory());
+    let core = Arc::new(crate::testkit::core());
     let accounts = [
         ("admin", Role::Admin, vec![]),
         ("reviewer", Role::Reviewer, vec![]),
@@ -77,23 +78,23 @@ fn web() -> Web {
     for (login, role, halls) in accounts {
         let acc =
             Account { login: login.into(), name: format!("{login} {EVIL}"), role, halls, disabled: false };
-        create_account(&backend.db(), &acc, PASSWORD, 0).unwrap();
+        create_account(&core.db(), &acc, PASSWORD, 0).unwrap();
     }
     let site = Site { catalog: Arc::new(catalog()), halls: Default::default() };
-    let app = app(WebState { cache: Cache::with(site), backend: backend.clone() });
-    Web { app, backend }
+    let app = app(AppState::new(Cache::with(site), core.clone(), crate::stats::StatsDb::memory()));
+    Web { app, core }
 }
 
 fn today() -> Day {
-    super::now().day(480)
+    crate::testkit::now().day(480)
 }
 
 /// Registers a pending case for `ticket` in `hall` today, `minutes_ago` ago.
-fn register(backend: &Backend, hall: &str, ticket: &str, code: &str, minutes_ago: i64) -> CaseNo {
+fn register(core: &Core, hall: &str, ticket: &str, code: &str, minutes_ago: i64) -> CaseNo {
     let hall = HallId::new(hall);
     let ticket: TicketNo = ticket.parse().unwrap();
     let number = CaseNo::for_ticket(today(), &hall, ticket);
-    let at = super::now().plus_minutes(-minutes_ago);
+    let at = crate::testkit::now().plus_minutes(-minutes_ago);
     let case = Case {
         number: number.clone(),
         code: code.into(),
@@ -108,18 +109,17 @@ fn register(backend: &Backend, hall: &str, ticket: &str, code: &str, minutes_ago
     };
     let month = Month::of(today());
     let id = DocId::Cases { hall: hall.clone(), month };
-    backend
-        .write_doc(super::now(), std::slice::from_ref(&id), |b| {
-            b.edit(&id, |tx| Ok(cases::register(tx, &hall, &month.to_string(), &case)?))
-        })
-        .unwrap();
+    core.write_doc(std::slice::from_ref(&id), |b| {
+        b.edit(&id, |tx| Ok(cases::register(tx, &hall, &month.to_string(), &case)?))
+    })
+    .unwrap();
     number
 }
 
-fn history(backend: &Backend, number: &CaseNo) -> Vec<CaseStep> {
+fn history(core: &Core, number: &CaseNo) -> Vec<CaseStep> {
     let (day, hall, _) = number.parts().unwrap();
     let id = DocId::Cases { hall, month: Month::of(day) };
-    let mut store = backend.store();
+    let mut store = core.store();
     cases::find(store.doc(&id).unwrap().unwrap(), "t", number).unwrap().unwrap().history
 }
 
@@ -131,7 +131,7 @@ async fn send(app: &Router, method: &str, uri: &str, cookie: &str, ip: &str, for
 }
 
 fn enc(s: &str) -> String {
-    crate::office::auth::urlencode(s)
+    crate::ui::auth::urlencode(s)
 }
 
 fn csrf_in(page: &str) -> String {
@@ -182,7 +182,7 @@ async fn a_visitor_sees_the_timeline_with_the_number_and_code() {
         "the form sets its token"
     );
     assert!(form.body.contains("name=\"number\"") && form.body.contains("name=\"code\""));
-    let number = register(&w.backend, "main", "B001", "K7QM2P", 30);
+    let number = register(&w.core, "main", "B001", "K7QM2P", 30);
     let reviewer = login(&w.app, "reviewer").await;
     for s in ["under_review", "approved", "processing", "completed"] {
         assert_eq!(step(&w.app, &reviewer, &number, s, "").await.status, StatusCode::SEE_OTHER, "{s}");
@@ -202,7 +202,7 @@ async fn a_visitor_sees_the_timeline_with_the_number_and_code() {
     ] {
         assert!(r.body.contains(zh) && r.body.contains(en), "{zh} / {en} in the timeline");
     }
-    let registered = super::now().plus_minutes(-30);
+    let registered = crate::testkit::now().plus_minutes(-30);
     let local = format!("{} {}", registered.day(480), registered.local_hm(480));
     assert!(r.body.contains(&local), "times in the hall's local time ({local})");
     assert!(r.body.contains("main大厅 3 号窗口") && r.body.contains("行政楼一层"), "where to collect it");
@@ -213,7 +213,7 @@ async fn a_visitor_sees_the_timeline_with_the_number_and_code() {
 #[tokio::test]
 async fn a_wrong_code_and_an_unknown_number_get_the_same_answer() {
     let w = web();
-    let number = register(&w.backend, "main", "B001", "K7QM2P", 5);
+    let number = register(&w.core, "main", "B001", "K7QM2P", 5);
     let wrong = lookup(&w.app, "10.2.0.1", number.as_str(), "AAAAAA").await;
     let unknown = lookup(&w.app, "10.2.0.2", &number.as_str().replace("B001", "B002"), "K7QM2P").await;
     let other_hall = lookup(&w.app, "10.2.0.3", &number.as_str().replace("main", "east"), "K7QM2P").await;
@@ -225,13 +225,13 @@ async fn a_wrong_code_and_an_unknown_number_get_the_same_answer() {
     }
     assert!(wrong.body.contains("未找到该办件，或查询码不正确"), "{}", wrong.body);
     let ghost = DocId::Cases { hall: HallId::new("east"), month: Month::of(today()) };
-    assert!(!w.backend.store().is_loaded(&ghost), "a guessed document is not kept in memory");
+    assert!(!w.core.store().is_loaded(&ghost), "a guessed document is not kept in memory");
 }
 
 #[tokio::test]
 async fn guessing_codes_locks_the_number_and_guessing_numbers_is_limited_per_client() {
     let w = web();
-    let number = register(&w.backend, "main", "B001", "K7QM2P", 5);
+    let number = register(&w.core, "main", "B001", "K7QM2P", 5);
     // Five wrong codes from five clients lock the number, even for the right code.
     for i in 0..5 {
         let r = lookup(&w.app, &format!("10.3.0.{i}"), number.as_str(), &format!("WRONG{i}")).await;
@@ -249,7 +249,7 @@ async fn guessing_codes_locks_the_number_and_guessing_numbers_is_limited_per_cli
     }
     assert_eq!(lookup(&w.app, "10.4.1.1", &ghost, "X").await.status, StatusCode::TOO_MANY_REQUESTS);
     // One client trying many numbers: ten lookups, then refused.
-    let other = register(&w.backend, "main", "B002", "ZZZZZZ", 5);
+    let other = register(&w.core, "main", "B002", "ZZZZZZ", 5);
     for i in 0..10 {
         let r = lookup(&w.app, "10.5.0.1", &format!("{}-main-B{:03}", today().compact(), 100 + i), "X").await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "lookup {i}");
@@ -266,8 +266,8 @@ async fn guessing_codes_locks_the_number_and_guessing_numbers_is_limited_per_cli
 #[tokio::test]
 async fn the_review_moves_a_case_step_by_step_and_refuses_impossible_steps() {
     let w = web();
-    let number = register(&w.backend, "main", "B001", "K7QM2P", 5);
-    let mut changes = w.backend.changes.subscribe();
+    let number = register(&w.core, "main", "B001", "K7QM2P", 5);
+    let mut changes = w.core.changes.subscribe();
     let o = login(&w.app, "manager-main").await;
     let page = send(&w.app, "GET", &format!("/office/cases/{number}"), &o.cookie, "10.0.0.1", "").await;
     assert_eq!(page.status, StatusCode::OK);
@@ -294,7 +294,7 @@ async fn the_review_moves_a_case_step_by_step_and_refuses_impossible_steps() {
     for s in ["processing", "completed", "collected"] {
         assert_eq!(step(&w.app, &o, &number, s, "").await.status, StatusCode::SEE_OTHER, "{s}");
     }
-    let h = history(&w.backend, &number);
+    let h = history(&w.core, &number);
     let steps: Vec<_> = h.iter().map(|s| s.status).collect();
     use CaseStatus::*;
     assert_eq!(steps, [Registered, Approved, Processing, Completed, Collected]);
@@ -302,7 +302,7 @@ async fn the_review_moves_a_case_step_by_step_and_refuses_impossible_steps() {
     let page = send(&w.app, "GET", &format!("/office/cases/{number}"), &o.cookie, "10.0.0.1", "").await;
     assert!(page.body.contains("id=\"closed\""), "a collected case is closed");
     // A rejection needs its reason.
-    let other = register(&w.backend, "main", "B002", "ZZZZZZ", 5);
+    let other = register(&w.core, "main", "B002", "ZZZZZZ", 5);
     let r = step(&w.app, &o, &other, "rejected", "   ").await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert!(r.body.contains("驳回须填写原因"), "{}", r.body);
@@ -311,7 +311,7 @@ async fn the_review_moves_a_case_step_by_step_and_refuses_impossible_steps() {
         StatusCode::SEE_OTHER
     );
     assert_eq!(
-        history(&w.backend, &other)[1].reason.as_deref(),
+        history(&w.core, &other)[1].reason.as_deref(),
         Some("材料不全 请补交成绩单"),
         "one line in the case's step"
     );
@@ -324,10 +324,10 @@ async fn the_review_moves_a_case_step_by_step_and_refuses_impossible_steps() {
 #[tokio::test]
 async fn the_queue_lists_open_cases_oldest_first_by_hall_and_status() {
     let w = web();
-    let newer = register(&w.backend, "main", "B002", "AAAAAA", 10);
-    let older = register(&w.backend, "main", "B001", "BBBBBB", 50);
-    let east = register(&w.backend, "east", "B001", "CCCCCC", 30);
-    let done = register(&w.backend, "main", "B003", "DDDDDD", 60);
+    let newer = register(&w.core, "main", "B002", "AAAAAA", 10);
+    let older = register(&w.core, "main", "B001", "BBBBBB", 50);
+    let east = register(&w.core, "east", "B001", "CCCCCC", 30);
+    let done = register(&w.core, "main", "B003", "DDDDDD", 60);
     let o = login(&w.app, "reviewer").await;
     step(&w.app, &o, &done, "rejected", "不符合条件").await;
     let q = send(&w.app, "GET", "/office/cases", &o.cookie, "10.0.0.1", "").await;
@@ -358,7 +358,7 @@ async fn the_queue_lists_open_cases_oldest_first_by_hall_and_status() {
 async fn a_long_queue_is_shown_fifty_at_a_time_oldest_first() {
     let w = web();
     let numbers: Vec<CaseNo> = (1..=120)
-        .map(|i| register(&w.backend, "main", &format!("B{i:03}"), "AAAAAA", 200 - i64::from(i)))
+        .map(|i| register(&w.core, "main", &format!("B{i:03}"), "AAAAAA", 200 - i64::from(i)))
         .collect();
     let o = login(&w.app, "reviewer").await;
     let listed = |body: &str| numbers.iter().filter(|n| body.contains(&format!("data-case=\"{n}\""))).count();
@@ -378,8 +378,8 @@ async fn a_long_queue_is_shown_fifty_at_a_time_oldest_first() {
 #[tokio::test]
 async fn every_back_office_route_needs_a_session_and_the_role() {
     let w = web();
-    let number = register(&w.backend, "main", "B001", "K7QM2P", 5);
-    let id = qa::ask(&w.backend.db(), None, "问题标题", "问题的内容", super::now()).unwrap();
+    let number = register(&w.core, "main", "B001", "K7QM2P", 5);
+    let id = qa::ask(&w.core, None, "问题标题", "问题的内容").unwrap();
     let gets = [
         "/office/cases".to_string(),
         format!("/office/cases/{number}"),
@@ -421,15 +421,15 @@ async fn every_back_office_route_needs_a_session_and_the_role() {
         send(&w.app, "GET", "/office/cases", &east.cookie, "10.0.0.1", "").await.status,
         StatusCode::OK
     );
-    assert_eq!(history(&w.backend, &number).len(), 1, "nothing was written");
-    assert_eq!(qa::question(&w.backend.db(), id).unwrap().unwrap().status, qa::QaStatus::Pending);
+    assert_eq!(history(&w.core, &number).len(), 1, "nothing was written");
+    assert_eq!(qa::question(&w.core, id).unwrap().unwrap().status, qa::QaStatus::Pending);
 }
 
 #[tokio::test]
 async fn every_form_refuses_a_missing_or_forged_csrf_token() {
     let w = web();
-    let number = register(&w.backend, "main", "B001", "K7QM2P", 5);
-    let id = qa::ask(&w.backend.db(), None, "问题标题", "问题的内容", super::now()).unwrap();
+    let number = register(&w.core, "main", "B001", "K7QM2P", 5);
+    let id = qa::ask(&w.core, None, "问题标题", "问题的内容").unwrap();
     let o = login(&w.app, "admin").await;
     let forged = "f".repeat(64);
     for csrf in ["".to_string(), forged.clone()] {
@@ -463,13 +463,9 @@ async fn every_form_refuses_a_missing_or_forged_csrf_token() {
         .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "a field without its cookie");
     }
-    assert_eq!(history(&w.backend, &number).len(), 1, "nothing was written");
-    assert_eq!(qa::question(&w.backend.db(), id).unwrap().unwrap().status, qa::QaStatus::Pending);
-    assert_eq!(
-        qa::with_status(&w.backend.db(), qa::QaStatus::Pending).unwrap().len(),
-        1,
-        "no question was added"
-    );
+    assert_eq!(history(&w.core, &number).len(), 1, "nothing was written");
+    assert_eq!(qa::question(&w.core, id).unwrap().unwrap().status, qa::QaStatus::Pending);
+    assert_eq!(qa::with_status(&w.core, qa::QaStatus::Pending).unwrap().len(), 1, "no question was added");
 }
 
 #[tokio::test]
@@ -484,7 +480,7 @@ async fn script_in_every_text_field_comes_back_as_text() {
     );
     let r = send(&w.app, "POST", "/qa/ask", &format!("csrf={PUBLIC}"), "10.6.0.1", &form).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let id = qa::with_status(&w.backend.db(), qa::QaStatus::Pending).unwrap()[0].id;
+    let id = qa::with_status(&w.core, qa::QaStatus::Pending).unwrap()[0].id;
     let o = login(&w.app, "reviewer").await;
     // The answer.
     let form = format!("csrf={}&body={}", o.csrf, enc(EVIL));
@@ -493,7 +489,7 @@ async fn script_in_every_text_field_comes_back_as_text() {
         StatusCode::SEE_OTHER
     );
     // A rejection's reason.
-    let number = register(&w.backend, "main", "B001", "K7QM2P", 5);
+    let number = register(&w.core, "main", "B001", "K7QM2P", 5);
     assert_eq!(step(&w.app, &o, &number, "rejected", EVIL).await.status, StatusCode::SEE_OTHER);
     let pages = [
         send(&w.app, "GET", "/qa", "", "10.6.0.1", "").await,
@@ -541,7 +537,7 @@ async fn questions_wait_for_moderation_and_are_limited_per_client() {
     let r = ask("10.7.0.1", "成绩单多久能拿到").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("id=\"held\""), "the page says the question waits for moderation");
-    let id = qa::with_status(&w.backend.db(), qa::QaStatus::Pending).unwrap()[0].id;
+    let id = qa::with_status(&w.core, qa::QaStatus::Pending).unwrap()[0].id;
     assert!(!send(&w.app, "GET", "/qa", "", "10.7.0.1", "").await.body.contains("成绩单多久能拿到"));
     assert_eq!(
         send(&w.app, "GET", &format!("/qa/{id}"), "", "10.7.0.1", "").await.status,
@@ -584,7 +580,7 @@ async fn questions_wait_for_moderation_and_are_limited_per_client() {
     )
     .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "an empty answer");
-    let second = qa::with_status(&w.backend.db(), qa::QaStatus::Pending).unwrap()[0].id;
+    let second = qa::with_status(&w.core, qa::QaStatus::Pending).unwrap()[0].id;
     let r = send(
         &w.app,
         "POST",
@@ -632,4 +628,24 @@ async fn the_site_header_links_progress_and_qa() {
     let w = web();
     let r = send(&w.app, "GET", "/qa", "", "10.8.0.1", "").await;
     assert!(r.body.contains("href=\"/progress\"") && r.body.contains("href=\"/qa\""));
+}
+
+/// A failure of the store is not "no such case": a missing case is 404, a case step on a full
+/// disk is 500 (logged, nothing of the store shown), leaves the case as it was, and goes
+/// through once the disk has room again.
+#[tokio::test]
+async fn a_full_disk_is_a_failure_and_a_missing_case_is_not_found() {
+    let w = web();
+    let number = register(&w.core, "main", "B001", "K7QM2P", 30);
+    let reviewer = login(&w.app, "reviewer").await;
+    let missing = CaseNo::new(number.as_str().replace("B001", "B099"));
+    assert_eq!(step(&w.app, &reviewer, &missing, "under_review", "").await.status, StatusCode::NOT_FOUND);
+    w.core.store().simulate_full_disk(true).unwrap();
+    let r = step(&w.app, &reviewer, &number, "under_review", "").await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", r.body);
+    assert!(!r.body.to_lowercase().contains("sql") && !r.body.contains("没有这个办件"), "{}", r.body);
+    w.core.store().simulate_full_disk(false).unwrap();
+    assert_eq!(history(&w.core, &number).len(), 1, "nothing half-written");
+    assert_eq!(step(&w.app, &reviewer, &number, "under_review", "").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(history(&w.core, &number).len(), 2);
 }

@@ -1,9 +1,9 @@
 //! The home page, the service catalogue with its guides, and the notices.
 
-use super::cache::Site;
 use super::live::status_line;
 use super::search::search;
-use super::{Lang, WebState, now, page, problem};
+use crate::site::Site;
+use crate::ui::{AppState, Lang, page, problem};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -16,11 +16,6 @@ fn notices_newest(catalog: &Catalog) -> Vec<&Notice> {
     let mut list: Vec<&Notice> = catalog.notices.values().collect();
     list.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.id.cmp(&b.id)));
     list
-}
-
-/// The campus's time zone for dates that belong to no hall (China, unless the halls say).
-fn campus_offset(catalog: &Catalog) -> i32 {
-    catalog.halls.values().next().map_or(480, |h| h.utc_offset_minutes)
 }
 
 fn search_form(lang: Lang, site: &Site, q: &str, dept: &str) -> Markup {
@@ -46,7 +41,7 @@ fn search_form(lang: Lang, site: &Site, q: &str, dept: &str) -> Markup {
 }
 
 fn notice_article(lang: Lang, catalog: &Catalog, n: &Notice, heading: u8) -> Markup {
-    let offset = campus_offset(catalog);
+    let offset = catalog.campus_offset();
     let halls: Vec<&onestop_model::Hall> = n.halls.iter().filter_map(|h| catalog.halls.get(h)).collect();
     html! {
         article.notice id={ "notice-" (n.id) } {
@@ -71,9 +66,9 @@ fn notice_article(lang: Lang, catalog: &Catalog, n: &Notice, heading: u8) -> Mar
 }
 
 /// `/`: the halls with a line of live status each, the latest notices, a search box.
-pub async fn home(State(web): State<WebState>, lang: Lang) -> Markup {
+pub async fn home(State(web): State<AppState>, lang: Lang) -> Markup {
     let site = web.cache.get();
-    let now = now();
+    let now = web.core.now();
     let notices = notices_newest(&site.catalog);
     page(
         lang,
@@ -136,7 +131,7 @@ fn kind_label(lang: Lang, kind: CaseKind) -> Markup {
 }
 
 /// `/services?q=…&dept=…`: the catalogue, searched.
-pub async fn services(State(web): State<WebState>, lang: Lang, Query(query): Query<SearchQuery>) -> Markup {
+pub async fn services(State(web): State<AppState>, lang: Lang, Query(query): Query<SearchQuery>) -> Markup {
     let site = web.cache.get();
     let q: String = query.q.trim().chars().take(100).collect();
     let found = search(&site.catalog, &q, Some(&query.dept));
@@ -178,7 +173,7 @@ pub async fn services(State(web): State<WebState>, lang: Lang, Query(query): Que
 }
 
 /// `/services/{id}`: a service's guide, and where it is served now.
-pub async fn service(State(web): State<WebState>, lang: Lang, Path(id): Path<String>) -> Response {
+pub async fn service(State(web): State<AppState>, lang: Lang, Path(id): Path<String>) -> Response {
     let site = web.cache.get();
     let Some(s) = site.catalog.services.get(&ServiceId::new(&id)) else {
         return problem(
@@ -261,7 +256,7 @@ pub async fn service(State(web): State<WebState>, lang: Lang, Path(id): Path<Str
 }
 
 /// `/notices`: every notice, newest first.
-pub async fn notices(State(web): State<WebState>, lang: Lang) -> Markup {
+pub async fn notices(State(web): State<AppState>, lang: Lang) -> Markup {
     let site = web.cache.get();
     let list = notices_newest(&site.catalog);
     page(

@@ -2,8 +2,8 @@
 //! printed ticket). Both are rendered whole by the server and then kept up to date by
 //! `site.js`, which polls their JSON every few seconds.
 
-use super::cache::HallLive;
-use super::{Lang, Live, WebState, now, page, problem};
+use crate::site::HallLive;
+use crate::ui::{AppState, Lang, Live, page, problem};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -70,7 +70,7 @@ fn window_state(lang: Lang, w: &WindowView) -> Markup {
     }
 }
 
-fn find_hall(web: &WebState, hall: &str) -> Option<std::sync::Arc<HallLive>> {
+fn find_hall(web: &AppState, hall: &str) -> Option<std::sync::Arc<HallLive>> {
     web.cache.get().halls.get(&HallId::new(hall)).cloned()
 }
 
@@ -84,9 +84,9 @@ fn no_hall(lang: Lang) -> Response {
 }
 
 /// `/halls/{hall}`: now serving at each window, waiting per service, the latest calls.
-pub async fn hall(State(web): State<WebState>, lang: Lang, Path(hall): Path<String>) -> Response {
+pub async fn hall(State(web): State<AppState>, lang: Lang, Path(hall): Path<String>) -> Response {
     let Some(live) = find_hall(&web, &hall) else { return no_hall(lang) };
-    let now = now();
+    let now = web.core.now();
     let v = &live.view;
     let address = web.cache.get().catalog.halls.get(&HallId::new(&hall)).map(|h| h.address.clone());
     let poll = format!("/api/halls/{hall}/status");
@@ -171,7 +171,7 @@ pub async fn hall(State(web): State<WebState>, lang: Lang, Path(hall): Path<Stri
 }
 
 /// `/api/halls/{hall}/status`: the hall status page's data, serialized when the hall changes.
-pub async fn api_status(State(web): State<WebState>, Path(hall): Path<String>) -> Response {
+pub async fn api_status(State(web): State<AppState>, Path(hall): Path<String>) -> Response {
     match find_hall(&web, &hall) {
         Some(live) => (
             [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-cache")],
@@ -192,7 +192,7 @@ enum Lookup {
     },
 }
 
-fn lookup(web: &WebState, hall: &str, day: &str, ticket: &str) -> Lookup {
+fn lookup(web: &AppState, hall: &str, day: &str, ticket: &str) -> Lookup {
     let Some(live) = find_hall(web, hall) else { return Lookup::NoHall };
     let day_is_today = day.parse::<Day>().is_ok_and(|d| d == live.day);
     if !day_is_today {
@@ -249,7 +249,7 @@ fn ticket_status(lang: Lang, t: &TicketView) -> Markup {
 
 /// `/ticket/{hall}/{day}/{ticket}`: a visitor's own ticket.
 pub async fn ticket(
-    State(web): State<WebState>,
+    State(web): State<AppState>,
     lang: Lang,
     Path((hall, day, number)): Path<(String, String, String)>,
 ) -> Response {
@@ -285,7 +285,7 @@ pub async fn ticket(
             return (StatusCode::NOT_FOUND, body).into_response();
         }
     };
-    let now = now();
+    let now = web.core.now();
     let v = &live.view;
     page(
         lang,
@@ -315,12 +315,12 @@ pub async fn ticket(
 
 /// `/api/tickets/{hall}/{day}/{ticket}`: a ticket's state, for its page.
 pub async fn api_ticket(
-    State(web): State<WebState>,
+    State(web): State<AppState>,
     Path((hall, day, number)): Path<(String, String, String)>,
 ) -> Response {
     match lookup(&web, &hall, &day, &number) {
         Lookup::Found(live, t) => {
-            let now = now();
+            let now = web.core.now();
             (
                 [(header::CACHE_CONTROL, "no-cache")],
                 Json(serde_json::json!({

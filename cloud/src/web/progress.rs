@@ -7,41 +7,17 @@
 //! per client, and wrong codes per case number (which lock that number's lookups for a while,
 //! whether it exists or not). The lookup is a POST, so codes stay out of addresses and logs.
 
-use super::limit::{ClientIp, lock, too_many};
-use super::{Lang, WebState, now, page};
-use crate::office::auth::{PublicCsrf, csrf_refused, same_secret};
+use crate::core::cases::{self, normalize_code, normalize_number};
+use crate::core::limit::lock;
+use crate::ui::auth::{PublicCsrf, csrf_refused};
+use crate::ui::cases::timeline;
+use crate::ui::client::{ClientIp, too_many};
+use crate::ui::{AppState, Lang, page};
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
-use onestop_model::{Case, CaseNo, CaseStatus, Catalog, Timestamp};
-use onestop_sync::docid::Month;
-use onestop_sync::{DocId, cases};
-
-/// A case number as typed: spaces dropped, the hall in lowercase and the ticket in capitals
-/// (`20261126-MAIN-b003` is `20261126-main-B003`); at most 64 characters are kept.
-pub fn normalize_number(raw: &str) -> String {
-    let s: String = raw.chars().filter(|c| !c.is_whitespace()).take(64).collect();
-    match s.rsplit_once('-') {
-        Some((head, ticket)) => format!("{}-{}", head.to_lowercase(), ticket.to_uppercase()),
-        None => s,
-    }
-}
-
-/// A verification code as typed: spaces and dashes dropped, in capitals.
-pub fn normalize_code(raw: &str) -> String {
-    raw.chars().filter(|c| !c.is_whitespace() && *c != '-').take(32).collect::<String>().to_uppercase()
-}
-
-/// "YYYY-MM-DD HH:MM" in the hall's local time.
-pub fn local_time(t: Timestamp, offset: i32) -> String {
-    format!("{} {}", t.day(offset), t.local_hm(offset))
-}
-
-/// The hall's UTC offset (China's when the catalogue does not know the hall).
-pub fn hall_offset(catalog: &Catalog, case: &Case) -> i32 {
-    catalog.halls.get(&case.hall).map_or(480, |h| h.utc_offset_minutes)
-}
+use onestop_model::{Case, CaseStatus, Catalog};
 
 fn form_page(lang: Lang, csrf: &PublicCsrf, error: bool) -> Markup {
     page(
@@ -94,40 +70,9 @@ pub struct LookupForm {
     code: String,
 }
 
-/// A code that matches nothing, compared when there is no case (the same work either way).
-const NO_CODE: &str = "\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}";
-
-/// The case with this number and code, if both are right. The month's document is read
-/// whether or not the case exists.
-fn find(backend: &crate::office::Backend, number: &str, code: &str) -> Option<Case> {
-    let number = CaseNo::new(number);
-    let (day, hall, _) = number.parts()?;
-    let id = DocId::Cases { hall, month: Month::of(day) };
-    let found = {
-        let mut store = backend.store();
-        let loaded = store.is_loaded(&id);
-        match store.doc(&id) {
-            Ok(Some(doc)) => cases::find(doc, &id.to_string(), &number).unwrap_or_else(|error| {
-                tracing::warn!(message = "A cases document cannot be read.", doc = %id, %error);
-                None
-            }),
-            _ => {
-                // A document that does not exist is not kept in memory: guessed halls and
-                // months would otherwise each leave an empty one behind.
-                if !loaded {
-                    store.evict(&id);
-                }
-                None
-            }
-        }
-    };
-    let right = same_secret(found.as_ref().map_or(NO_CODE, |c| c.code.as_str()), code);
-    found.filter(|_| right)
-}
-
 /// `POST /progress`: the case's timeline, or the one answer for "no such case or wrong code".
 pub async fn lookup(
-    State(web): State<WebState>,
+    State(web): State<AppState>,
     lang: Lang,
     csrf: PublicCsrf,
     client: ClientIp,
@@ -138,8 +83,8 @@ pub async fn lookup(
     }
     let number = normalize_number(&f.number);
     let code = normalize_code(&f.code);
-    let t = now();
-    let limits = &web.backend.limits;
+    let t = web.core.now();
+    let limits = &web.core.limits;
     {
         let mut by_client = lock(&limits.lookups);
         if let Some(until) = by_client.blocked_until(&client.key(), t) {
@@ -150,10 +95,18 @@ pub async fn lookup(
         }
         by_client.hit(&client.key(), t);
     }
-    let backend = web.backend.clone();
+    let core = web.core.clone();
     let found = {
         let number = number.clone();
-        tokio::task::spawn_blocking(move || find(&backend, &number, &code)).await.ok().flatten()
+        tokio::task::spawn_blocking(move || cases::lookup(&core, &number, &code)).await
+    };
+    let found = match found {
+        Ok(Ok(found)) => found,
+        // A failure of ours is not the visitor's wrong code: nothing is counted against them.
+        Ok(Err(e)) => return private(crate::ui::error::respond(lang, &e)),
+        Err(e) => {
+            return private(crate::ui::error::respond(lang, &crate::core::Error::Internal(e.to_string())));
+        }
     };
     let Some(case) = found else {
         lock(&limits.wrong_codes).hit(&number, t);
@@ -183,33 +136,8 @@ fn next_for_visitor(lang: Lang, status: CaseStatus, place: &str, place_en: &str)
     }
 }
 
-/// A case's timeline (shared with the back office).
-pub fn timeline(lang: Lang, case: &Case, offset: i32, show_by: bool) -> Markup {
-    let mut steps: Vec<_> = case.history.iter().collect();
-    steps.sort_by_key(|s| s.at);
-    html! {
-        ol.timeline {
-            @for s in steps {
-                li data-status=(s.status.as_str()) {
-                    time datetime=(s.at.0) { (local_time(s.at, offset)) }
-                    " "
-                    strong.step { (lang.t(s.status.zh(), s.status.en())) }
-                    @if show_by { " " span.meta { "(" (s.by) ")" } }
-                    @if let Some(r) = &s.reason {
-                        p.plain.reason {
-                            @if s.status == CaseStatus::Rejected { (lang.t("原因：", "Reason: ")) }
-                            @else { (lang.t("说明：", "Note: ")) }
-                            (r)
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 fn timeline_page(lang: Lang, catalog: &Catalog, case: &Case) -> Markup {
-    let offset = hall_offset(catalog, case);
+    let offset = catalog.offset_of(&case.hall);
     let hall = catalog.halls.get(&case.hall);
     let hall_zh = hall.map_or(case.hall.to_string(), |h| h.name.zh.clone());
     let hall_en = hall.map_or(case.hall.to_string(), |h| {

@@ -2,10 +2,11 @@
 //! `/qa/{id}`, and `/qa/ask` (a new question, held for moderation; a few an hour per client).
 //! The rows and the back office's moderation are in `office::qa`.
 
-use super::limit::{ClientIp, lock, too_many};
-use super::{Lang, WebState, now, page, problem};
-use crate::office::auth::{PublicCsrf, csrf_refused};
-use crate::office::qa::{self, BODY, QaError, QaStatus, Question, TITLE};
+use crate::core::limit::lock;
+use crate::core::qa::{self, BODY, QaError, Question, TITLE};
+use crate::ui::auth::{PublicCsrf, csrf_refused};
+use crate::ui::client::{ClientIp, too_many};
+use crate::ui::{AppState, Lang, page, problem};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,19 +15,18 @@ use onestop_model::{Catalog, ServiceId};
 
 const PER_PAGE: u32 = 10;
 
-fn failed(lang: Lang, e: &QaError) -> Response {
-    tracing::error!(message = "Q&A storage failed.", error = %e);
-    problem(lang, StatusCode::INTERNAL_SERVER_ERROR, "咨询暂时无法显示。", "Q&A cannot be shown now.")
+fn failed(lang: Lang, e: QaError) -> Response {
+    crate::ui::error::respond(lang, &e.into())
 }
 
 /// One published question with its answer.
 fn article(lang: Lang, catalog: &Catalog, x: &Question, link: bool) -> Markup {
-    let offset = qa::campus_offset(catalog);
+    let offset = catalog.campus_offset();
     html! {
         article.qa data-question=(x.id) {
             @if link { h2 { a href={ "/qa/" (x.id) } { (x.title) } } } @else { h1 #question-title { (x.title) } }
             p.meta {
-                (lang.t("提问于 ", "Asked ")) (super::progress::local_time(x.asked, offset))
+                (lang.t("提问于 ", "Asked ")) (crate::ui::cases::local_time(x.asked, offset))
                 @if let Some(s) = x.service.as_ref().and_then(|s| catalog.services.get(s)) {
                     " · " a href={ "/services/" (s.id) } { (lang.text(&s.name)) }
                 }
@@ -37,7 +37,7 @@ fn article(lang: Lang, catalog: &Catalog, x: &Question, link: bool) -> Markup {
                     section.answer {
                         h3 { (lang.t("工作人员答复", "Staff answer")) }
                         p.plain { (a.body) }
-                        p.meta { (super::progress::local_time(a.edited.unwrap_or(a.at), offset)) }
+                        p.meta { (crate::ui::cases::local_time(a.edited.unwrap_or(a.at), offset)) }
                     }
                 }
                 None => { p.hint { (lang.t("尚未答复。", "Not answered yet.")) } }
@@ -53,11 +53,13 @@ pub struct ListQuery {
 }
 
 /// `GET /qa`: the published questions, newest first, [`PER_PAGE`] a page.
-pub async fn list(State(web): State<WebState>, lang: Lang, Query(q): Query<ListQuery>) -> Response {
+pub async fn list(State(web): State<AppState>, lang: Lang, Query(q): Query<ListQuery>) -> Response {
     let page_no = q.page.unwrap_or(1).clamp(1, 100_000);
-    let (items, total) = match qa::published(&web.backend.db(), page_no - 1, PER_PAGE) {
+    let core = web.core.clone();
+    let (items, total) = match crate::ui::blocking(move || qa::published(&core, page_no - 1, PER_PAGE)).await
+    {
         Ok(r) => r,
-        Err(e) => return failed(lang, &e),
+        Err(e) => return failed(lang, e),
     };
     let pages = total.div_ceil(PER_PAGE).max(1);
     let catalog = web.cache.get().catalog.clone();
@@ -85,7 +87,7 @@ pub async fn list(State(web): State<WebState>, lang: Lang, Query(q): Query<ListQ
 }
 
 /// `GET /qa/{id}`: one published question (others are not found).
-pub async fn question(State(web): State<WebState>, lang: Lang, Path(id): Path<String>) -> Response {
+pub async fn question(State(web): State<AppState>, lang: Lang, Path(id): Path<String>) -> Response {
     let missing = || {
         problem(
             lang,
@@ -95,10 +97,11 @@ pub async fn question(State(web): State<WebState>, lang: Lang, Path(id): Path<St
         )
     };
     let Ok(id) = id.parse::<i64>() else { return missing() };
-    let x = match qa::question(&web.backend.db(), id) {
-        Ok(Some(x)) if x.status == QaStatus::Published => x,
+    let core = web.core.clone();
+    let x = match crate::ui::blocking(move || qa::public_question(&core, id)).await {
+        Ok(Some(x)) => x,
         Ok(_) => return missing(),
-        Err(e) => return failed(lang, &e),
+        Err(e) => return failed(lang, e),
     };
     let catalog = web.cache.get().catalog.clone();
     page(
@@ -157,14 +160,14 @@ pub struct AskForm {
 }
 
 /// `GET /qa/ask`.
-pub async fn ask_form(State(web): State<WebState>, lang: Lang, csrf: PublicCsrf) -> Response {
+pub async fn ask_form(State(web): State<AppState>, lang: Lang, csrf: PublicCsrf) -> Response {
     let catalog = web.cache.get().catalog.clone();
     csrf.respond(ask_page(lang, &csrf, &catalog, None, &AskForm::default()))
 }
 
 /// `POST /qa/ask`: the question is kept for moderation.
 pub async fn ask(
-    State(web): State<WebState>,
+    State(web): State<AppState>,
     lang: Lang,
     csrf: PublicCsrf,
     client: ClientIp,
@@ -173,16 +176,18 @@ pub async fn ask(
     if !csrf.check(&f.csrf) {
         return csrf_refused(lang);
     }
-    let t = now();
-    if let Some(until) = lock(&web.backend.limits.questions).blocked_until(&client.key(), t) {
+    let t = web.core.now();
+    if let Some(until) = lock(&web.core.limits.questions).blocked_until(&client.key(), t) {
         return too_many(lang, "提问", "questions", until, t);
     }
     let catalog = web.cache.get().catalog.clone();
     let service = Some(ServiceId::new(f.service.trim())).filter(|s| catalog.services.contains_key(s));
-    let asked = qa::ask(&web.backend.db(), service.as_ref(), &f.title, &f.body, t);
+    let core = web.core.clone();
+    let (title, body) = (f.title.clone(), f.body.clone());
+    let asked = crate::ui::blocking(move || qa::ask(&core, service.as_ref(), &title, &body)).await;
     match asked {
         Ok(id) => {
-            lock(&web.backend.limits.questions).hit(&client.key(), t);
+            lock(&web.core.limits.questions).hit(&client.key(), t);
             tracing::info!(message = "A question was asked.", question = id);
             page(
                 lang,
@@ -204,6 +209,6 @@ pub async fn ask(
             csrf.respond(ask_page(lang, &csrf, &catalog, Some(&e.to_string()), &f)),
         )
             .into_response(),
-        Err(e) => failed(lang, &e),
+        Err(e) => failed(lang, e),
     }
 }

@@ -1,7 +1,7 @@
 //! The website through its router (`app` with `oneshot`), on a cache built from events.
 
-use super::cache::{Cache, HallLive, Heard, Site, Sources};
-use super::{WebState, app};
+use crate::app::{AppState, app};
+use crate::site::{Cache, HallLive, Heard, Site, Sources};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use onestop_model::{
@@ -129,11 +129,14 @@ async fn get_with(
     if let Some(c) = cookie {
         req = req.header(header::COOKIE, c);
     }
-    let resp =
-        app(WebState { cache: Cache::with(site), backend: Arc::new(crate::office::Backend::in_memory()) })
-            .oneshot(req.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+    let resp = app(AppState::new(
+        Cache::with(site),
+        Arc::new(crate::testkit::core()),
+        crate::stats::StatsDb::memory(),
+    ))
+    .oneshot(req.body(Body::empty()).unwrap())
+    .await
+    .unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
     let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
@@ -298,10 +301,11 @@ async fn an_unknown_ticket_is_a_clear_not_found() {
 
 #[tokio::test]
 async fn language_switch_returns_to_this_site_only() {
-    let app = app(WebState {
-        cache: Cache::with(site(&events(), true)),
-        backend: Arc::new(crate::office::Backend::in_memory()),
-    });
+    let app = app(AppState::new(
+        Cache::with(site(&events(), true)),
+        Arc::new(crate::testkit::core()),
+        crate::stats::StatsDb::memory(),
+    ));
     for (referer, back) in [
         ("http://cloud.example.edu/halls/main", "/halls/main"),
         ("https://evil.example//evil.example/x", "/"),
@@ -321,12 +325,12 @@ async fn the_cache_follows_the_store() {
     let store = Arc::new(Mutex::new(Store::open_in_memory().unwrap()));
     let write = |f: &dyn Fn(&mut onestop_sync::store::Batch<'_>) -> Result<(), onestop_sync::StoreError>| {
         let mut s = store.lock().unwrap();
-        let stamp = s.next_stamp(Timestamp(super::now().0));
+        let stamp = s.next_stamp(Timestamp(crate::testkit::now().0));
         s.write(stamp, |b| f(b)).unwrap();
     };
     let cat = catalog();
     write(&|b| b.edit(&DocId::Catalog, |tx| Ok(catdoc::write(tx, &cat)?)));
-    let today = super::now().day(480);
+    let today = crate::testkit::now().day(480);
     let hall = HallId::new("main");
     let cache = Cache::default();
     let (changes, rx) = tokio::sync::broadcast::channel(16);
@@ -335,8 +339,9 @@ async fn the_cache_follows_the_store() {
         store: store.clone(),
         online: Arc::new(|| BTreeSet::from([HallId::new("main")])),
         registry: None,
+        clock: Arc::new(onestop_sync::clock::SystemClock),
     };
-    let task = tokio::spawn(super::cache::follow(cache.clone(), sources, rx, stopped));
+    let task = tokio::spawn(crate::site::follow(cache.clone(), sources, rx, stopped));
     let wait_for = |what: &'static str, check: Box<dyn Fn(&Site) -> bool + Send>| {
         let cache = cache.clone();
         async move {
@@ -354,7 +359,7 @@ async fn the_cache_follows_the_store() {
         Box::new(|s| s.halls.get(&HallId::new("main")).is_some_and(|h| h.view.figures.issued == 0)),
     )
     .await;
-    let now = super::now();
+    let now = crate::testkit::now();
     let ev = DayEvent::Issued {
         at: now,
         ticket: "A001".parse().unwrap(),
@@ -385,4 +390,36 @@ async fn the_cache_follows_the_store() {
     assert!(live.heard.last_event_ms.is_some(), "the event's time is the latest sign of life");
     let _ = stop.send(true);
     task.await.unwrap();
+}
+
+/// A campus in another time zone (UTC+1) gets its own business days: at 17:30 there on
+/// 6 December it is already 7 December in China, and the statistics' period ends on the 6th.
+#[tokio::test]
+async fn a_campus_in_another_time_zone_gets_its_own_business_days() {
+    use onestop_model::clock::ManualClock;
+    // 2026-12-06T16:30:00Z
+    let clock = ManualClock::new(Timestamp(1_796_574_600_000));
+    let period_end = |offset: i32| {
+        let clock = clock.clone();
+        async move {
+            let mut catalog = site(&events(), true).catalog.as_ref().clone();
+            // The campus's zone, not a hall's, decides the campus-wide figures' days.
+            catalog.utc_offset_minutes = offset;
+            let core = crate::core::Core::in_memory(Arc::new(clock));
+            let cache = Cache::with(Site { catalog: Arc::new(catalog), halls: Default::default() });
+            let app = app(AppState::new(cache, Arc::new(core), crate::stats::StatsDb::memory()));
+            let req = Request::builder().uri("/stats").body(Body::empty()).unwrap();
+            let resp = app.oneshot(req).await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap();
+            let body = String::from_utf8_lossy(&body).into_owned();
+            let start = body.find("统计区间").expect("the period is shown");
+            body[start..].chars().take(120).collect::<String>()
+        }
+    };
+    assert_eq!(Timestamp(1_796_574_600_000).day(0).to_string(), "2026-12-06", "the clock reads 16:30 UTC");
+    let plus_one = period_end(60).await;
+    assert!(plus_one.contains("– 2026-12-06"), "UTC+1: {plus_one}");
+    let china = period_end(480).await;
+    assert!(china.contains("– 2026-12-07"), "UTC+8: {china}");
 }

@@ -12,11 +12,10 @@ use onestop_edge::script::Request;
 use onestop_engine::Command;
 use onestop_model::{Catalog, HallId, Level, Priority, Rating, Source, StaffId};
 use onestop_provision::{CampusCa, Registry, token};
-use onestop_sync::transport::{CloudSync, Revocations, tls};
 use onestop_sync::{DocId, Durability, Store, catalog};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// Onestop demo: a campus cloud and two halls with simulated devices, on this machine.
@@ -119,48 +118,45 @@ async fn run(cli: Cli) -> Result<()> {
     let cat = campus();
     let stamp = store.next_stamp(SystemClock.now());
     store.write(stamp, |b| b.edit(&DocId::Catalog, |tx| Ok(catalog::write(tx, &cat)?)))?;
-    let registry_path = onestop_cloud::registry_path(&cloud_data);
-    let desk = Arc::new(onestop_cloud::enroll::Desk {
-        ca,
-        registry: Mutex::new(Registry::open(&registry_path)?),
-        visitor_key: onestop_cloud::visitor_key(&cloud_data)?,
-        lifetime: Duration::from_secs(30 * 86_400),
-    });
-    let files = tls::read_pem_files(&ca_dir.join("ca.pem"), &dir.join("cloud.pem"), &dir.join("cloud.key"))?;
-    let (changes, _) = tokio::sync::broadcast::channel(4096);
-    let sync = Arc::new(
-        CloudSync::new(Arc::new(Mutex::new(store)), changes, Revocations::default())
-            .with_enroller(desk.clone()),
-    );
-    let server = sync.server_config(&files.ca, files.chain, files.key)?;
-    let endpoint = quinn::Endpoint::server(server, "127.0.0.1:0".parse()?)?;
-    let cloud_addr = endpoint.local_addr()?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let serving = tokio::spawn(sync.clone().serve(endpoint.clone(), stopped));
-    tokio::spawn(onestop_cloud::follow_revocations(sync.clone(), registry_path.clone()));
+    // The cloud, started as `onestop-cloud serve` starts it (one way in): enrolment with the
+    // demo's CA, the sync link on a free port, the website beside the halls' pages.
+    let pass_file = dir.join("ca-passphrase");
+    std::fs::write(&pass_file, PASSPHRASE)?;
+    let web_addr: SocketAddr = format!("127.0.0.1:{}", cli.port + HALLS.len() as u16).parse()?;
+    let config = onestop_cloud::config::CloudConfig {
+        data: cloud_data.clone(),
+        listen: "127.0.0.1:0".parse()?,
+        ca: ca_dir.join("ca.pem"),
+        cert: dir.join("cloud.pem"),
+        key: dir.join("cloud.key"),
+        revoked: Vec::new(),
+        enroll: Some(onestop_cloud::config::EnrollConfig {
+            ca: ca_dir.clone(),
+            passphrase_file: pass_file,
+            node_cert_days: 30,
+            node_cert_seconds: None,
+        }),
+        web: Some(web_addr),
+        trusted_proxies: Vec::new(),
+    };
     // The back office's first administrator, with a password made for this demo.
     let admin_password = onestop_sync::secrets::random_code(12);
     {
-        use onestop_cloud::office::{auth, open_office_db};
+        use onestop_cloud::core::{accounts, open_office_db};
         let db = open_office_db(&cloud_data)?;
-        let admin = auth::Account {
+        let admin = accounts::Account {
             login: "admin".into(),
             name: "演示管理员 Demo admin".into(),
-            role: auth::Role::Admin,
+            role: accounts::Role::Admin,
             halls: vec![],
             disabled: false,
         };
-        auth::create_account(
-            &db,
-            &admin,
-            &admin_password,
-            SystemTime::now().duration_since(SystemTime::UNIX_EPOCH)?.as_millis() as i64,
-        )?;
+        accounts::create_account(&db, &admin, &admin_password, SystemClock.now().0)?;
     }
-    let web_addr: SocketAddr = format!("127.0.0.1:{}", cli.port + HALLS.len() as u16).parse()?;
-    let (web_addr, website) =
-        onestop_cloud::start_website(web_addr, &sync, &cloud_data, true, Vec::new(), stop.subscribe())
-            .await?;
+    let cloud = onestop_cloud::run::start(config, Arc::new(SystemClock)).await?;
+    let cloud_addr = cloud.sync_addr;
+    let web_addr = cloud.web_addr.context("the demo's cloud serves its website")?;
+    let registry = Registry::open(&onestop_cloud::registry_path(&cloud_data))?;
     let site = format!("http://{web_addr}");
     println!("校园云 / campus cloud: sync and enrolment on udp://{cloud_addr} (QUIC, mutual TLS)");
 
@@ -183,7 +179,7 @@ async fn run(cli: Cli) -> Result<()> {
     for (i, (hall, _, _, _)) in HALLS.iter().enumerate() {
         let node = format!("{hall}-pi-1");
         let t = token::new_token();
-        desk.registry.lock().unwrap_or_else(|e| e.into_inner()).add_token(
+        registry.add_token(
             &token::token_hash(&t),
             &HallId::new(*hall),
             &node,
@@ -263,11 +259,7 @@ async fn run(cli: Cli) -> Result<()> {
     for (_, running, _) in halls {
         running.stop().await?;
     }
-    let _ = stop.send(true);
-    endpoint.close(quinn::VarInt::from_u32(0), b"demo stopping");
-    let _ = serving.await;
-    let _ = website.await;
-    endpoint.wait_idle().await;
+    cloud.stop().await;
     Ok(())
 }
 

@@ -1,0 +1,362 @@
+//! Online reservations: the rules of slots and places, making and cancelling a booking.
+//!
+//! - A booking is written to the hall's `hall/H/bookings/D` document through
+//!   [`Core::write_doc`], so the sync listener is told at once and a connected hall has it
+//!   within a moment.
+//! - The card number is never stored: the visitor is its pseudonym, as the halls make it. When
+//!   the cloud has a card directory, only a card in it may book.
+//! - Capacity and "one booking per visitor, service and day" are checked and the booking
+//!   written in one write under the store's lock, so two visitors can never take the last
+//!   place together; the office table's row is written inside the same write, so a failure of
+//!   either leaves neither. Lock order: the store, then the office database.
+//! - The office table `bookings` indexes every booking by its code (codes are unique across
+//!   halls and days) and by visitor; the documents stay the truth about statuses.
+//! - Booking and cancelling are rate-limited per client and per card ([`Desk`]).
+
+use super::limit::Limiter;
+use super::{Core, Error};
+use onestop_model::{
+    Booking, BookingStatus, BookingStep, Catalog, Day, DayEvent, Hall, HallId, PersonKind, Service,
+    ServiceId, Source, Timestamp, Visitor,
+};
+use onestop_sync::booking_token::{BookingClaim, BookingSigner};
+use onestop_sync::secrets::random_code;
+use onestop_sync::{DocId, StoreError, bookings, cards};
+use rusqlite::{OptionalExtension, params};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The office table of bookings made here (see the module documentation).
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS bookings (
+    code TEXT PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    hall TEXT NOT NULL,
+    day TEXT NOT NULL,
+    service TEXT NOT NULL,
+    visitor TEXT NOT NULL,
+    slot_start_ms INTEGER NOT NULL,
+    made_ms INTEGER NOT NULL,
+    cancelled_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS bookings_by_visitor ON bookings (visitor, day, service);
+";
+
+/// The booking desk: the cloud's signing key and the limits on booking and cancelling.
+pub struct Desk {
+    signer: BookingSigner,
+    /// Booking and cancelling attempts per client: 20 in 10 minutes (a dormitory may share
+    /// an address).
+    pub per_client: Mutex<Limiter>,
+    /// Attempts per card (by pseudonym): 10 an hour (book, cancel, book again fit easily).
+    pub per_card: Mutex<Limiter>,
+}
+
+impl Desk {
+    pub fn new(signer: BookingSigner) -> Desk {
+        Desk {
+            signer,
+            per_client: Mutex::new(Limiter::new(20, Duration::from_secs(600))),
+            per_card: Mutex::new(Limiter::new(10, Duration::from_secs(3600))),
+        }
+    }
+
+    /// The public key the halls need, as the catalogue carries it.
+    pub fn public_hex(&self) -> String {
+        self.signer.public_hex()
+    }
+
+    /// The token of a booking.
+    pub fn token(&self, b: &Booking) -> Result<String, onestop_sync::booking_token::TokenError> {
+        self.signer.sign(&BookingClaim::of(b))
+    }
+}
+
+/// Puts the booking key into the published catalogue if it is not there yet, so every hall
+/// holds it before it is offline. Nothing is written before a catalogue is published
+/// (`onestop-cloud init` publishes the key with it).
+pub fn publish_key(core: &Core) -> Result<(), Error> {
+    let key = core.bookings.public_hex();
+    let exists = core.store().doc(&DocId::Catalog)?.is_some();
+    if !exists || core.catalog()?.booking_key.as_deref() == Some(key.as_str()) {
+        return Ok(());
+    }
+    core.publish(|c| {
+        c.booking_key = Some(key);
+        Ok(())
+    })?;
+    tracing::info!(message = "Booking key published in the catalogue.");
+    Ok(())
+}
+
+/// A slot of a day, with its places left for one service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    /// Local minutes since midnight.
+    pub start_min: u16,
+    pub end_min: u16,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub left: u32,
+    /// Started already (or about to): not bookable.
+    pub past: bool,
+}
+
+impl Slot {
+    pub fn label(&self) -> String {
+        let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+        format!("{}–{}", hm(self.start_min), hm(self.end_min))
+    }
+}
+
+/// The hall's local day now.
+pub fn today(hall: &Hall, now: Timestamp) -> Day {
+    now.day(hall.utc_offset_minutes)
+}
+
+/// The days a visitor may book at `hall` now, in order.
+pub fn bookable_days(hall: &Hall, now: Timestamp) -> Vec<Day> {
+    let first = today(hall, now);
+    (0..=hall.booking.days_ahead as i32)
+        .map(|n| first.plus_days(n))
+        .filter(|d| hall.booking.open_on(*d))
+        .collect()
+}
+
+/// Bookings that still hold a place.
+pub fn holds_place(b: &Booking) -> bool {
+    b.status() != BookingStatus::Cancelled
+}
+
+pub fn slots(hall: &Hall, day: Day, service: &ServiceId, known: &[Booking], now: Timestamp) -> Vec<Slot> {
+    let midnight = day.start(hall.utc_offset_minutes);
+    hall.booking
+        .slots()
+        .into_iter()
+        .map(|(s, e)| {
+            let start = midnight.plus_minutes(i64::from(s));
+            let taken = known
+                .iter()
+                .filter(|b| &b.service == service && b.slot_start == start && holds_place(b))
+                .count() as u32;
+            Slot {
+                start_min: s,
+                end_min: e,
+                start,
+                end: midnight.plus_minutes(i64::from(e)),
+                left: hall.booking.capacity.saturating_sub(taken),
+                past: start <= now,
+            }
+        })
+        .collect()
+}
+
+/// The bookings of a hall's day (none when there is no document yet).
+pub fn read_day(core: &Core, hall: &HallId, day: Day) -> Result<Vec<Booking>, Error> {
+    day_of(&mut core.store(), hall, day)
+}
+
+fn day_of(store: &mut onestop_sync::Store, hall: &HallId, day: Day) -> Result<Vec<Booking>, Error> {
+    let id = DocId::Bookings { hall: hall.clone(), day };
+    Ok(match store.doc(&id)? {
+        Some(doc) => bookings::read(doc, &id.to_string())?,
+        None => Vec::new(),
+    })
+}
+
+/// The first of `days` with a slot still to come for `service` at `hall` (what the slot page
+/// opens on), read under one lock.
+pub fn first_open_day(
+    core: &Core,
+    hall: &Hall,
+    service: &ServiceId,
+    days: &[Day],
+    now: Timestamp,
+) -> Result<Option<Day>, Error> {
+    let mut store = core.store();
+    for d in days {
+        let known = day_of(&mut store, &hall.id, *d)?;
+        if slots(hall, *d, service, &known, now).iter().any(|s| !s.past && s.left > 0) {
+            return Ok(Some(*d));
+        }
+    }
+    Ok(None)
+}
+
+/// The services a hall serves (at any window), in catalogue order.
+pub fn served<'a>(catalog: &'a Catalog, hall: &Hall) -> Vec<&'a Service> {
+    catalog
+        .services
+        .values()
+        .filter(|s| hall.windows.iter().any(|w| w.services.iter().any(|ws| ws.service == s.id)))
+        .collect()
+}
+
+/// A card number as typed: spaces dropped, at most 32 characters.
+pub fn normalize_card(raw: &str) -> String {
+    raw.chars().filter(|c| !c.is_whitespace()).take(33).collect()
+}
+
+/// Why a booking was not made.
+#[derive(Debug)]
+pub enum Refusal {
+    Full,
+    Twice,
+    Failed(Error),
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Refusal {
+        Refusal::Failed(e.into())
+    }
+}
+
+/// Checks the slot's places and the visitor's other bookings and writes the booking and its
+/// office row, in one write under the store's lock.
+pub fn make(core: &Core, b: &mut Booking, capacity: u32) -> Result<(), Refusal> {
+    let now = core.now();
+    let id = DocId::Bookings { hall: b.hall.clone(), day: b.day };
+    let visitor = b.visitor.as_ref().map(|v| v.id.to_string()).unwrap_or_default();
+    core.write_doc(std::slice::from_ref(&id), |batch| {
+        let known = match batch.doc(&id)? {
+            Some(doc) => bookings::read(doc, &id.to_string()).map_err(|e| Refusal::Failed(e.into()))?,
+            None => Vec::new(),
+        };
+        let taken = known
+            .iter()
+            .filter(|k| k.service == b.service && k.slot_start == b.slot_start && holds_place(k))
+            .count();
+        if taken as u32 >= capacity {
+            return Err(Refusal::Full);
+        }
+        let db = core.db();
+        let failed = |e: rusqlite::Error| Refusal::Failed(e.into());
+        let twice: Option<String> = db
+            .query_row(
+                "SELECT code FROM bookings WHERE visitor = ?1 AND day = ?2 AND service = ?3 AND cancelled_ms IS NULL",
+                params![visitor, b.day.to_string(), b.service.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(failed)?;
+        if twice.is_some() {
+            return Err(Refusal::Twice);
+        }
+        // A code no other booking has (the hall looks today's bookings up by code).
+        loop {
+            let taken: bool = db
+                .query_row("SELECT 1 FROM bookings WHERE code = ?1", params![b.code], |_| Ok(true))
+                .optional()
+                .map_err(failed)?
+                .unwrap_or(false);
+            if !taken {
+                break;
+            }
+            b.code = random_code(6);
+        }
+        batch.edit(&id, |tx| Ok(bookings::put(tx, b)?))?;
+        // Inside the write: if the row cannot be written, neither is the booking.
+        db.execute(
+            "INSERT INTO bookings (code, id, hall, day, service, visitor, slot_start_ms, made_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                b.code,
+                b.id.as_str(),
+                b.hall.as_str(),
+                b.day.to_string(),
+                b.service.as_str(),
+                visitor,
+                b.slot_start.0,
+                now.0
+            ],
+        )
+        .map_err(failed)?;
+        Ok(())
+    })
+}
+
+/// The visitor a card stands for; `None` when the cloud's card directory does not know it.
+pub fn visitor_of(core: &Core, card: &str) -> Result<Option<Visitor>, Error> {
+    let id = core.visitor_key.pseudonym(card);
+    let mut store = core.store();
+    Ok(match store.doc(&DocId::Cards)? {
+        Some(doc) => cards::lookup(doc, card)?.map(|e| Visitor { id, kind: e.kind, college: e.college }),
+        None => Some(Visitor { id, kind: PersonKind::Other, college: String::new() }),
+    })
+}
+
+#[derive(Debug)]
+pub enum CancelRefusal {
+    NotFound,
+    Already,
+    CheckedIn,
+    Started,
+    Failed(Error),
+}
+
+impl From<StoreError> for CancelRefusal {
+    fn from(e: StoreError) -> CancelRefusal {
+        CancelRefusal::Failed(e.into())
+    }
+}
+
+/// Cancels the booking with `code` made with `visitor`'s card.
+pub fn cancel(core: &Core, code: &str, visitor: &str) -> Result<Booking, CancelRefusal> {
+    let now = core.now();
+    let row: Option<(String, String, String, Option<i64>, String)> = core
+        .db()
+        .query_row(
+            "SELECT id, hall, day, cancelled_ms, visitor FROM bookings WHERE code = ?1",
+            params![code],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()
+        .map_err(|e| CancelRefusal::Failed(e.into()))?;
+    let Some((id, hall, day, cancelled, owner)) = row else { return Err(CancelRefusal::NotFound) };
+    if !super::accounts::same_secret(&owner, visitor) {
+        return Err(CancelRefusal::NotFound);
+    }
+    if cancelled.is_some() {
+        return Err(CancelRefusal::Already);
+    }
+    let hall = HallId::new(hall);
+    let day: Day = day.parse().map_err(|_| {
+        CancelRefusal::Failed(Error::Internal(format!("the office row of booking {code} has day {day}")))
+    })?;
+    let doc = DocId::Bookings { hall: hall.clone(), day };
+    let day_doc = DocId::Day { hall: hall.clone(), day };
+    core.write_doc(std::slice::from_ref(&doc), |batch| {
+        let b = match batch.doc(&doc)? {
+            Some(d) => bookings::read(d, &doc.to_string()).map_err(|e| CancelRefusal::Failed(e.into()))?,
+            None => Vec::new(),
+        }
+        .into_iter()
+        .find(|b| b.id.as_str() == id)
+        .ok_or(CancelRefusal::NotFound)?;
+        // A hall that did not hold the bookings document when the visitor scanned the token
+        // records the check-in only as the ticket it issued: look in its day too.
+        let ticketed = match batch.doc(&day_doc)? {
+            Some(d) => onestop_sync::day::read(d, &day_doc.to_string())
+                .map_err(|e| CancelRefusal::Failed(e.into()))?
+                .events
+                .iter()
+                .any(|e| matches!(e, DayEvent::Issued { source: Source::Booking { booking, .. }, .. } if booking.as_str() == id)),
+            None => false,
+        };
+        if ticketed {
+            return Err(CancelRefusal::CheckedIn);
+        }
+        match b.status() {
+            BookingStatus::CheckedIn => return Err(CancelRefusal::CheckedIn),
+            BookingStatus::Cancelled => return Err(CancelRefusal::Already),
+            _ if b.slot_start <= now => return Err(CancelRefusal::Started),
+            _ => {}
+        }
+        let step = BookingStep { at: now, status: BookingStatus::Cancelled, by: "web".into() };
+        batch.edit(&doc, |tx| Ok(bookings::add_step(tx, &b.id, &step)?))?;
+        core.db()
+            .execute("UPDATE bookings SET cancelled_ms = ?1 WHERE code = ?2", params![now.0, code])
+            .map_err(|e| CancelRefusal::Failed(e.into()))?;
+        Ok(b)
+    })
+}

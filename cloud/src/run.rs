@@ -1,0 +1,162 @@
+//! The one way the cloud starts: [`start`] with its configuration and a clock, as
+//! `onestop-cloud serve`, the demo and the tests all call it (the hall's `hall::run::start`
+//! is its counterpart). It opens the store, serves the halls' sync link (and enrolment, when
+//! the configuration has `[enroll]`), follows revocations, and serves the website, back office
+//! and statistics with their cache and projector.
+
+use crate::app::{self, AppState};
+use crate::config::CloudConfig;
+use crate::core::Core;
+use crate::site::{Cache, Sources};
+use anyhow::{Context, Result};
+use onestop_model::clock::Clock;
+use onestop_sync::transport::{CloudSync, Revocations, tls};
+use onestop_sync::{Durability, Store};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+
+/// A running cloud: where it listens, its sync listener, and how to stop it.
+pub struct Running {
+    /// The halls' sync link (UDP, QUIC).
+    pub sync_addr: SocketAddr,
+    /// The website, when configured.
+    pub web_addr: Option<SocketAddr>,
+    pub sync: Arc<CloudSync>,
+    /// The website's core, when the website runs.
+    pub core: Option<Arc<Core>>,
+    stop: watch::Sender<bool>,
+    endpoint: quinn::Endpoint,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops serving and waits until every connection and page has finished.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        self.endpoint.close(quinn::VarInt::from_u32(0), b"shutting down");
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.endpoint.wait_idle().await;
+    }
+}
+
+/// The cloud's store in its data directory.
+pub fn store_path(data: &Path) -> std::path::PathBuf {
+    data.join("cloud.sqlite")
+}
+
+/// Starts the cloud described by `cfg`, on `clock`; returns once it is serving.
+pub async fn start(cfg: CloudConfig, clock: Arc<dyn Clock>) -> Result<Running> {
+    let files = tls::read_pem_files(&cfg.ca, &cfg.cert, &cfg.key)?;
+    let data = cfg.data.clone();
+    std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
+    let store = Arc::new(Mutex::new(Store::open(&store_path(&data), Durability::Full)?));
+    let revocations = Revocations::default();
+    for node in &cfg.revoked {
+        revocations.revoke(node);
+    }
+    let desk = match &cfg.enroll {
+        Some(e) => {
+            let ca = onestop_provision::CampusCa::load(&e.ca, &cfg.passphrase(e)?)?;
+            let registry = onestop_provision::Registry::open(&crate::registry_path(&data))?;
+            Some(Arc::new(crate::enroll::Desk {
+                ca,
+                registry: Mutex::new(registry),
+                visitor_key: crate::visitor_key(&data)?,
+                lifetime: e.lifetime(),
+                clock: clock.clone(),
+            }))
+        }
+        None => None,
+    };
+    let (changes, _) = tokio::sync::broadcast::channel(4096);
+    let mut sync = CloudSync::new(store, changes, revocations);
+    if let Some(desk) = &desk {
+        sync = sync.with_enroller(desk.clone());
+    }
+    let sync = Arc::new(sync);
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = Vec::new();
+    // Revocations made with `onestop-provision revoke` take effect at once.
+    if desk.is_some() {
+        tasks.push(tokio::spawn(crate::follow_revocations(
+            sync.clone(),
+            crate::registry_path(&data),
+            stopped.clone(),
+        )));
+    }
+    let mut web_addr = None;
+    let mut core = None;
+    if let Some(addr) = cfg.web {
+        let (bound, c, task) =
+            start_website(addr, &sync, &data, desk.is_some(), &cfg.trusted_proxies, clock, stopped.clone())
+                .await?;
+        web_addr = Some(bound);
+        core = Some(c);
+        tasks.push(task);
+    }
+    let server = sync.server_config(&files.ca, files.chain, files.key)?;
+    let endpoint = quinn::Endpoint::server(server, cfg.listen)
+        .with_context(|| format!("cannot listen on {} (UDP)", cfg.listen))?;
+    let sync_addr = endpoint.local_addr()?;
+    tracing::info!(message = "Serving the halls' sync link.", listen = %sync_addr);
+    tasks.push(tokio::spawn(sync.clone().serve(endpoint.clone(), stopped)));
+    Ok(Running { sync_addr, web_addr, sync, core, stop, endpoint, tasks })
+}
+
+/// Starts the website on `addr`: the core, the cache it reads, the statistics' projector.
+async fn start_website(
+    addr: SocketAddr,
+    sync: &Arc<CloudSync>,
+    data: &Path,
+    enrols: bool,
+    trusted_proxies: &[std::net::IpAddr],
+    clock: Arc<dyn Clock>,
+    stopped: watch::Receiver<bool>,
+) -> Result<(SocketAddr, Arc<Core>, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot serve the website on {addr} (TCP)"))?;
+    let registry = enrols.then(|| crate::registry_path(data));
+    let core = Arc::new(Core::open(
+        data,
+        sync.store.clone(),
+        sync.changes.clone(),
+        registry.clone(),
+        clock.clone(),
+    )?);
+    // Halls hold the booking key before they are ever offline.
+    if let Err(error) = crate::core::booking::publish_key(&core) {
+        tracing::warn!(message = "Cannot publish the booking key.", %error);
+    }
+    // Statistics: projected from the documents on their own thread as halls sync.
+    let stats = crate::stats::StatsDb::file(crate::stats::project::stats_path(data))?;
+    crate::stats::spawn_projector(core.clone(), stats.clone(), sync.changes.subscribe());
+    let cache = Cache::default();
+    let sources = Sources {
+        store: sync.store.clone(),
+        online: Arc::new({
+            let sync = sync.clone();
+            move || sync.halls_online()
+        }),
+        registry,
+        clock,
+    };
+    tokio::spawn(crate::site::follow(cache.clone(), sources, sync.changes.subscribe(), stopped.clone()));
+    let bound = listener.local_addr()?;
+    tracing::info!(message = "Serving the public website.", web = %bound);
+    let state = AppState { cache, core: core.clone(), stats, trusted_proxies: trusted_proxies.into() };
+    let mut until = stopped;
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = until.wait_for(|s| *s).await;
+        };
+        if let Err(error) = app::serve(listener, state, shutdown).await {
+            tracing::error!(message = "The website stopped.", %error);
+        }
+    });
+    Ok((bound, core, task))
+}
