@@ -27,7 +27,7 @@ fn refused(reason: impl Into<String>) -> EnrollReply {
 impl Desk {
     /// The time now, by the cloud's clock, as the registry and the CA take it.
     fn now(&self) -> SystemTime {
-        UNIX_EPOCH + std::time::Duration::from_millis(self.clock.now().0.max(0) as u64)
+        self.clock.now().to_system_time()
     }
 
     fn issue(

@@ -73,7 +73,7 @@ pub async fn start(cfg: CloudConfig, clock: Arc<dyn Clock>) -> Result<Running> {
         None => None,
     };
     let (changes, _) = tokio::sync::broadcast::channel(4096);
-    let mut sync = CloudSync::new(store, changes, revocations);
+    let mut sync = CloudSync::new(store, changes, revocations).with_clock(clock.clone());
     if let Some(desk) = &desk {
         sync = sync.with_enroller(desk.clone());
     }

@@ -83,7 +83,7 @@ pub fn hardware_facts() -> String {
 
 /// Renews this node's certificate: over the authenticated link while the certificate is
 /// valid, and after it expired (a hall closed for a holiday) by the device's key alone.
-pub async fn renew(data: &Path) -> Result<Enrolled> {
+pub async fn renew(data: &Path, now: std::time::SystemTime) -> Result<Enrolled> {
     let file = nodedir::read_node_toml(data)?;
     let Some(sync) = file.sync else {
         bail!("{} has no cloud to renew with ([sync] in node.toml)", data.display());
@@ -91,9 +91,7 @@ pub async fn renew(data: &Path) -> Result<Enrolled> {
     let cloud = CloudAddress { addr: sync.cloud, server_name: sync.server_name.clone(), ca: sync.ca.clone() };
     let current = onestop_sync::transport::tls::read_pem_files(&sync.ca, &sync.cert, &sync.key).ok();
     let expired = match &current {
-        Some(f) => {
-            f.chain.first().and_then(|c| not_after(c)).is_none_or(|t| t <= std::time::SystemTime::now())
-        }
+        Some(f) => f.chain.first().and_then(|c| not_after(c)).is_none_or(|t| t <= now),
         None => true,
     };
     let client = if expired { None } else { current.map(|f| (f.chain, f.key)) };

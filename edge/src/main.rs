@@ -479,6 +479,7 @@ fn sync_link(data: &Path) -> Result<()> {
             traffic: Traffic::default(),
             backoff_min: std::time::Duration::from_millis(500),
             backoff_max: std::time::Duration::from_secs(30),
+            clock: std::sync::Arc::new(SystemClock),
         };
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let running = tokio::spawn(link.run(stopped));
@@ -649,7 +650,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Run { config } => run_hall(&config),
         Cmd::Renew { data } => {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            match rt.block_on(onestop_edge::enroll::renew(&data))? {
+            match rt.block_on(onestop_edge::enroll::renew(&data, SystemClock.system_time()))? {
                 onestop_edge::enroll::Enrolled::Issued { node, hall, .. } => {
                     println!("证书已更新 / certificate renewed for node {node} of hall {hall}")
                 }

@@ -389,6 +389,17 @@ impl Node {
         })
     }
 
+    /// Today's events as the day's document holds them (what the website replays too).
+    pub fn today_events(&mut self) -> Result<Vec<onestop_model::DayEvent>, NodeError> {
+        let id = DocId::Day { hall: self.hall.clone(), day: self.engine.day() };
+        let name = id.to_string();
+        let mut store = self.store();
+        Ok(match store.doc(&id)? {
+            None => Vec::new(),
+            Some(doc) => day::read(doc, &name)?.events,
+        })
+    }
+
     /// Takes up a catalogue that changed in the store (the cloud published a new one): the
     /// hall's configuration is rebuilt and today is replayed under it. Returns the catalogue
     /// when it changed, or `None` when it is the one in use.

@@ -471,3 +471,31 @@ mod tokens {
         assert!(matches!(e, NodeError::BookingToken(TokenError::NoKey)), "{e}");
     }
 }
+
+/// A restarted hall knows the day's calls as the website does: finished calls and recalls
+/// included (the core derives its recent calls from these events with `CallView::recent`).
+#[test]
+fn a_reopened_node_reads_the_days_calls_finished_and_recalled_included() {
+    let f = Fixture::new();
+    {
+        let mut node = f.open();
+        run(&mut node, "check-in 1 s001");
+        run(&mut node, "issue registry-1");
+        run(&mut node, "issue registry-1");
+        run(&mut node, "call 1");
+        run(&mut node, "start 1");
+        run(&mut node, "finish 1 immediate");
+        run(&mut node, "call 1");
+        run(&mut node, "recall 1");
+    }
+    let mut node = f.open();
+    let events = node.today_events().unwrap();
+    let catalog = load_catalog(&mut node.store()).unwrap();
+    let calls = onestop_engine::view::CallView::recent(&events, &catalog, &hall(), 480, 12);
+    let shown: Vec<(String, bool)> = calls.iter().map(|c| (c.ticket.clone(), c.repeat)).collect();
+    assert_eq!(
+        shown,
+        [("A002".to_string(), true), ("A002".to_string(), false), ("A001".to_string(), false)],
+        "newest first: the recall, the call, and the finished A001's call"
+    );
+}

@@ -284,7 +284,8 @@ mod tests {
     use crate::CampusCa;
 
     fn setup() -> Setup {
-        let ca = CampusCa::create("Test campus CA", 30).unwrap();
+        let ca =
+            CampusCa::create("Test campus CA", 30, onestop_model::clock::SystemClock.system_time()).unwrap();
         Setup {
             cloud: "10.0.0.5:4433".parse().unwrap(),
             server_name: "cloud.example.edu".into(),
@@ -402,9 +403,13 @@ mod tests {
         assert_eq!(check(&|s| s.ca_pem = format!("{}{key}", s.ca_pem)), BundleError::PrivateKey);
         assert!(matches!(check(&|s| s.ca_pem = "hello".into()), BundleError::Ca(_)));
         // The cloud's own certificate is not the CA.
-        let server = CampusCa::create("Test campus CA", 30)
+        let server = CampusCa::create("Test campus CA", 30, onestop_model::clock::SystemClock.system_time())
             .unwrap()
-            .server_cert(&["cloud.example.edu".to_string()], 30)
+            .server_cert(
+                &["cloud.example.edu".to_string()],
+                30,
+                onestop_model::clock::SystemClock.system_time(),
+            )
             .unwrap();
         assert!(matches!(check(&|s| s.ca_pem = server.cert_pem.clone()), BundleError::Ca(_)));
         // An IP address is a valid server name; a trimmed token with a newline is fine.

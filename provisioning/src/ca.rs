@@ -67,14 +67,13 @@ impl CampusCa {
     /// A new campus CA named `name` (its common name), valid for `valid_days` from now (dated
     /// [`BACKDATE`] back): a fresh ECDSA P-256 key; basic constraints CA with path length 0
     /// (it signs only end-entity certificates); key usage certificate and CRL signing.
-    pub fn create(name: &str, valid_days: u32) -> Result<CampusCa, ProvisionError> {
+    pub fn create(name: &str, valid_days: u32, now: SystemTime) -> Result<CampusCa, ProvisionError> {
         if name.trim().is_empty() {
             return Err(ProvisionError::Issue("the CA needs a name".into()));
         }
         if valid_days == 0 {
             return Err(ProvisionError::Issue("the CA must be valid for at least a day".into()));
         }
-        let now = SystemTime::now();
         let mut params = CertificateParams::default();
         params.distinguished_name.push(DnType::CommonName, name);
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
@@ -157,14 +156,18 @@ impl CampusCa {
     /// names `dns_names` (IP addresses become IP names), common name the first of them,
     /// server-auth extended key usage, valid for `valid_days` from now (dated [`BACKDATE`]
     /// back).
-    pub fn server_cert(&self, dns_names: &[String], valid_days: u32) -> Result<Issued, ProvisionError> {
+    pub fn server_cert(
+        &self,
+        dns_names: &[String],
+        valid_days: u32,
+        now: SystemTime,
+    ) -> Result<Issued, ProvisionError> {
         let Some(first) = dns_names.first() else {
             return Err(ProvisionError::Issue("a server certificate needs at least one name".into()));
         };
         if valid_days == 0 {
             return Err(ProvisionError::Issue("the certificate must be valid for at least a day".into()));
         }
-        let now = SystemTime::now();
         let mut params = CertificateParams::new(dns_names.to_vec())
             .map_err(|e| ProvisionError::Issue(format!("not a DNS name or IP address: {e}")))?;
         params.distinguished_name.push(DnType::CommonName, first.as_str());
@@ -391,7 +394,8 @@ mod tests {
     #[test]
     fn the_ca_round_trips_through_an_encrypted_key_file() {
         let dir = tempfile::tempdir().unwrap();
-        let ca = CampusCa::create("Onestop Campus CA", 3650).unwrap();
+        let ca = CampusCa::create("Onestop Campus CA", 3650, onestop_model::clock::SystemClock.system_time())
+            .unwrap();
         ca.save(dir.path(), PASS).unwrap();
 
         let key_file = std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap();
@@ -415,14 +419,15 @@ mod tests {
         assert_eq!(loaded.issuer.key().serialize_der(), ca.issuer.key().serialize_der());
         // The loaded CA issues certificates that chain to the saved certificate.
         let (_, csr) = greedy_csr();
-        let now = SystemTime::now();
+        let now = onestop_model::clock::SystemClock.system_time();
         let signed = loaded.sign_node_csr(&csr, &main_pi_1(), Duration::from_secs(86_400), now).unwrap();
         client_chain_ok(&ca, &signed.cert_pem, now).unwrap();
     }
 
     #[test]
     fn the_created_ca_is_a_p256_ca_for_signing_certificates_only() {
-        let ca = CampusCa::create("Onestop Campus CA", 30).unwrap();
+        let ca = CampusCa::create("Onestop Campus CA", 30, onestop_model::clock::SystemClock.system_time())
+            .unwrap();
         let (_, cert) = x509_parser::parse_x509_certificate(ca.cert_der()).unwrap();
         assert!(cert.is_ca());
         let bc = cert.basic_constraints().unwrap().unwrap().value;
@@ -441,7 +446,10 @@ mod tests {
     #[test]
     fn a_wrong_passphrase_is_a_clear_error_never_a_panic() {
         let dir = tempfile::tempdir().unwrap();
-        CampusCa::create("ca", 1).unwrap().save(dir.path(), PASS).unwrap();
+        CampusCa::create("ca", 1, onestop_model::clock::SystemClock.system_time())
+            .unwrap()
+            .save(dir.path(), PASS)
+            .unwrap();
         for wrong in ["correct horse battery ", "Correct horse battery", "12345678", ""] {
             let err = CampusCa::load(dir.path(), wrong).unwrap_err();
             assert!(matches!(err, ProvisionError::WrongPassphrase(_)), "{wrong:?}: {err}");
@@ -453,14 +461,14 @@ mod tests {
     #[test]
     fn save_refuses_to_overwrite_a_key_and_refuses_a_short_passphrase() {
         let dir = tempfile::tempdir().unwrap();
-        let first = CampusCa::create("first", 1).unwrap();
+        let first = CampusCa::create("first", 1, onestop_model::clock::SystemClock.system_time()).unwrap();
         let err = first.save(dir.path(), "short12").unwrap_err();
         assert!(matches!(err, ProvisionError::WeakPassphrase), "{err}");
         assert!(!dir.path().join(KEY_FILE).exists(), "nothing written");
         first.save(dir.path(), "12345678").unwrap();
         let before = std::fs::read(dir.path().join(KEY_FILE)).unwrap();
 
-        let second = CampusCa::create("second", 1).unwrap();
+        let second = CampusCa::create("second", 1, onestop_model::clock::SystemClock.system_time()).unwrap();
         let err = second.save(dir.path(), PASS).unwrap_err();
         assert!(matches!(err, ProvisionError::CaKeyExists(_)), "{err}");
         assert!(err.to_string().contains("refusing to overwrite"), "{err}");
@@ -471,8 +479,14 @@ mod tests {
     #[test]
     fn a_key_that_is_not_the_certificates_or_not_encrypted_is_refused() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        CampusCa::create("a", 1).unwrap().save(a.path(), PASS).unwrap();
-        CampusCa::create("b", 1).unwrap().save(b.path(), PASS).unwrap();
+        CampusCa::create("a", 1, onestop_model::clock::SystemClock.system_time())
+            .unwrap()
+            .save(a.path(), PASS)
+            .unwrap();
+        CampusCa::create("b", 1, onestop_model::clock::SystemClock.system_time())
+            .unwrap()
+            .save(b.path(), PASS)
+            .unwrap();
         std::fs::copy(b.path().join(KEY_FILE), a.path().join(KEY_FILE)).unwrap();
         let err = CampusCa::load(a.path(), PASS).unwrap_err();
         assert!(err.to_string().contains("does not belong"), "{err}");
@@ -491,7 +505,7 @@ mod tests {
             .expect("openssl is not installed: apt-get install openssl (scripts/test does)");
         assert!(version.status.success());
         let dir = tempfile::tempdir().unwrap();
-        let ca = CampusCa::create("ca", 1).unwrap();
+        let ca = CampusCa::create("ca", 1, onestop_model::clock::SystemClock.system_time()).unwrap();
         ca.save(dir.path(), PASS).unwrap();
         let pkey = |pass: &str| {
             std::process::Command::new("openssl")
@@ -520,7 +534,7 @@ mod tests {
 
     #[test]
     fn a_node_csr_becomes_a_certificate_naming_exactly_its_node() {
-        let ca = CampusCa::create("ca", 365).unwrap();
+        let ca = CampusCa::create("ca", 365, onestop_model::clock::SystemClock.system_time()).unwrap();
         let (device_key, csr) = greedy_csr();
         let now = UNIX_EPOCH + Duration::from_millis(1_790_000_000_250);
         let lifetime = Duration::from_secs(30 * 86_400);
@@ -553,7 +567,7 @@ mod tests {
         client_chain_ok(&ca, &signed.cert_pem, now + lifetime - Duration::from_secs(1)).unwrap();
         assert!(client_chain_ok(&ca, &signed.cert_pem, now + lifetime + Duration::from_secs(1)).is_err());
         assert!(client_chain_ok(&ca, &signed.cert_pem, now - Duration::from_secs(301)).is_err());
-        let other = CampusCa::create("other", 365).unwrap();
+        let other = CampusCa::create("other", 365, onestop_model::clock::SystemClock.system_time()).unwrap();
         assert!(client_chain_ok(&other, &signed.cert_pem, now).is_err());
         // Two certificates for the same key have different serial numbers.
         let again = ca.sign_node_csr(&csr, &main_pi_1(), lifetime, now).unwrap();
@@ -564,14 +578,14 @@ mod tests {
 
     #[test]
     fn a_tampered_csr_is_refused() {
-        let ca = CampusCa::create("ca", 365).unwrap();
+        let ca = CampusCa::create("ca", 365, onestop_model::clock::SystemClock.system_time()).unwrap();
         let (_, csr) = greedy_csr();
         let der = der_of(&csr);
         let pem_of = |der: &[u8]| {
             pkcs8::der::pem::encode_string("CERTIFICATE REQUEST", pkcs8::LineEnding::LF, der).unwrap()
         };
         assert_eq!(pem_of(&der).trim(), csr.trim(), "the re-encoding itself changes nothing");
-        let now = SystemTime::now();
+        let now = onestop_model::clock::SystemClock.system_time();
         let day = Duration::from_secs(86_400);
 
         // A changed name.
@@ -605,9 +619,9 @@ mod tests {
 
     #[test]
     fn node_identities_are_checked_before_signing() {
-        let ca = CampusCa::create("ca", 365).unwrap();
+        let ca = CampusCa::create("ca", 365, onestop_model::clock::SystemClock.system_time()).unwrap();
         let (_, csr) = greedy_csr();
-        let now = SystemTime::now();
+        let now = onestop_model::clock::SystemClock.system_time();
         let day = Duration::from_secs(86_400);
         for (hall, node) in [("Main", "pi-1"), ("main", ""), ("main", "pi:1"), ("main", "-pi"), ("", "pi")] {
             let id = NodeIdentity { node: node.into(), hall: HallId::new(hall) };
@@ -620,9 +634,9 @@ mod tests {
     #[test]
     fn the_server_certificate_serves_the_cloud_names() {
         use rustls::client::danger::ServerCertVerifier;
-        let ca = CampusCa::create("ca", 365).unwrap();
+        let ca = CampusCa::create("ca", 365, onestop_model::clock::SystemClock.system_time()).unwrap();
         let names = ["cloud.campus.example".to_string(), "10.0.0.5".to_string()];
-        let issued = ca.server_cert(&names, 365).unwrap();
+        let issued = ca.server_cert(&names, 365, onestop_model::clock::SystemClock.system_time()).unwrap();
         assert!(issued.key_pem.contains("BEGIN PRIVATE KEY"));
         assert_eq!(
             DeviceId::of_key_pem(&issued.key_pem).unwrap(),
@@ -633,7 +647,7 @@ mod tests {
             .build()
             .unwrap();
         let cert = CertificateDer::from(der_of(&issued.cert_pem));
-        let now = unix(SystemTime::now());
+        let now = unix(onestop_model::clock::SystemClock.system_time());
         for name in ["cloud.campus.example", "10.0.0.5"] {
             let name = ServerName::try_from(name).unwrap();
             verifier.verify_server_cert(&cert, &[], &name, &[], now).unwrap();
@@ -641,7 +655,9 @@ mod tests {
         let wrong = ServerName::try_from("other.campus.example").unwrap();
         assert!(verifier.verify_server_cert(&cert, &[], &wrong, &[], now).is_err());
         // A server certificate is no client certificate.
-        assert!(client_chain_ok(&ca, &issued.cert_pem, SystemTime::now()).is_err());
-        assert!(ca.server_cert(&[], 365).is_err());
+        assert!(
+            client_chain_ok(&ca, &issued.cert_pem, onestop_model::clock::SystemClock.system_time()).is_err()
+        );
+        assert!(ca.server_cert(&[], 365, onestop_model::clock::SystemClock.system_time()).is_err());
     }
 }

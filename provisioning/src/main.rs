@@ -212,16 +212,18 @@ fn write_bundle(setup: &bundle::Setup, deb: Option<&Path>, out: &Path) -> Result
 }
 
 fn run(cli: Cli) -> Result<()> {
+    // The one reading of the system clock: every command's "now".
+    let wall = onestop_model::clock::SystemClock.system_time();
     match cli.command {
         Cmd::CaInit { dir, passphrase_file, name, days } => {
-            let ca = CampusCa::create(&name, days)?;
+            let ca = CampusCa::create(&name, days, wall)?;
             std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
             ca.save(&dir, &passphrase(&passphrase_file)?)?;
             println!("校园 CA 已创建 / campus CA created in {} (ca.pem, encrypted ca.key)", dir.display());
         }
         Cmd::ServerCert { ca, passphrase_file, names, out, days } => {
             let ca = CampusCa::load(&ca, &passphrase(&passphrase_file)?)?;
-            let issued = ca.server_cert(&names, days)?;
+            let issued = ca.server_cert(&names, days, wall)?;
             std::fs::write(&out, &issued.cert_pem)
                 .with_context(|| format!("cannot write {}", out.display()))?;
             write_private(&out.with_extension("key"), &issued.key_pem)?;
@@ -230,7 +232,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Token { cloud_data, hall, node, hours, require_approval, out } => {
             let reg = registry(&cloud_data)?;
             let t = token::new_token();
-            let expires = SystemTime::now() + Duration::from_secs(hours * 3600);
+            let expires = wall + Duration::from_secs(hours * 3600);
             reg.add_token(&token::token_hash(&t), &HallId::new(&hall), &node, expires, require_approval)?;
             if let Some(out) = out {
                 write_private(&out, &format!("{t}\n"))?;
@@ -290,11 +292,11 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Cmd::Approve { cloud_data, node } => {
-            let n = registry(&cloud_data)?.approve(&node, SystemTime::now())?;
+            let n = registry(&cloud_data)?.approve(&node, wall)?;
             println!("已批准 / approved: node {} of hall {} (device {})", n.node, n.hall, n.device_id);
         }
         Cmd::Revoke { cloud_data, node } => {
-            registry(&cloud_data)?.revoke(&node, SystemTime::now())?;
+            registry(&cloud_data)?.revoke(&node, wall)?;
             println!("已吊销 / revoked: node {node} (the running cloud cuts it off within a second)");
         }
         Cmd::HashPin => {

@@ -1,19 +1,4 @@
-//! The operating system's clock, the one implementation of [`Clock`] that reads it (the
-//! trait and the tests' `ManualClock` are the model's).
+//! The clocks, re-exported from the model (where the one implementation that reads the
+//! operating system's clock lives) for the sync crate's users.
 
-use onestop_model::Timestamp;
-pub use onestop_model::clock::{Clock, ManualClock};
-
-/// The operating system's clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        let since = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        Timestamp(since)
-    }
-}
+pub use onestop_model::clock::{Clock, ManualClock, SystemClock};

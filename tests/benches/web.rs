@@ -31,8 +31,7 @@ fn main() {
     // A day at the main hall: 3,000 tickets from 08:30, stopped at 13:00.
     let hall = HallId::new("main");
     let catalog = sim::campus_catalog(&hall, 12);
-    let now_ms =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now_ms = onestop_model::clock::Clock::now(&onestop_model::clock::SystemClock).0;
     let day = Timestamp(now_ms).day(480);
     let opens = day.start(480).plus_minutes(8 * 60 + 30);
     let until = day.start(480).plus_minutes(13 * 60);

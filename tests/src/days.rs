@@ -3,7 +3,7 @@
 use onestop_edge::clock::ManualClock;
 use onestop_edge::node::{self, Node, SharedStore};
 use onestop_edge::sim::{self, DayPlan};
-use onestop_model::{Day, HallId, Timestamp};
+use onestop_model::{Day, HallId};
 use onestop_sync::DocId;
 use onestop_sync::secrets::VisitorKey;
 use std::time::Duration;
@@ -12,8 +12,8 @@ use tokio::sync::broadcast;
 /// Tomorrow in Beijing. A link's hello carries the real time into the node's hybrid logical
 /// clock, so simulated days must lie after it (an earlier day would be a clock going back).
 pub fn tomorrow() -> Day {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    Timestamp(now).day(480).next()
+    use onestop_model::clock::Clock;
+    onestop_model::clock::SystemClock.now().day(480).next()
 }
 
 /// How to run the simulated days.

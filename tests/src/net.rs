@@ -85,6 +85,7 @@ pub fn start_edge(ca: &TestCa, leaf: &Leaf, hall: &str, cloud: SocketAddr, store
         traffic: traffic.clone(),
         backoff_min: Duration::from_millis(50),
         backoff_max: Duration::from_millis(400),
+        clock: Arc::new(onestop_sync::clock::SystemClock),
     };
     let (stop, rx) = watch::channel(false);
     let task = tokio::spawn(link.run(rx));

@@ -79,3 +79,94 @@ fn the_pure_crates_stay_pure_and_the_hall_and_the_cloud_stay_apart() {
         closure(&g, "onestop-engine").into_iter().filter(|d| d.starts_with("onestop-")).collect();
     assert_eq!(ours, ["onestop-model"]);
 }
+
+/// The Rust sources under `dir` (relative to the workspace), as (path, text).
+fn sources(dir: &str) -> Vec<(String, String)> {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let mut out = Vec::new();
+    let mut todo = vec![root.join(dir)];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n != "target") {
+                    todo.push(p);
+                }
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.push((rel, std::fs::read_to_string(&p).unwrap()));
+            }
+        }
+    }
+    assert!(!out.is_empty(), "{dir} has Rust sources");
+    out
+}
+
+/// Lines of `text` that use `what` in code (not in a comment).
+fn uses(text: &str, what: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| {
+            let code = l.split("//").next().unwrap_or("");
+            code.contains(what)
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn only_the_clock_reads_the_system_clock() {
+    let mut found = Vec::new();
+    for dir in ["sync", "edge", "cloud", "provisioning", "deploy", "tests"] {
+        for (path, text) in sources(dir) {
+            if path.ends_with("sync/model/src/clock.rs") || path.ends_with("tests/tests/architecture.rs") {
+                continue;
+            }
+            for what in ["SystemTime::now()", "UnixTime::now()"] {
+                for l in uses(&text, what) {
+                    found.push(format!("{path}: {}", l.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "read the injected Clock (SystemClock at a binary's edge) instead:\n{}",
+        found.join("\n")
+    );
+    // The engine takes no clock at all: its time comes with each command.
+    for (path, text) in sources("edge/engine") {
+        assert!(uses(&text, "Clock").is_empty(), "{path} reads a clock");
+    }
+}
+
+#[test]
+fn the_clouds_modules_keep_to_their_layers() {
+    // The core holds the rules: no HTTP, no pages.
+    for (path, text) in sources("cloud/src/core") {
+        for what in ["axum", "maud", "crate::web", "crate::office", "crate::ui", "crate::app", "crate::stats"]
+        {
+            assert!(uses(&text, what).is_empty(), "{path} uses {what}: the core has no HTTP and no pages");
+        }
+    }
+    // The statistics' projection and queries: no pages either.
+    for (path, text) in sources("cloud/src/stats") {
+        if path.ends_with("tests.rs") {
+            continue;
+        }
+        for what in ["axum", "crate::web", "crate::office", "crate::ui"] {
+            assert!(uses(&text, what).is_empty(), "{path} uses {what}");
+        }
+    }
+    // The public website and the back office never import one another.
+    for (dir, other) in [("cloud/src/web", "crate::office"), ("cloud/src/office", "crate::web")] {
+        for (path, text) in sources(dir) {
+            assert!(uses(&text, other).is_empty(), "{path} uses {other}");
+        }
+    }
+    // What pages share does not reach back into the pages.
+    for (path, text) in sources("cloud/src/ui") {
+        for what in ["crate::web", "crate::office"] {
+            assert!(uses(&text, what).is_empty(), "{path} uses {what}");
+        }
+    }
+}

@@ -177,12 +177,7 @@ impl Core {
 
     /// The time now as `SystemTime`, for the provisioning registry and the CA.
     pub fn system_time(&self) -> std::time::SystemTime {
-        let ms = self.now().0;
-        if ms >= 0 {
-            std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms as u64)
-        } else {
-            std::time::UNIX_EPOCH - std::time::Duration::from_millis(ms.unsigned_abs())
-        }
+        self.now().to_system_time()
     }
 
     /// The office database (a poisoned lock is taken over: every write is one statement or

@@ -16,7 +16,7 @@ use onestop_sync::{DocId, Durability, Store, catalog};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Onestop demo: a campus cloud and two halls with simulated devices, on this machine.
 ///
@@ -100,14 +100,15 @@ fn fresh(dir: &Path) -> Result<()> {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    let wall = SystemClock.system_time();
     let dir = std::path::absolute(&cli.data)?;
     fresh(&dir)?;
     // The campus CA and the cloud's certificate, as `onestop-provision` makes them.
     let ca_dir = dir.join("ca");
     std::fs::create_dir_all(&ca_dir)?;
-    let ca = CampusCa::create("Onestop demo campus CA", 3650)?;
+    let ca = CampusCa::create("Onestop demo campus CA", 3650, wall)?;
     ca.save(&ca_dir, PASSPHRASE)?;
-    let server = ca.server_cert(&["localhost".to_string()], 30)?;
+    let server = ca.server_cert(&["localhost".to_string()], 30, wall)?;
     std::fs::write(dir.join("cloud.pem"), &server.cert_pem)?;
     std::fs::write(dir.join("cloud.key"), &server.key_pem)?;
 
@@ -183,7 +184,7 @@ async fn run(cli: Cli) -> Result<()> {
             &token::token_hash(&t),
             &HallId::new(*hall),
             &node,
-            SystemTime::now() + Duration::from_secs(3600),
+            wall + Duration::from_secs(3600),
             false,
         )?;
         let data = dir.join(hall);

@@ -13,7 +13,6 @@ use crate::{Clock, Node};
 use onestop_engine::Effect;
 use onestop_model::{Case, CaseNo, Catalog, DayEvent, TicketNo, Timestamp, WindowNo};
 use onestop_sync::store::StoreFault;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
@@ -148,14 +147,9 @@ impl Hall {
         let (catalog_tx, catalog_rx) = watch::channel(catalog.clone());
         let (jobs, rx) = std_mpsc::channel::<Job>();
         let (calls, _) = broadcast::channel(256);
-        let mut calls_kept: Vec<CallView> = Vec::new();
-        // The calls of the day so far, so a display opened mid-day shows them.
-        for ev in day_events_recent(&node) {
-            if let Some(c) = call_view(&ev, &node, &catalog) {
-                calls_kept.insert(0, c);
-            }
-        }
-        calls_kept.truncate(CALLS_KEPT);
+        // The calls of the day so far, so a display opened mid-day (or after a restart) shows
+        // them: derived from the day's events exactly as the website derives them.
+        let mut calls_kept = recent_calls(&mut node, &catalog)?;
         let mut version = 1;
         let first = build(
             &node,
@@ -481,19 +475,10 @@ fn call_view(ev: &DayEvent, node: &Node, catalog: &Catalog) -> Option<CallView> 
     CallView::of(ev, catalog, node.hall(), node.engine().config().utc_offset_minutes)
 }
 
-/// Today's call events, oldest first (the last few are enough).
-fn day_events_recent(node: &Node) -> Vec<DayEvent> {
-    let engine = node.engine();
-    let mut calls: BTreeMap<Timestamp, DayEvent> = BTreeMap::new();
-    for t in engine.tickets() {
-        if let (
-            Some(at),
-            onestop_engine::Status::Called { window } | onestop_engine::Status::Serving { window },
-        ) = (t.called_at, t.status)
-        {
-            calls.insert(at, DayEvent::Called { at, ticket: t.no, window });
-        }
-    }
-    let n = calls.len();
-    calls.into_values().skip(n.saturating_sub(CALLS_KEPT)).collect()
+/// The latest calls and recalls of the day, newest first, from the day's events
+/// (`CallView::recent`, the website's own definition).
+fn recent_calls(node: &mut Node, catalog: &Catalog) -> Result<Vec<CallView>, NodeError> {
+    let events = node.today_events()?;
+    let offset = node.engine().config().utc_offset_minutes;
+    Ok(CallView::recent(&events, catalog, node.hall(), offset, CALLS_KEPT))
 }

@@ -164,11 +164,12 @@ struct Control {
     shared: Arc<Shared>,
     hall_name: String,
     utc_offset: i32,
+    clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl DeviceControl for Control {
     fn print_test(&self) -> Result<(), String> {
-        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+        let now = self.clock.now();
         let when = format!("{} {}", now.day(self.utc_offset), now.local_hm(self.utc_offset));
         self.shared.with_printer(|p| p.test_page(&self.hall_name, &when).map_err(|e| e.to_string()))
     }
@@ -239,7 +240,13 @@ impl DeviceControl for Control {
 }
 
 /// Starts the configured devices.
-pub fn start(config: &RunConfig, hall_name: &Text, hall: &HallId, utc_offset: i32) -> Result<Devices> {
+pub fn start(
+    config: &RunConfig,
+    hall_name: &Text,
+    hall: &HallId,
+    utc_offset: i32,
+    clock: Arc<dyn crate::clock::Clock>,
+) -> Result<Devices> {
     let refresh: RefreshSlot = Arc::default();
     let footer;
     let mut twin = None;
@@ -353,7 +360,8 @@ pub fn start(config: &RunConfig, hall_name: &Text, hall: &HallId, utc_offset: i3
         hall_id: hall.clone(),
         footer: footer.unwrap_or_else(|| DEFAULT_FOOTER.to_string()),
     });
-    let control = Arc::new(Control { shared: shared.clone(), hall_name: hall_name.zh.clone(), utc_offset });
+    let control =
+        Arc::new(Control { shared: shared.clone(), hall_name: hall_name.zh.clone(), utc_offset, clock });
     let keep = Keep { shared: shared.clone() };
     let roles = config.input.iter().map(|d| (d.name.clone(), (d.role, d.window))).collect();
     let router = InputRouter { roles, shared, refresh };

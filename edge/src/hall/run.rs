@@ -87,6 +87,7 @@ pub async fn start(config: RunConfig, clock: Arc<dyn Clock>) -> Result<Running> 
             store: store.clone(),
             changes: changes.clone(),
             status: status_tx,
+            clock: clock.clone(),
         };
         link_task = Some(tokio::spawn(supervise_link(link, stopped.clone())));
         link_status = Some(status_rx);
@@ -111,7 +112,13 @@ pub async fn start(config: RunConfig, clock: Arc<dyn Clock>) -> Result<Running> 
     });
     let catalog = node::load_catalog(&mut node.store())?;
     let hall_name = catalog.halls.get(&file.hall).map(|h| h.name.clone()).unwrap_or_default();
-    let devs = devices::start(&config, &hall_name, &file.hall, node.engine().config().utc_offset_minutes)?;
+    let devs = devices::start(
+        &config,
+        &hall_name,
+        &file.hall,
+        node.engine().config().utc_offset_minutes,
+        clock.clone(),
+    )?;
     let surroundings = Box::new(LinkWatch(link_status.clone()));
     let (hall, core_thread) = Hall::start(node, devs.outputs, surroundings, Box::new(clock))?;
     let mut web_state = Web::new(hall.clone(), devs.control.clone());
@@ -174,6 +181,7 @@ struct LinkParts {
     store: node::SharedStore,
     changes: broadcast::Sender<DocId>,
     status: watch::Sender<LinkStatus>,
+    clock: Arc<dyn Clock>,
 }
 
 /// Runs the link to the cloud and renews the node's certificate at about two thirds of its
@@ -198,7 +206,7 @@ async fn supervise_link(parts: LinkParts, mut stopped: watch::Receiver<bool>) {
                 }
             }
         };
-        let time = FloorTime::default();
+        let time = FloorTime::new(parts.clock.clone());
         let client = match tls::client_config(&files.ca, files.chain, files.key, time.clone()) {
             Ok(c) => c,
             Err(error) => {
@@ -237,6 +245,7 @@ async fn supervise_link(parts: LinkParts, mut stopped: watch::Receiver<bool>) {
             traffic: Traffic::default(),
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
+            clock: parts.clock.clone(),
         };
         let task = tokio::spawn(link.run(link_stopped));
         // Until a renewal succeeds (or the node stops).
@@ -249,7 +258,7 @@ async fn supervise_link(parts: LinkParts, mut stopped: watch::Receiver<bool>) {
         loop {
             let due = crate::enroll::renewal_due(&parts.sync.cert, jitter);
             let wait = due
-                .map(|d| d.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+                .map(|d| d.duration_since(parts.clock.now().to_system_time()).unwrap_or(Duration::ZERO))
                 .unwrap_or(Duration::from_secs(3600));
             tokio::select! {
                 _ = until_stopped(&mut stopped) => {
@@ -258,7 +267,7 @@ async fn supervise_link(parts: LinkParts, mut stopped: watch::Receiver<bool>) {
                 }
                 _ = tokio::time::sleep(wait) => {}
             }
-            match crate::enroll::renew(&parts.data).await {
+            match crate::enroll::renew(&parts.data, parts.clock.now().to_system_time()).await {
                 Ok(crate::enroll::Enrolled::Issued { .. }) => {
                     tracing::info!(message = "Certificate renewed; the link restarts with it.");
                     retry = Duration::from_secs(60);

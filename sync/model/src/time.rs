@@ -36,6 +36,11 @@ impl Timestamp {
         let local_ms = self.0 + i64::from(utc_offset_minutes) * 60_000;
         Day::from_days_since_epoch(local_ms.div_euclid(86_400_000) as i32)
     }
+    /// This instant as the standard library's `SystemTime` (for certificates and registries).
+    pub fn to_system_time(self) -> std::time::SystemTime {
+        let d = std::time::Duration::from_millis(self.0.unsigned_abs());
+        if self.0 >= 0 { std::time::UNIX_EPOCH + d } else { std::time::UNIX_EPOCH - d }
+    }
     /// Local "HH:MM" at a fixed UTC offset, for tickets and pages.
     pub fn local_hm(self, utc_offset_minutes: i32) -> String {
         let local_ms = self.0 + i64::from(utc_offset_minutes) * 60_000;

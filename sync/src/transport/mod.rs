@@ -5,6 +5,7 @@
 pub mod enroll;
 pub mod tls;
 
+use crate::clock::Clock;
 use crate::docid::DocId;
 use crate::session::{Docs, DocsError, Session, SessionEvent, Side, StoreDocs};
 use crate::store::{Store, StoreError};
@@ -57,10 +58,6 @@ fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
     store.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 async fn flush(
     session: &mut Session,
     send: &mut quinn::SendStream,
@@ -82,10 +79,12 @@ struct Stream<'a> {
 
 /// Runs `session` over one stream until the peer closes it or something fails (`on_event`
 /// failing too: the session ends before anything more is sent).
+#[allow(clippy::too_many_arguments)]
 async fn drive(
     session: &mut Session,
     store: &Mutex<Store>,
     peer: &str,
+    now: i64,
     stream: Stream<'_>,
     changes: &mut broadcast::Receiver<DocId>,
     traffic: &Traffic,
@@ -96,7 +95,7 @@ async fn drive(
     let mut buf = vec![0u8; 64 * 1024];
     {
         let mut s = lock(store);
-        session.open(&mut StoreDocs { store: &mut s, peer: peer.to_string() }, now_ms())?;
+        session.open(&mut StoreDocs { store: &mut s, peer: peer.to_string() }, now)?;
     }
     flush(session, send, traffic).await?;
     // A safety net for changes nobody announced: every few seconds, offer what changed.
@@ -255,6 +254,8 @@ pub struct EdgeLink {
     /// Backoff bounds.
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    /// The node's wall clock (the link's status times, the hello's clock comparison).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl EdgeLink {
@@ -285,7 +286,7 @@ impl EdgeLink {
             let waiting = changes_waiting(&mut lock(&self.store), "cloud", &self.hall);
             self.status.send_modify(|s| {
                 if s.online || s.offline_since.is_none() {
-                    s.offline_since = Some(now_ms());
+                    s.offline_since = Some(self.clock.now().0);
                 }
                 s.online = false;
                 s.last_error = Some(reason);
@@ -315,17 +316,19 @@ impl EdgeLink {
         // What waits, per document: an acknowledgement recounts its own document only (a
         // large exchange acknowledges document after document).
         let mut waiting = waiting_by_doc(&mut lock(&self.store), "cloud", &self.hall);
+        let clock = self.clock.clone();
         let result = drive(
             &mut session,
             &self.store,
             "cloud",
+            clock.now().0,
             Stream { send: &mut send, recv: &mut recv },
             &mut changes,
             &self.traffic,
             |e, store| {
                 match e {
                     SessionEvent::Greeted { peer_time_ms, .. } => {
-                        let local = now_ms();
+                        let local = clock.now().0;
                         time.raise((peer_time_ms.max(0) / 1000) as u64);
                         lock(store).observe_time(Timestamp(peer_time_ms), Timestamp(local));
                         status.send_modify(|s| {
@@ -334,12 +337,12 @@ impl EdgeLink {
                             s.clock_offset_ms = Some(peer_time_ms - local);
                         });
                     }
-                    SessionEvent::Applied { .. } => status.send_modify(|s| s.last_sync = Some(now_ms())),
+                    SessionEvent::Applied { .. } => status.send_modify(|s| s.last_sync = Some(clock.now().0)),
                     SessionEvent::Acknowledged { doc } => {
                         waiting.insert(doc.clone(), waiting_in(&mut lock(store), "cloud", &doc));
                         let total = waiting.values().sum();
                         status.send_modify(|s| {
-                            s.last_sync = Some(now_ms());
+                            s.last_sync = Some(clock.now().0);
                             s.changes_waiting = total;
                         });
                     }
@@ -380,6 +383,8 @@ pub struct CloudSync {
     /// Sync sessions running now, per hall.
     sessions: Arc<Mutex<HashMap<HallId, usize>>>,
     enroller: Option<Arc<dyn enroll::Enroller>>,
+    /// The cloud's wall clock (what a node is offered, the hello's time).
+    clock: Arc<dyn Clock>,
 }
 
 /// Counts a hall's running session until dropped.
@@ -408,6 +413,12 @@ impl Drop for SessionGuard {
 }
 
 impl CloudSync {
+    /// The clock this listener reads (the system's unless told).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> CloudSync {
+        self.clock = clock;
+        self
+    }
+
     pub fn new(
         store: Arc<Mutex<Store>>,
         changes: broadcast::Sender<DocId>,
@@ -420,6 +431,7 @@ impl CloudSync {
             connections: Mutex::new(HashMap::new()),
             sessions: Arc::default(),
             enroller: None,
+            clock: Arc::new(crate::clock::SystemClock),
         }
     }
 
@@ -443,7 +455,7 @@ impl CloudSync {
         chain: Vec<rustls::pki_types::CertificateDer<'static>>,
         key: rustls::pki_types::PrivateKeyDer<'static>,
     ) -> Result<quinn::ServerConfig, tls::TlsError> {
-        tls::server_config(ca, chain, key, self.revocations.clone())
+        tls::server_config(ca, chain, key, self.revocations.clone(), tls::FloorTime::new(self.clock.clone()))
     }
 
     /// Refuses the node from now on and closes its open connections.
@@ -536,15 +548,18 @@ impl CloudSync {
             }
         };
         let side = Side::Cloud { node: id.node.clone(), hall: id.hall.clone() };
-        // Offer a node what is current: not years of its hall's history.
-        let yesterday = Day::from_days_since_epoch(Timestamp(now_ms()).day(480).days_since_epoch() - 1);
+        // Offer a node what is current: not years of its hall's history. From the day before
+        // the earliest business day any time zone can be on now (UTC-12), so a campus
+        // anywhere gets its yesterday and today.
+        let now = self.clock.now();
+        let yesterday = Day::from_days_since_epoch(now.day(-720).days_since_epoch() - 1);
         let mut session = Session::new(side, actor, bound).offer_from(yesterday);
         let mut changes = self.changes.subscribe();
         let changes_tx = self.changes.clone();
         let node = id.node.clone();
         let traffic = Traffic::default();
         let stream = Stream { send: &mut send, recv: &mut recv };
-        let result = drive(&mut session, &self.store, &id.node, stream, &mut changes, &traffic, |e, store| {
+        let result = drive(&mut session, &self.store, &id.node, now.0, stream, &mut changes, &traffic, |e, store| {
             match e {
                 // A node's first hello binds its actor; an actor of another node ends the
                 // session before anything is answered.

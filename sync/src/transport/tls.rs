@@ -34,21 +34,41 @@ impl Revocations {
 
 /// Wall time that never goes before the last known good time: a Pi whose clock is behind
 /// still accepts a certificate that was valid when it last knew the time.
-#[derive(Debug, Clone, Default)]
-pub struct FloorTime(Arc<AtomicU64>);
+#[derive(Clone)]
+pub struct FloorTime {
+    floor: Arc<AtomicU64>,
+    clock: Arc<dyn crate::clock::Clock>,
+}
+
+impl std::fmt::Debug for FloorTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FloorTime").field("floor", &self.floor.load(Ordering::SeqCst)).finish()
+    }
+}
+
+impl Default for FloorTime {
+    /// On the system's clock.
+    fn default() -> FloorTime {
+        FloorTime::new(Arc::new(crate::clock::SystemClock))
+    }
+}
 
 impl FloorTime {
+    /// Wall time from `clock`, held up by the floor.
+    pub fn new(clock: Arc<dyn crate::clock::Clock>) -> FloorTime {
+        FloorTime { floor: Arc::default(), clock }
+    }
     /// Raises the floor to `secs` since 1970 (never lowers it).
     pub fn raise(&self, secs: u64) {
-        self.0.fetch_max(secs, Ordering::SeqCst);
+        self.floor.fetch_max(secs, Ordering::SeqCst);
     }
 }
 
 impl rustls::time_provider::TimeProvider for FloorTime {
     fn current_time(&self) -> Option<UnixTime> {
-        let wall = UnixTime::now().as_secs();
+        let wall = (self.clock.now().0.max(0) / 1000) as u64;
         Some(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
-            wall.max(self.0.load(Ordering::SeqCst)),
+            wall.max(self.floor.load(Ordering::SeqCst)),
         )))
     }
 }
@@ -172,6 +192,7 @@ pub fn server_config(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     revoked: Revocations,
+    time: FloorTime,
 ) -> Result<quinn::ServerConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let inner = rustls::server::WebPkiClientVerifier::builder_with_provider(roots(ca)?, provider.clone())
@@ -179,7 +200,7 @@ pub fn server_config(
         .build()
         .map_err(|e| TlsError::Ca(e.to_string()))?;
     let verifier = Arc::new(NodeVerifier { inner, revoked });
-    let mut tls = rustls::ServerConfig::builder_with_details(provider, Arc::new(FloorTime::default()))
+    let mut tls = rustls::ServerConfig::builder_with_details(provider, Arc::new(time))
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| TlsError::Cert(e.to_string()))?
         .with_client_cert_verifier(verifier)
@@ -244,8 +265,9 @@ mod tests {
 
     #[test]
     fn the_floor_holds_time_up_but_never_back() {
-        let t = FloorTime::default();
-        let wall = UnixTime::now().as_secs();
+        let clock = crate::clock::ManualClock::new(onestop_model::Timestamp(1_800_000_000_000));
+        let t = FloorTime::new(Arc::new(clock.clone()));
+        let wall = 1_800_000_000;
         assert!(t.current_time().unwrap().as_secs() >= wall);
         // A clock that is behind: the floor (the last known good time) wins.
         t.raise(wall + 86_400 * 30);
