@@ -35,13 +35,12 @@ pub async fn blocking<R: Send + 'static, E: From<crate::core::Error> + Send + 's
 }
 pub use state::AppState;
 
-use axum::extract::{FromRequestParts, Path};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
-use maud::{DOCTYPE, Markup, html};
-use onestop_model::Text;
-use std::convert::Infallible;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+/// The reader's language, cookies and the language switch, as the hall's pages have them
+/// (`onestop-webkit`).
+pub use onestop_webkit::{Lang, cookie, set_lang};
 
 pub async fn security_headers(mut r: Response) -> Response {
     let h = r.headers_mut();
@@ -57,62 +56,6 @@ pub async fn security_headers(mut r: Response) -> Response {
     r
 }
 
-/// The reader's language: Chinese unless the `lang` cookie says English.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    Zh,
-    En,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Lang {
-    type Rejection = Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Lang, Infallible> {
-        Ok(if cookie(&parts.headers, "lang").as_deref() == Some("en") { Lang::En } else { Lang::Zh })
-    }
-}
-
-impl Lang {
-    /// Both languages, the reader's first (the other smaller); one when the other is empty.
-    pub fn t(self, zh: &str, en: &str) -> Markup {
-        match (self, zh.is_empty(), en.is_empty()) {
-            (_, false, true) => html! { span lang="zh-CN" { (zh) } },
-            (_, true, false) => html! { span lang="en" { (en) } },
-            (Lang::Zh, _, _) => html! { span lang="zh-CN" { (zh) } " " small.other lang="en" { (en) } },
-            (Lang::En, _, _) => html! { span lang="en" { (en) } " " small.other lang="zh-CN" { (zh) } },
-        }
-    }
-    /// Catalogue text in both languages.
-    pub fn text(self, t: &Text) -> Markup {
-        self.t(&t.zh, &t.en)
-    }
-    /// One language only, for attributes and titles.
-    pub fn one<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
-        match self {
-            Lang::Zh => zh,
-            Lang::En => en,
-        }
-    }
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Zh => "zh-CN",
-            Lang::En => "en",
-        }
-    }
-}
-
-/// A cookie's value.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|kv| {
-            let (k, v) = kv.trim().split_once('=')?;
-            (k == name).then(|| v.to_string())
-        })
-}
-
 /// What a page's script follows: `kind` ("hall" or "ticket") and the JSON it polls.
 #[derive(Debug, Clone, Copy)]
 pub struct Live<'a> {
@@ -120,69 +63,34 @@ pub struct Live<'a> {
     pub url: &'a str,
 }
 
-/// The frame of every page: the site's header with its navigation, `main`, the footer with
-/// the language switch. A live page names what its script follows.
+/// The frame of every page: the shared head with the site's script, the site's header with its
+/// navigation, `main`, the footer with the language switch. A live page names what its script
+/// follows.
 pub fn page(lang: Lang, title: &str, live: Option<Live<'_>>, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang=(lang.code()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · " (lang.one("校园一站式服务", "Campus one-stop services")) }
-                link rel="stylesheet" href="/style.css";
-                script src="/site.js" defer {}
-            }
-            body {
-                a.skip href="#main" { (lang.one("跳到正文", "Skip to content")) }
-                header.site {
-                    a.brand href="/" { (lang.t("校园一站式服务", "Campus one-stop services")) }
-                    nav aria-label=(lang.one("主导航", "Main")) {
-                        ul {
-                            li { a href="/" { (lang.t("首页", "Home")) } }
-                            li { a href="/services" { (lang.t("办事指南", "Services")) } }
-                            li { a href="/notices" { (lang.t("通知公告", "Notices")) } }
-                            li { a href="/stats" { (lang.t("统计", "Statistics")) } }
-                            li { a href="/book" { (lang.t("预约", "Book")) } }
-                            li { a href="/progress" { (lang.t("办件查询", "Case progress")) } }
-                            li { a href="/qa" { (lang.t("咨询", "Q&A")) } }
-                        }
-                    }
-                }
-                main #main data-lang=(if lang == Lang::En { "en" } else { "zh" })
-                    data-live=[live.map(|l| l.kind)] data-poll=[live.map(|l| l.url)] {
-                    (body)
-                }
-                footer.site {
-                    nav aria-label=(lang.one("语言", "Language")) {
-                        a href="/lang/zh" lang="zh-CN" aria-current=[(lang == Lang::Zh).then_some("true")] { "中文" }
-                        " · "
-                        a href="/lang/en" lang="en" aria-current=[(lang == Lang::En).then_some("true")] { "English" }
-                    }
+    let title = format!("{title} · {}", lang.one("校园一站式服务", "Campus one-stop services"));
+    let body = html! {
+        a.skip href="#main" { (lang.one("跳到正文", "Skip to content")) }
+        header.site {
+            a.brand href="/" { (lang.t("校园一站式服务", "Campus one-stop services")) }
+            nav aria-label=(lang.one("主导航", "Main")) {
+                ul {
+                    li { a href="/" { (lang.t("首页", "Home")) } }
+                    li { a href="/services" { (lang.t("办事指南", "Services")) } }
+                    li { a href="/notices" { (lang.t("通知公告", "Notices")) } }
+                    li { a href="/stats" { (lang.t("统计", "Statistics")) } }
+                    li { a href="/book" { (lang.t("预约", "Book")) } }
+                    li { a href="/progress" { (lang.t("办件查询", "Case progress")) } }
+                    li { a href="/qa" { (lang.t("咨询", "Q&A")) } }
                 }
             }
         }
-    }
-}
-
-/// The path to go back to after switching language: the page the reader was on (this site's
-/// path only, never another site).
-fn back_path(headers: &HeaderMap) -> String {
-    headers
-        .get(header::REFERER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|r| r.find("://").and_then(|i| r[i + 3..].find('/').map(|j| r[i + 3 + j..].to_string())))
-        .filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.contains('\\'))
-        .unwrap_or_else(|| "/".into())
-}
-
-pub async fn set_lang(Path(lang): Path<String>, headers: HeaderMap) -> Response {
-    let lang = if lang == "en" { "en" } else { "zh" };
-    (
-        [(header::SET_COOKIE, format!("lang={lang}; Path=/; Max-Age=31536000; SameSite=Lax"))],
-        Redirect::to(&back_path(&headers)),
-    )
-        .into_response()
+        main #main data-lang=(if lang == Lang::En { "en" } else { "zh" })
+            data-live=[live.map(|l| l.kind)] data-poll=[live.map(|l| l.url)] {
+            (body)
+        }
+        footer.site { (onestop_webkit::lang_switch(lang)) }
+    };
+    onestop_webkit::frame(lang, &title, html! { script src="/site.js" defer {} }, None, body)
 }
 
 pub async fn style() -> Response {

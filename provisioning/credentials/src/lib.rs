@@ -8,7 +8,8 @@
 //! - [`csr`]: the public key of a certificate signing request, once its self-signature
 //!   verifies;
 //! - [`secrets`]: window PINs and back-office passwords (argon2id), visitor pseudonyms
-//!   (HMAC-SHA256 of the card number), short codes read aloud;
+//!   (HMAC-SHA256 of the card number), short codes read aloud, random tokens and comparing
+//!   them in constant time;
 //! - [`crockford`]: the base32 alphabet device ids and join tokens are written in.
 //!
 //! The hall's enrolment, the QUIC link (`onestop-sync`) and the provisioning tool share it;

@@ -1,5 +1,6 @@
 //! Window PINs and back-office passwords (argon2id), pseudonymous visitor ids (a keyed hash of
-//! the card number) and short codes people read aloud.
+//! the card number), short codes people read aloud, random tokens and comparing secrets in
+//! constant time.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
@@ -113,6 +114,26 @@ pub fn random_code(len: usize) -> String {
     out
 }
 
+/// `bytes` random bytes as lowercase hex (twice as many digits): session, CSRF and one-time
+/// tokens.
+pub fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    getrandom::fill(&mut b).expect("the OS random source");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Compares two secrets (tokens, codes) in a time that does not depend on where they differ:
+/// every byte is looked at; only a difference in length answers early (lengths are not secret).
+pub fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    // `black_box` keeps the optimiser from turning the fold into an early exit.
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| std::hint::black_box(acc | (x ^ y)));
+    diff == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +169,29 @@ mod tests {
         assert_eq!(c.len(), 6);
         assert!(c.chars().all(|c| c.is_ascii_uppercase() || ('2'..='9').contains(&c)));
         assert!(!c.contains(['0', 'O', '1', 'I', 'L']));
+    }
+
+    #[test]
+    fn random_hex_is_hex_of_the_asked_length() {
+        let t = random_hex(16);
+        assert_eq!(t.len(), 32);
+        assert!(t.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_eq!(random_hex(32).len(), 64);
+        assert_ne!(random_hex(16), t);
+    }
+
+    #[test]
+    fn secrets_compare_exactly() {
+        let t = random_hex(16);
+        assert!(same_secret(&t, &t.clone()));
+        assert!(same_secret("", ""));
+        assert!(!same_secret(&t, &random_hex(16)));
+        assert!(!same_secret(&t, &t[..31]), "a prefix is not the secret");
+        assert!(!same_secret(&t[..31], &t));
+        assert!(!same_secret("", "a"));
+        // A difference at either end, or only in case, is a difference.
+        assert!(!same_secret("abcdef", "bbcdef"));
+        assert!(!same_secret("abcdef", "abcdeg"));
+        assert!(!same_secret("abcdef", "ABCDEF"));
     }
 }

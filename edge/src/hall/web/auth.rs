@@ -10,6 +10,7 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
+use onestop_webkit::{clear_cookie, random_hex, same_secret, set_cookie};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -48,14 +49,7 @@ pub struct Sessions(Arc<Mutex<Inner>>);
 
 /// A fresh random token (128 bits, hex).
 pub fn token() -> String {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).expect("the OS gives randomness");
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Compares two tokens without leaking where they differ.
-pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    random_hex(16)
 }
 
 impl Sessions {
@@ -80,14 +74,14 @@ impl Sessions {
             inner.sessions.retain(|_, o| o.window != Some(w));
         }
         inner.sessions.insert(s.token.clone(), s.clone());
-        let cookie = format!("{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", s.token);
+        let cookie = set_cookie(SESSION_COOKIE, &s.token, None);
         (s, cookie)
     }
 
     /// Ends a session; returns the cookie that clears it.
     pub fn close(&self, token: &str) -> String {
         self.inner().sessions.remove(token);
-        format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+        clear_cookie(SESSION_COOKIE)
     }
 
     /// Ends every session at a window (its staff checked out elsewhere).
@@ -169,7 +163,7 @@ impl FromRequestParts<Web> for Staff {
 impl Staff {
     /// Refuses a form whose CSRF token is not this session's.
     pub fn check_csrf(&self, lang: Lang, given: &str) -> Result<(), Response> {
-        if same(&self.0.csrf, given) {
+        if same_secret(&self.0.csrf, given) {
             Ok(())
         } else {
             Err(problem(
@@ -187,12 +181,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_compare_exactly() {
+    fn tokens_are_128_bits_and_fresh() {
         let t = token();
         assert_eq!(t.len(), 32);
-        assert!(same(&t, &t.clone()));
-        assert!(!same(&t, &token()));
-        assert!(!same(&t, &t[..31]));
+        assert_ne!(t, token());
     }
 
     #[test]

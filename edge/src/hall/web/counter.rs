@@ -13,6 +13,7 @@ use axum::{Form, Router};
 use maud::{Markup, html};
 use onestop_engine::Command;
 use onestop_model::{CaseKind, Level, Placement, Rating, ServiceId, StaffId, TicketNo, TransferTarget};
+use onestop_webkit::csrf_field;
 use serde::Deserialize;
 
 pub fn routes() -> Router<Web> {
@@ -220,7 +221,7 @@ async fn window_page(State(web): State<Web>, lang: Lang, staff: Staff, Path(w): 
     let form = |action: &str, label: Markup, extra: Markup| {
         html! {
             form.action method="post" action={ "/counter/window/" (w) "/" (action) } {
-                input type="hidden" name="csrf" value=(csrf);
+                (csrf_field(csrf))
                 (extra)
                 button id={ "do-" (action) } type="submit" { (label) }
             }
@@ -231,7 +232,7 @@ async fn window_page(State(web): State<Web>, lang: Lang, staff: Staff, Path(w): 
         header.bar {
             h1 { (lang.t(&format!("{} 号窗口", w), &format!("Window {w}"))) " · " (lang.one(&win.name.zh, &win.name.en)) }
             span { (staff.0.name) }
-            form method="post" action="/counter/logout" { input type="hidden" name="csrf" value=(csrf); button #logout type="submit" { (lang.t("签退", "Log out")) } }
+            form method="post" action="/counter/logout" { (csrf_field(csrf)) button #logout type="submit" { (lang.t("签退", "Log out")) } }
         }
         @if let Some(m) = flash { p #message.message role="status" { (m) } }
         section.current {
@@ -280,7 +281,7 @@ async fn window_page(State(web): State<Web>, lang: Lang, staff: Staff, Path(w): 
                 @for t in &win.queue {
                     li { (t) " "
                         form.inline method="post" action={ "/counter/window/" (w) "/call" } {
-                            input type="hidden" name="csrf" value=(csrf);
+                            (csrf_field(csrf))
                             input type="hidden" name="ticket" value=(t);
                             button type="submit" { (lang.one("叫此号", "call")) }
                         }

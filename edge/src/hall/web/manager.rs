@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::html;
+use onestop_webkit::csrf_field;
 use serde::Deserialize;
 
 pub fn routes() -> Router<Web> {
@@ -58,9 +59,9 @@ async fn manager(State(web): State<Web>, lang: Lang, staff: Staff) -> Response {
                 tr { th { (lang.t("校园云", "Campus cloud")) } td { @match v.online { Some(true) => { (lang.t("在线", "online")) }, Some(false) => { (lang.t("离线（大厅照常运行）", "offline (the hall works as usual)")) }, None => { (lang.t("未配置", "not configured")) } } } }
                 tr { th { (lang.t("时钟", "Clock")) } td { @if let Some(a) = &v.clock_alarm { span.warning { (a) } } @else { (lang.t("正常", "plausible")) } } }
             }
-            form method="post" action="/manager/printer-test" { input type="hidden" name="csrf" value=(csrf); button #printer-test type="submit" { (lang.t("打印测试页", "Print a test page")) } }
+            form method="post" action="/manager/printer-test" { (csrf_field(csrf)) button #printer-test type="submit" { (lang.t("打印测试页", "Print a test page")) } }
             form method="post" action="/manager/reprint" {
-                input type="hidden" name="csrf" value=(csrf);
+                (csrf_field(csrf))
                 label { (lang.t("补打号票", "Reprint a ticket")) " " input name="ticket" required maxlength="8" placeholder="A023"; }
                 button #reprint type="submit" { (lang.t("补打", "Reprint")) }
             }

@@ -17,17 +17,17 @@ use crate::hall::Hall;
 use crate::hall::core::HallError;
 use crate::node::ErrorKind;
 use axum::Router;
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use maud::{DOCTYPE, Markup, PreEscaped, html};
-use std::convert::Infallible;
+use maud::{Markup, PreEscaped, html};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
 pub use auth::Sessions;
+/// The reader's language and cookies, as the cloud's pages have them (`onestop-webkit`).
+pub use onestop_webkit::{Lang, cookie};
 
 /// What the pages can ask of the devices.
 pub trait DeviceControl: Send + Sync {
@@ -118,7 +118,7 @@ impl Web {
 pub fn app(web: Web) -> Router {
     Router::new()
         .route("/", get(index))
-        .route("/lang/{lang}", get(set_lang))
+        .route("/lang/{lang}", get(onestop_webkit::set_lang))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/api/view", get(api_view))
@@ -134,91 +134,14 @@ pub fn app(web: Web) -> Router {
         .with_state(web)
 }
 
-/// The visitor's or staff member's language: Chinese unless the `lang` cookie says English.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    Zh,
-    En,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Lang {
-    type Rejection = Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Lang, Infallible> {
-        Ok(if cookie(&parts.headers, "lang").as_deref() == Some("en") { Lang::En } else { Lang::Zh })
-    }
-}
-
-impl Lang {
-    /// Both languages, the reader's first.
-    pub fn t(self, zh: &str, en: &str) -> Markup {
-        match self {
-            Lang::Zh => html! { span lang="zh-CN" { (zh) } " " small.en lang="en" { (en) } },
-            Lang::En => html! { span lang="en" { (en) } " " small.zh lang="zh-CN" { (zh) } },
-        }
-    }
-    /// One language only, for attributes and short labels.
-    pub fn one<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
-        match self {
-            Lang::Zh => zh,
-            Lang::En => en,
-        }
-    }
-    fn code(self) -> &'static str {
-        match self {
-            Lang::Zh => "zh-CN",
-            Lang::En => "en",
-        }
-    }
-}
-
-/// A cookie's value.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|kv| {
-            let (k, v) = kv.trim().split_once('=')?;
-            (k == name).then(|| v.to_string())
-        })
-}
-
-/// The frame of every page.
+/// The frame of every page: the shared head, the page's own `body` class, the language switch
+/// at the foot.
 pub fn page(lang: Lang, title: &str, class: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang=(lang.code()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) }
-                link rel="stylesheet" href="/style.css";
-            }
-            body class=(class) {
-                (body)
-                footer.langs {
-                    a href="/lang/zh" lang="zh-CN" { "中文" } " · " a href="/lang/en" lang="en" { "English" }
-                }
-            }
-        }
-    }
-}
-
-async fn set_lang(axum::extract::Path(lang): axum::extract::Path<String>, headers: HeaderMap) -> Response {
-    let lang = if lang == "en" { "en" } else { "zh" };
-    let back = headers
-        .get(header::REFERER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|r| r.find("://").and_then(|i| r[i + 3..].find('/').map(|j| r[i + 3 + j..].to_string())))
-        // Only a path on this node: never "//elsewhere", which a browser reads as another site.
-        .filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.contains('\\'))
-        .unwrap_or_else(|| "/".into());
-    (
-        [(header::SET_COOKIE, format!("lang={lang}; Path=/; Max-Age=31536000; SameSite=Lax"))],
-        Redirect::to(&back),
-    )
-        .into_response()
+    let body = html! {
+        (body)
+        footer.langs { (onestop_webkit::lang_switch(lang)) }
+    };
+    onestop_webkit::frame(lang, title, html! {}, Some(class), body)
 }
 
 async fn index(State(web): State<Web>, lang: Lang) -> Markup {
