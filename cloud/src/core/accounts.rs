@@ -121,6 +121,16 @@ pub struct Account {
     pub disabled: bool,
 }
 
+impl Account {
+    /// May this account act for `hall`? (Admins and reviewers: every hall; hall-bound roles:
+    /// their own halls, or every hall when none is named.)
+    pub fn may_hall(&self, hall: &HallId) -> bool {
+        matches!(self.role, Role::Admin | Role::Reviewer)
+            || self.halls.is_empty()
+            || self.halls.contains(hall)
+    }
+}
+
 /// Why an account cannot be made or a login fails.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -342,17 +352,14 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| onestop_sync::secrets::hash_password(&random_token()).unwrap_or_default())
 }
 
-/// 32 random bytes as 64 hex digits.
+/// 32 random bytes as 64 hex digits: sessions and their CSRF tokens.
 pub fn random_token() -> String {
-    let mut b = [0u8; 32];
-    getrandom::fill(&mut b).expect("the OS random source");
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    onestop_sync::secrets::random_hex(32)
 }
 
-/// Compares two secrets in time independent of where they differ.
-pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+/// Compares two secrets in time independent of where they differ (with the other secrets, in
+/// `onestop-credentials`; the pages take it from `onestop-webkit`).
+pub use onestop_sync::secrets::same_secret;
 
 #[derive(Debug, Clone)]
 struct Session {

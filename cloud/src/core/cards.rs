@@ -128,6 +128,23 @@ pub fn count(core: &super::Core) -> Result<usize, super::Error> {
     })
 }
 
+/// Reads a card system export and publishes its cards as the whole directory (one write,
+/// which tells the halls at once). Rows that cannot be used are reported, not published; an
+/// export with no usable row changes nothing.
+pub fn import(core: &super::Core, bytes: &[u8]) -> Result<Import, super::Error> {
+    use super::Error;
+    let import = parse(bytes).map_err(Error::Invalid)?;
+    if import.entries.is_empty() {
+        return Err(Error::Invalid(
+            "没有可用的行，名录未更改 / no usable row: the directory is unchanged".into(),
+        ));
+    }
+    core.write_doc(&[DocId::Cards], |b| {
+        b.edit(&DocId::Cards, |tx| Ok(cards::replace_all(tx, &import.entries)?))
+    })?;
+    Ok(import)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

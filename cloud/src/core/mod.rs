@@ -12,8 +12,10 @@ pub mod accounts;
 pub mod booking;
 pub mod cards;
 pub mod cases;
+pub mod catalog;
 pub mod followups;
 pub mod limit;
+pub mod nodes;
 pub mod qa;
 
 use anyhow::Context;

@@ -15,7 +15,6 @@ use crate::ui::office::{flash, office_page};
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::response::Response;
 use maud::{Markup, html};
-use onestop_sync::{DocId, cards};
 
 fn form(o: &Officer) -> Markup {
     let lang = o.lang;
@@ -100,21 +99,19 @@ pub async fn import(State(state): State<AppState>, req: Request) -> Response {
     let Some(file) = file.filter(|f| !f.is_empty()) else {
         return refused(o.lang, "没有选择文件 / no file was chosen", "/office/cards");
     };
-    let import = match parse(&file) {
-        Ok(i) => i,
-        Err(e) => return refused(o.lang, &e, "/office/cards"),
-    };
     let lang = o.lang;
-    let published = if import.entries.is_empty() {
-        Err("没有可用的行，名录未更改 / no usable row: the directory is unchanged".to_string())
-    } else {
-        state
-            .core
-            .write_doc(&[DocId::Cards], |b| {
-                b.edit(&DocId::Cards, |tx| Ok(cards::replace_all(tx, &import.entries)?))
-            })
-            .map_err(|e| e.to_string())
-    };
+    let core = state.core.clone();
+    let bytes = file.to_vec();
+    let (import, published) =
+        match crate::ui::blocking(move || crate::core::cards::import(&core, &bytes)).await {
+            Ok(import) => (import, Ok(())),
+            // What was wrong with the file (the report of its rows, when it had any).
+            Err(crate::core::Error::Invalid(why)) => match parse(&file) {
+                Ok(report) => (report, Err(why)),
+                Err(_) => return refused(o.lang, &why, "/office/cards"),
+            },
+            Err(e) => return crate::ui::error::respond(o.lang, &e),
+        };
     if published.is_ok() {
         tracing::info!(message = "Card directory imported.", by = %o.account.login, cards = import.entries.len(), rejected = import.rejected.len());
     }

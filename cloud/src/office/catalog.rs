@@ -4,18 +4,16 @@
 //! seconds of receiving it; a catalogue that does not validate is never published.
 
 use crate::core::accounts::Area;
+use crate::core::catalog::{self, DepartmentInput, HallEdit, NoticeInput, ServiceInput};
 use crate::ui::AppState;
 use crate::ui::auth::{OfficeForm, Officer};
-use crate::ui::forms::{
-    after_publish, area, check_hall_id, check_id, field, list, number, refused, required, saved_notice,
-};
+use crate::ui::forms::{after_publish, area, field, list, number, required, saved_notice};
 use crate::ui::office::office_page;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use maud::{Markup, html};
 use onestop_model::{
-    CaseKind, Department, DepartmentId, Hall, HallId, Notice, NoticeId, Placement, QueueRules, Service,
-    ServiceId, Text, Window, WindowService,
+    CaseKind, DepartmentId, HallId, Placement, Service, ServiceId, Text, Window, WindowService,
 };
 use serde::Deserialize;
 
@@ -113,17 +111,9 @@ pub async fn save_department(State(state): State<AppState>, f: OfficeForm<Depart
     if let Err(r) = o.require(Area::Catalog) {
         return r;
     }
-    let id = form.id.trim().to_string();
-    let result = check_id("部门", "department", &id).map_err(crate::core::Error::Invalid).and_then(|()| {
-        let zh = required("中文名称", "Chinese name", &form.zh)?;
-        state.core.publish(|cat| {
-            cat.departments.insert(
-                DepartmentId::new(&id),
-                Department { id: DepartmentId::new(&id), name: Text::new(zh, form.en.trim()) },
-            );
-            Ok(())
-        })
-    });
+    let input = DepartmentInput { id: form.id.trim().to_string(), name: Text::new(form.zh, form.en) };
+    let core = state.core.clone();
+    let result = crate::ui::blocking(move || catalog::save_department(&core, &input)).await;
     after_publish(&o, result, "/office/catalog")
 }
 
@@ -223,44 +213,18 @@ pub async fn save_service(State(state): State<AppState>, f: OfficeForm<ServiceFo
     if let Err(r) = o.require(Area::Catalog) {
         return r;
     }
-    let id = form.id.trim().to_string();
-    let _back = if form.new == "1" {
-        "/office/catalog/service/new".to_string()
-    } else {
-        format!("/office/catalog/service/{id}")
+    let input = ServiceInput {
+        new: form.new == "1",
+        id: form.id.trim().to_string(),
+        department: form.department,
+        name: Text::new(form.name_zh, form.name_en),
+        prefix: form.prefix,
+        kind: form.kind,
+        guide: Text::new(form.guide_zh, form.guide_en),
+        expected_minutes: form.expected_minutes,
     };
-    let result = (|| -> Result<_, crate::core::Error> {
-        check_id("事项", "service", &id)?;
-        let name = required("中文名称", "Chinese name", &form.name_zh)?;
-        let prefix = form.prefix.trim().to_uppercase();
-        let mut chars = prefix.chars();
-        let (Some(p), None) = (chars.next(), chars.next()) else {
-            return Err("号段须为一个字母 A–Z / the prefix is one letter A–Z".into());
-        };
-        let kind = CaseKind::parse(&form.kind).ok_or("类型不明 / unknown kind")?;
-        if !(1..=480).contains(&form.expected_minutes) {
-            return Err("预计办理分钟数须在 1 到 480 之间 / expected minutes are 1 to 480".into());
-        }
-        state.core.publish(|cat| {
-            let sid = ServiceId::new(&id);
-            if form.new == "1" && cat.services.contains_key(&sid) {
-                return Err(format!("事项 {id} 已存在 / service {id} already exists"));
-            }
-            cat.services.insert(
-                sid.clone(),
-                Service {
-                    id: sid,
-                    department: DepartmentId::new(form.department.trim()),
-                    name: Text::new(name, form.name_en.trim()),
-                    prefix: p,
-                    kind,
-                    guide: Text::new(form.guide_zh.trim(), form.guide_en.trim()),
-                    expected_minutes: form.expected_minutes,
-                },
-            );
-            Ok(())
-        })
-    })();
+    let core = state.core.clone();
+    let result = crate::ui::blocking(move || catalog::save_service(&core, &input)).await;
     after_publish(&o, result, "/office/catalog")
 }
 
@@ -273,19 +237,8 @@ pub async fn delete_service(
     if let Err(r) = o.require(Area::Catalog) {
         return r;
     }
-    let result = state.core.publish(|cat| {
-        let sid = ServiceId::new(&id);
-        if cat.services.remove(&sid).is_none() {
-            return Err(format!("没有事项 {id} / there is no service {id}"));
-        }
-        if let Some(h) = cat.halls.values().find(|h| h.windows.iter().any(|w| w.services.iter().any(|s| s.service == sid))) {
-            return Err(format!(
-                "大厅 {} 仍有窗口办理此事项，请先修改窗口 / windows of hall {} still serve it: change them first",
-                h.id, h.id
-            ));
-        }
-        Ok(())
-    });
+    let core = state.core.clone();
+    let result = crate::ui::blocking(move || catalog::delete_service(&core, &id)).await;
     after_publish(&o, result, "/office/catalog")
 }
 
@@ -331,7 +284,7 @@ pub async fn halls(
                         tr {
                             td { (lang.text(&n.title)) }
                             td { @if n.halls.is_empty() { (lang.t("全部", "All")) } @else { (n.halls.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")) } }
-                            td { @if may_notice(&o, n) {
+                            td { @if catalog::may_notice(&o.account, &n.halls) {
                                 form.inline method="post" action={ "/office/notices/" (n.id) "/delete" }
                                     data-confirm=(lang.one("撤下此通知？", "Withdraw this notice?")) {
                                     (o.csrf_field())
@@ -356,13 +309,6 @@ pub async fn halls(
     ))
 }
 
-fn may_notice(o: &Officer, n: &Notice) -> bool {
-    if o.account.role == crate::core::accounts::Role::Admin {
-        return true;
-    }
-    !n.halls.is_empty() && n.halls.iter().all(|h| o.may_hall(h))
-}
-
 #[derive(Deserialize)]
 pub struct NewHall {
     id: String,
@@ -377,32 +323,11 @@ pub async fn new_hall(State(state): State<AppState>, f: OfficeForm<NewHall>) -> 
         return r;
     }
     let id = form.id.trim().to_string();
-    // The rule every part checks (document ids, certificates): a hall the halls' sync would
-    // refuse is refused here, with the rule.
-    let result = check_hall_id(&id).map_err(crate::core::Error::Invalid).and_then(|()| {
-        let zh = required("中文名称", "Chinese name", &form.zh)?;
-        state.core.publish(|cat| {
-            let hid = HallId::new(&id);
-            if cat.halls.contains_key(&hid) {
-                return Err(format!("大厅 {id} 已存在 / hall {id} already exists"));
-            }
-            cat.halls.insert(
-                hid.clone(),
-                Hall {
-                    id: hid,
-                    name: Text::new(zh, form.en.trim()),
-                    address: Text::default(),
-                    // The campus's time zone, as every hall by default.
-                    utc_offset_minutes: cat.campus_offset(),
-                    windows: vec![],
-                    rules: QueueRules::default(),
-                    booking: Default::default(),
-                },
-            );
-            Ok(())
-        })
-    });
-    after_publish(&o, result, &format!("/office/halls/{id}"))
+    let back = format!("/office/halls/{id}");
+    let core = state.core.clone();
+    let name = Text::new(form.zh, form.en);
+    let result = crate::ui::blocking(move || catalog::new_hall(&core, &id, &name)).await;
+    after_publish(&o, result, &back)
 }
 
 /// "cert:2, transcript" → services with weights.
@@ -538,7 +463,7 @@ pub async fn save_hall(
     let num = |k: &str| -> Result<u32, String> {
         get(k).parse::<u32>().map_err(|_| format!("“{k}”须为非负整数 / \"{k}\" must be a whole number"))
     };
-    let result = (|| {
+    let result = (|| -> Result<HallEdit, crate::core::Error> {
         let name = required("中文名称", "Chinese name", &get("name_zh"))?;
         let (max_recalls, early, late, aging, target) = (
             num("max_recalls")?,
@@ -587,26 +512,27 @@ pub async fn save_hall(
                 services,
             });
         }
-        state.core.publish(|cat| {
-            let h =
-                cat.halls.get_mut(&hid).ok_or_else(|| format!("没有大厅 {id} / there is no hall {id}"))?;
-            h.name = Text::new(name, get("name_en"));
-            h.address = Text::new(get("address_zh"), get("address_en"));
-            // Rules the form does not show (added later) are kept.
-            let r = &mut h.rules;
-            r.max_recalls = max_recalls;
-            r.booking_early_minutes = early;
-            r.booking_late_minutes = late;
-            r.aging_minutes = aging;
-            r.reactivate_placement = placement;
-            r.target_wait_minutes = target;
-            if let Some(b) = booking {
-                h.booking = b;
-            }
-            h.windows = windows;
-            Ok(())
+        Ok(HallEdit {
+            name: Text::new(name, get("name_en")),
+            address: Text::new(get("address_zh"), get("address_en")),
+            max_recalls,
+            booking_early_minutes: early,
+            booking_late_minutes: late,
+            aging_minutes: aging,
+            reactivate_placement: placement,
+            target_wait_minutes: target,
+            booking,
+            windows,
         })
     })();
+    let result = match result {
+        Ok(edit) => {
+            let core = state.core.clone();
+            let by = o.account.clone();
+            crate::ui::blocking(move || catalog::save_hall(&core, &hid, edit, &by)).await
+        }
+        Err(e) => Err(e),
+    };
     after_publish(&o, result, &back)
 }
 
@@ -628,37 +554,14 @@ pub async fn publish_notice(State(state): State<AppState>, f: OfficeForm<NoticeF
     if let Err(r) = o.require(Area::Halls) {
         return r;
     }
-    let halls: Vec<HallId> = list(&form.halls).into_iter().map(HallId::new).collect();
-    if o.account.role != crate::core::accounts::Role::Admin
-        && (halls.is_empty() || !halls.iter().all(|h| o.may_hall(h)))
-    {
-        return refused(
-            o.lang,
-            "只能向自己负责的大厅发布通知 / you may publish notices only to your own halls",
-            "/office/halls",
-        );
-    }
-    let result = (|| {
-        let title = required("标题", "title", &form.title_zh)?;
-        let t = state.core.now();
-        state.core.publish(|cat| {
-            if let Some(h) = halls.iter().find(|h| !cat.halls.contains_key(*h)) {
-                return Err(format!("没有大厅 {h} / there is no hall {h}"));
-            }
-            let id = NoticeId::new(format!("n{}", t.0));
-            cat.notices.insert(
-                id.clone(),
-                Notice {
-                    id,
-                    title: Text::new(title, form.title_en.trim()),
-                    body: Text::new(form.body_zh.trim(), form.body_en.trim()),
-                    published: t,
-                    halls,
-                },
-            );
-            Ok(())
-        })
-    })();
+    let input = NoticeInput {
+        title: Text::new(form.title_zh, form.title_en),
+        body: Text::new(form.body_zh, form.body_en),
+        halls: list(&form.halls).into_iter().map(HallId::new).collect(),
+    };
+    let core = state.core.clone();
+    let by = o.account.clone();
+    let result = crate::ui::blocking(move || catalog::publish_notice(&core, &input, &by)).await;
     after_publish(&o, result, "/office/halls")
 }
 
@@ -671,15 +574,9 @@ pub async fn delete_notice(
     if let Err(r) = o.require(Area::Halls) {
         return r;
     }
-    let result = state.core.publish(|cat| {
-        let nid = NoticeId::new(&id);
-        let n = cat.notices.get(&nid).ok_or_else(|| format!("没有通知 {id} / there is no notice {id}"))?;
-        if !may_notice(&o, n) {
-            return Err("只能撤下自己负责大厅的通知 / you may withdraw only your own halls' notices".into());
-        }
-        cat.notices.remove(&nid);
-        Ok(())
-    });
+    let core = state.core.clone();
+    let by = o.account.clone();
+    let result = crate::ui::blocking(move || catalog::delete_notice(&core, &id, &by)).await;
     after_publish(&o, result, "/office/halls")
 }
 

@@ -3,6 +3,7 @@
 //! approve waiting devices and revoke nodes here as with `onestop-provision`.
 
 use crate::core::accounts::{Area, Role};
+use crate::core::nodes::{self, NodeAction};
 use crate::ui::AppState;
 use crate::ui::auth::{CsrfField, OfficeForm, Officer};
 use crate::ui::forms::refused;
@@ -10,7 +11,6 @@ use crate::ui::office::{flash, office_page};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use onestop_provision::Registry;
 use onestop_provision::registry::{NodeRecord, NodeStatus};
 use std::time::{Duration, SystemTime};
 
@@ -46,13 +46,6 @@ fn status(lang: crate::ui::Lang, s: NodeStatus) -> Markup {
     }
 }
 
-fn registry(state: &AppState, lang: crate::ui::Lang) -> Result<Registry, Response> {
-    let Some(path) = &state.core.registry else {
-        return Err(refused(lang, "此云端不办理节点注册 / this cloud does not enrol nodes", "/office"));
-    };
-    Registry::open(path).map_err(|e| refused(lang, &e.to_string(), "/office"))
-}
-
 pub async fn page(
     o: Officer,
     State(state): State<AppState>,
@@ -60,13 +53,13 @@ pub async fn page(
 ) -> Result<Markup, Response> {
     o.require(Area::Nodes)?;
     let lang = o.lang;
-    let reg = registry(&state, lang)?;
-    let nodes: Vec<NodeRecord> = reg
-        .nodes()
-        .map_err(|e| refused(lang, &e.to_string(), "/office"))?
-        .into_iter()
-        .filter(|n| o.may_hall(&n.hall))
-        .collect();
+    let core = state.core.clone();
+    let by = o.account.clone();
+    let nodes: Vec<NodeRecord> = match crate::ui::blocking(move || nodes::list(&core, &by)).await {
+        Ok(n) => n,
+        Err(crate::core::Error::Invalid(why)) => return Err(refused(lang, &why, "/office")),
+        Err(e) => return Err(crate::ui::error::respond(lang, &e)),
+    };
     let admin = o.account.role == Role::Admin;
     let now = state.core.system_time();
     let offset = state.cache.get().catalog.campus_offset();
@@ -135,23 +128,15 @@ pub async fn act(
     f: OfficeForm<CsrfField>,
 ) -> Response {
     let o = f.officer;
-    if o.account.role != Role::Admin {
-        return crate::ui::auth::forbidden(o.lang);
-    }
-    let reg = match registry(&state, o.lang) {
-        Ok(r) => r,
-        Err(r) => return r,
+    let Some(what) = NodeAction::parse(&action) else {
+        return refused(o.lang, "未知操作 / unknown action", "/office/nodes");
     };
-    let now = state.core.system_time();
-    let done = match action.as_str() {
-        "approve" => reg.approve(&node, now).map(|_| ()),
-        "reject" => reg.reject(&node),
-        "revoke" => reg.revoke(&node, now),
-        _ => return refused(o.lang, "未知操作 / unknown action", "/office/nodes"),
-    };
+    let core = state.core.clone();
+    let by = o.account.clone();
+    let target = node.clone();
+    let done = crate::ui::blocking(move || nodes::act(&core, &target, what, &by)).await;
     match done {
         Ok(()) => {
-            tracing::warn!(message = "Node changed in the back office.", node = %node, action = %action, by = %o.account.login);
             // The running cloud reads revocations from the registry every second.
             Redirect::to(&format!(
                 "/office/nodes?done={}",
@@ -159,6 +144,9 @@ pub async fn act(
             ))
             .into_response()
         }
-        Err(e) => refused(o.lang, &e.to_string(), "/office/nodes"),
+        Err(crate::core::Error::Invalid(why) | crate::core::Error::Conflict(why)) => {
+            refused(o.lang, &why, "/office/nodes")
+        }
+        Err(e) => crate::ui::error::respond(o.lang, &e),
     }
 }

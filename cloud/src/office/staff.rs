@@ -5,14 +5,15 @@
 //! never shown or stored in clear. A hall manager manages only staff of their halls.
 
 use crate::core::accounts::{self as auth, Account, Area, Role};
+use crate::core::catalog::{self, StaffInput};
 use crate::ui::AppState;
 use crate::ui::auth::{CsrfField, OfficeForm, Officer};
-use crate::ui::forms::{after_publish, check_id, field, list, refused, required, saved_notice};
+use crate::ui::forms::{after_publish, field, list, refused, saved_notice};
 use crate::ui::office::{flash, office_page};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use onestop_model::{DepartmentId, HallId, Staff, StaffId};
+use onestop_model::HallId;
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]
@@ -21,13 +22,6 @@ pub struct Notice {
     saved: Option<String>,
     #[serde(default)]
     done: Option<String>,
-}
-
-/// May `o` manage this staff member? (Hall managers: only staff whose halls are all theirs.)
-fn may_staff(o: &Officer, halls: &[HallId]) -> bool {
-    o.account.role == Role::Admin
-        || o.account.halls.is_empty()
-        || (!halls.is_empty() && halls.iter().all(|h| o.may_hall(h)))
 }
 
 pub async fn page(
@@ -51,7 +45,7 @@ pub async fn page(
                     th { (lang.t("大厅", "Halls")) } th { (lang.t("工作卡", "Staff card")) } th {}
                 } }
                 tbody {
-                    @for s in cat.staff.values().filter(|s| may_staff(&o, &s.halls)) {
+                    @for s in cat.staff.values().filter(|s| catalog::may_staff(&o.account, &s.halls)) {
                         tr {
                             td { code { (s.id) } }
                             td { (s.name) }
@@ -107,58 +101,18 @@ pub async fn save(State(state): State<AppState>, f: OfficeForm<StaffForm>) -> Re
     if let Err(r) = o.require(Area::Staff) {
         return r;
     }
-    let id = form.id.trim().to_string();
-    let halls: Vec<HallId> = list(&form.halls).into_iter().map(HallId::new).collect();
-    if !may_staff(&o, &halls) {
-        return refused(
-            o.lang,
-            "只能管理自己负责大厅的工作人员 / you may manage only your own halls' staff",
-            "/office/staff",
-        );
-    }
-    let result = (|| {
-        check_id("工号", "staff", &id)?;
-        let name = required("姓名", "name", &form.name)?;
-        let pin_hash = if form.pin.is_empty() {
-            None
-        } else {
-            Some(onestop_sync::secrets::hash_pin(form.pin.trim()).map_err(|e| e.to_string())?)
-        };
-        let card = Some(form.card.trim().to_string()).filter(|c| !c.is_empty());
-        state.core.publish(|cat| {
-            if let Some(h) = halls.iter().find(|h| !cat.halls.contains_key(*h)) {
-                return Err(format!("没有大厅 {h} / there is no hall {h}"));
-            }
-            let sid = StaffId::new(&id);
-            if let Some(old) = cat.staff.get(&sid)
-                && !may_staff(&o, &old.halls)
-            {
-                return Err("此工号属于其他大厅 / this staff id belongs to another hall".into());
-            }
-            if let Some(c) = &card
-                && let Some(other) = cat.staff.values().find(|s| s.id != sid && s.card.as_ref() == Some(c))
-            {
-                return Err(format!("工作卡已登记给 {} / that card is registered to {}", other.id, other.id));
-            }
-            let pin_hash = match (pin_hash, cat.staff.get(&sid)) {
-                (Some(h), _) => h,
-                (None, Some(old)) => old.pin_hash.clone(),
-                (None, None) => return Err("新人员须设置 PIN / a new staff member needs a PIN".into()),
-            };
-            cat.staff.insert(
-                sid.clone(),
-                Staff {
-                    id: sid,
-                    name,
-                    department: DepartmentId::new(form.department.trim()),
-                    pin_hash,
-                    halls,
-                    card,
-                },
-            );
-            Ok(())
-        })
-    })();
+    let input = StaffInput {
+        id: form.id.trim().to_string(),
+        name: form.name,
+        department: form.department,
+        halls: list(&form.halls).into_iter().map(HallId::new).collect(),
+        pin: form.pin,
+        card: form.card,
+    };
+    let core = state.core.clone();
+    let by = o.account.clone();
+    // Off the async threads: the PIN's argon2 hash takes a while.
+    let result = crate::ui::blocking(move || catalog::save_staff(&core, &input, &by)).await;
     after_publish(&o, result, "/office/staff")
 }
 
@@ -171,15 +125,9 @@ pub async fn delete(
     if let Err(r) = o.require(Area::Staff) {
         return r;
     }
-    let result = state.core.publish(|cat| {
-        let sid = StaffId::new(&id);
-        let s = cat.staff.get(&sid).ok_or_else(|| format!("没有工号 {id} / there is no staff id {id}"))?;
-        if !may_staff(&o, &s.halls) {
-            return Err("只能管理自己负责大厅的工作人员 / you may manage only your own halls' staff".into());
-        }
-        cat.staff.remove(&sid);
-        Ok(())
-    });
+    let core = state.core.clone();
+    let by = o.account.clone();
+    let result = crate::ui::blocking(move || catalog::delete_staff(&core, &id, &by)).await;
     after_publish(&o, result, "/office/staff")
 }
 

@@ -10,13 +10,14 @@
 //!   read ([`area_of`]).
 
 use super::{AppState, Lang, cookie, problem};
-use crate::core::accounts::{Account, Area, Role, random_token, same_secret};
+use crate::core::accounts::{Account, Area};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use maud::{Markup, html};
+use maud::Markup;
 use onestop_model::HallId;
+use onestop_webkit::{csrf_field, random_hex, same_secret, set_cookie};
 use serde::de::DeserializeOwned;
 
 /// The session cookie.
@@ -41,9 +42,7 @@ impl Officer {
     /// May this account act for `hall`? (Admins and reviewers: every hall; hall-bound roles:
     /// their own halls, or every hall when none is named.)
     pub fn may_hall(&self, hall: &HallId) -> bool {
-        matches!(self.account.role, Role::Admin | Role::Reviewer)
-            || self.account.halls.is_empty()
-            || self.account.halls.contains(hall)
+        self.account.may_hall(hall)
     }
     /// Refuses (403) unless [`Officer::may_hall`].
     pub fn require_hall(&self, hall: &HallId) -> Result<(), Response> {
@@ -51,7 +50,7 @@ impl Officer {
     }
     /// The hidden field every back-office form carries.
     pub fn csrf_field(&self) -> Markup {
-        html! { input type="hidden" name="csrf" value=(self.csrf); }
+        csrf_field(&self.csrf)
     }
 }
 
@@ -175,14 +174,14 @@ impl<S: Send + Sync> FromRequestParts<S> for PublicCsrf {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<PublicCsrf, Self::Rejection> {
         Ok(match cookie(&parts.headers, CSRF_COOKIE).filter(|t| t.len() == 64) {
             Some(token) => PublicCsrf { token, fresh: false },
-            None => PublicCsrf { token: random_token(), fresh: true },
+            None => PublicCsrf { token: random_hex(32), fresh: true },
         })
     }
 }
 
 impl PublicCsrf {
     pub fn field(&self) -> Markup {
-        html! { input type="hidden" name="csrf" value=(self.token); }
+        csrf_field(&self.token)
     }
     /// Does a submitted form's `csrf` field match the cookie? A fresh token (no cookie came
     /// with the request) matches nothing.
@@ -192,14 +191,7 @@ impl PublicCsrf {
     /// A response for a page with a form: it sets the cookie when it is new.
     pub fn respond(&self, page: impl IntoResponse) -> Response {
         if self.fresh {
-            (
-                [(
-                    header::SET_COOKIE,
-                    format!("{CSRF_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=86400", self.token),
-                )],
-                page,
-            )
-                .into_response()
+            ([(header::SET_COOKIE, set_cookie(CSRF_COOKIE, &self.token, Some(86400)))], page).into_response()
         } else {
             page.into_response()
         }

@@ -87,14 +87,7 @@ pub fn check_hall_id(id: &str) -> Result<(), String> {
 
 /// Text that must not be empty.
 pub fn required(what_zh: &str, what_en: &str, s: &str) -> Result<String, String> {
-    let t = s.trim();
-    if t.is_empty() {
-        Err(format!("{what_zh}不能为空 / the {what_en} is empty"))
-    } else if t.chars().count() > 4000 {
-        Err(format!("{what_zh}过长 / the {what_en} is too long (at most 4,000 characters)"))
-    } else {
-        Ok(t.to_string())
-    }
+    crate::core::catalog::required(what_zh, what_en, s).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
