@@ -78,10 +78,7 @@ pub async fn login(
         Ok(Ok((acc, token))) => {
             tracing::info!(message = "Back-office login.", login = %acc.login, role = acc.role.as_str());
             (
-                [(
-                    header::SET_COOKIE,
-                    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"),
-                )],
+                [(header::SET_COOKIE, onestop_webkit::set_cookie(SESSION_COOKIE, &token, None))],
                 Redirect::to(&next),
             )
                 .into_response()
@@ -108,10 +105,7 @@ pub async fn logout(
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
         state.core.sessions.end(&token);
     }
-    (
-        [(header::SET_COOKIE, format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"))],
-        Redirect::to("/office/login"),
-    )
+    ([(header::SET_COOKIE, onestop_webkit::clear_cookie(SESSION_COOKIE))], Redirect::to("/office/login"))
         .into_response()
 }
 
