@@ -115,3 +115,43 @@ impl CloudConfig {
         Ok(pass.trim_end_matches(['\n', '\r']).to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../deploy/cloud/cloud.toml");
+
+    /// The documented example is a configuration this version reads, with and without its
+    /// optional lines.
+    #[test]
+    fn the_documented_example_reads() {
+        let c: CloudConfig = toml::from_str(EXAMPLE).unwrap();
+        assert_eq!(c.listen.port(), 4433);
+        assert_eq!(c.enroll.as_ref().unwrap().node_cert_days, 30);
+        assert!(c.web.is_none());
+        let all: String = EXAMPLE
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.contains(" = ") && !rest.starts_with(' ') => rest,
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c: CloudConfig = toml::from_str(&all).unwrap_or_else(|e| panic!("{e}\n{all}"));
+        assert!(c.web.is_some() && !c.trusted_proxies.is_empty() && !c.revoked.is_empty());
+    }
+
+    #[test]
+    fn mistakes_are_named_and_paths_are_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cloud.toml");
+        std::fs::write(&path, format!("colour = \"red\"\n{EXAMPLE}")).unwrap();
+        let err = format!("{:#}", CloudConfig::load(&path).unwrap_err());
+        assert!(err.contains("unknown field `colour`") && err.contains("cloud.toml"), "{err}");
+        std::fs::write(&path, EXAMPLE.replace("/etc/onestop/cloud.pem", "cloud.pem")).unwrap();
+        let c = CloudConfig::load(&path).unwrap();
+        assert_eq!(c.cert, dir.path().join("cloud.pem"));
+        assert_eq!(c.key, std::path::Path::new("/etc/onestop/cloud.key"), "absolute paths stay");
+    }
+}
