@@ -6,7 +6,7 @@
 use super::{Lang, problem};
 use crate::core::Error;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 impl Error {
     /// The status code of this kind of error.
@@ -18,15 +18,6 @@ impl Error {
             Error::Forbidden => StatusCode::FORBIDDEN,
             Error::Store(_) | Error::Db(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
-    }
-}
-
-/// An error with the reader's language: the page that says it.
-pub struct Failure(pub Lang, pub Error);
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        respond(self.0, &self.1)
     }
 }
 

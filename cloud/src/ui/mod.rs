@@ -22,8 +22,6 @@ pub mod forms;
 pub mod office;
 pub mod state;
 
-pub use error::Failure;
-
 /// Runs `f` (the core's blocking work: SQLite, argon2) off the async threads; a task that
 /// panicked is a failure of ours.
 pub async fn blocking<R: Send + 'static, E: From<crate::core::Error> + Send + 'static>(
