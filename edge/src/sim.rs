@@ -109,7 +109,7 @@ pub fn campus_catalog(hall: &HallId, windows: u16) -> Catalog {
             id: hall.clone(),
             name: Text::new("一站式服务大厅", "One-stop service hall"),
             address: Text::new("行政楼一层", "Administration Building, ground floor"),
-            utc_offset_minutes: 480,
+            utc_offset_minutes: onestop_model::CHINA_UTC_OFFSET_MINUTES,
             windows,
             rules: QueueRules::default(),
             booking: onestop_model::BookingRules::default(),

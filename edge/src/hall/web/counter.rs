@@ -338,7 +338,7 @@ async fn case_page(
         (case_form(lang, w, number))
         @match &found {
             Some(Ok(Some(case))) => {
-                @let offset = catalog.halls.get(&case.hall).map_or(480, |h| h.utc_offset_minutes);
+                @let offset = catalog.offset_of(&case.hall);
                 @let status = case.status();
                 dl #case {
                     dt { (lang.t("办件编号", "Case")) } dd { (case.number) }
