@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use onestop_engine::view::{CallView, HallView, Label, ServiceView, TicketView};
 use onestop_engine::{Engine, HallConfig};
 use onestop_model::{Catalog, Day, DayEvent, HallId, Timestamp, WindowNo};
-use onestop_sync::{DocId, Store, catalog, day};
+use onestop_sync::{DocId, ReadDocs, Store};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -238,21 +238,12 @@ fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
 
 /// The catalogue in the store (empty before one is published).
 pub fn read_catalog(store: &Mutex<Store>) -> Result<Catalog, String> {
-    let mut s = lock(store);
-    match s.doc(&DocId::Catalog).map_err(|e| e.to_string())? {
-        Some(doc) => catalog::read(doc).map_err(|e| e.to_string()),
-        None => Ok(Catalog::default()),
-    }
+    lock(store).catalog().map(Option::unwrap_or_default).map_err(|e| e.to_string())
 }
 
 /// A hall's events on `day` (none before its first ticket or check-in).
 pub fn read_day(store: &Mutex<Store>, hall: &HallId, on: Day) -> Result<Vec<DayEvent>, String> {
-    let id = DocId::Day { hall: hall.clone(), day: on };
-    let mut s = lock(store);
-    match s.doc(&id).map_err(|e| e.to_string())? {
-        Some(doc) => day::read(doc, &id.to_string()).map(|d| d.events).map_err(|e| e.to_string()),
-        None => Ok(Vec::new()),
-    }
+    lock(store).day_events(hall, on).map_err(|e| e.to_string())
 }
 
 /// The newest report of each hall's nodes in the registry (ms since 1970).

@@ -11,7 +11,7 @@ use onestop_engine::{Effect, Engine, Status};
 use onestop_model::{Day, DayEvent, HallId, Timestamp};
 use onestop_sync::secrets::VisitorKey;
 use onestop_sync::seed;
-use onestop_sync::{DocId, Durability, Store, day};
+use onestop_sync::{DocId, Durability, ReadDocs, Store};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -347,11 +347,11 @@ fn status(data: &Path, date: Option<Day>) -> Result<()> {
         Some(d) if d != node.engine().day() => {
             let config = node.engine().config().clone();
             let id = DocId::Day { hall: hall.clone(), day: d };
-            let name = id.to_string();
-            match node.store().doc(&id)? {
-                None => bail!("no record of {d} in this node (no document {name})"),
-                Some(doc) => Engine::replay(config, d, &day::read(doc, &name)?.events)?,
+            let mut store = node.store();
+            if store.doc(&id)?.is_none() {
+                bail!("no record of {d} in this node (no document {id})");
             }
+            Engine::replay(config, d, &store.day_events(&hall, d)?)?
         }
         _ => node.engine().clone(),
     };

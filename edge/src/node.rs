@@ -16,7 +16,7 @@ use onestop_model::{
 use onestop_sync::booking_token::{self, BookingClaim, BookingVerifier, TokenError};
 use onestop_sync::secrets::{VisitorKey, random_code};
 use onestop_sync::store::{StoreError, StoreFault};
-use onestop_sync::{ClockHealth, DocError, DocId, Month, Store, bookings, cards, cases, catalog, day};
+use onestop_sync::{ClockHealth, DocError, DocId, Month, ReadDocs, Store, bookings, cases, catalog, day};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Why a command did not run. Nothing was stored in any case.
@@ -143,8 +143,7 @@ fn booking_key(catalog: &Catalog) -> Option<BookingVerifier> {
 
 /// Reads the catalogue document of the store.
 pub fn load_catalog(store: &mut Store) -> Result<Catalog, NodeError> {
-    let doc = store.doc(&DocId::Catalog)?.ok_or(NodeError::NoCatalog)?;
-    Ok(catalog::read(doc)?)
+    store.catalog()?.ok_or(NodeError::NoCatalog)
 }
 
 /// Writes `catalog` into the store's catalogue document (what the cloud does over sync; used
@@ -225,11 +224,7 @@ impl Node {
     pub fn visitor_for_card(&mut self, card: &str) -> Result<Visitor, NodeError> {
         let id = self.visitor_key.pseudonym(card);
         let mut store = lock(&self.store);
-        let entry = match store.doc(&DocId::Cards)? {
-            Some(doc) => cards::lookup(doc, card)?,
-            None => None,
-        };
-        Ok(match entry {
+        Ok(match store.card(card)?.entry() {
             Some(e) => Visitor { id, kind: e.kind, college: e.college },
             None => Visitor { id, kind: PersonKind::Other, college: String::new() },
         })
@@ -267,12 +262,7 @@ impl Node {
         let code = code.trim();
         let mut store = lock(&self.store);
         let today = store.next_stamp(self.clock.now()).time().day(self.engine.config().utc_offset_minutes);
-        let id = DocId::Bookings { hall: self.hall.clone(), day: today };
-        let name = id.to_string();
-        let known = match store.doc(&id)? {
-            Some(doc) => bookings::read(doc, &name)?,
-            None => Vec::new(),
-        };
+        let known = store.bookings(&self.hall, today)?;
         let (claim, local) = if booking_token::is_token(code) {
             let claim = self.booking_key.as_ref().ok_or(TokenError::NoKey)?.verify(code)?;
             if claim.hall != self.hall {
@@ -391,13 +381,8 @@ impl Node {
 
     /// Today's events as the day's document holds them (what the website replays too).
     pub fn today_events(&mut self) -> Result<Vec<onestop_model::DayEvent>, NodeError> {
-        let id = DocId::Day { hall: self.hall.clone(), day: self.engine.day() };
-        let name = id.to_string();
-        let mut store = self.store();
-        Ok(match store.doc(&id)? {
-            None => Vec::new(),
-            Some(doc) => day::read(doc, &name)?.events,
-        })
+        let day = self.engine.day();
+        Ok(lock(&self.store).day_events(&self.hall, day)?)
     }
 
     /// Takes up a catalogue that changed in the store (the cloud published a new one): the
@@ -441,14 +426,11 @@ fn lock(store: &SharedStore) -> MutexGuard<'_, Store> {
 /// Today's engine, rebuilt from today's document (or empty if there is none).
 fn replay_day(store: &mut Store, config: HallConfig, today: Day) -> Result<Engine, NodeError> {
     let id = DocId::Day { hall: config.hall.clone(), day: today };
-    let name = id.to_string();
-    Ok(match store.doc(&id)? {
-        None => Engine::new(config, today),
-        Some(doc) => {
-            let read = day::read(doc, &name)?;
-            Engine::replay(config, today, &read.events)?
-        }
-    })
+    if store.doc(&id)?.is_none() {
+        return Ok(Engine::new(config, today));
+    }
+    let events = store.day_events(&config.hall, today)?;
+    Ok(Engine::replay(config, today, &events)?)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@ use crate::clock::ManualClock;
 use crate::script;
 use onestop_engine::Command;
 use onestop_model::*;
-use onestop_sync::Durability;
+use onestop_sync::{Durability, cards};
 
 fn hall() -> HallId {
     HallId::new("main")
@@ -76,8 +76,7 @@ fn finishing_registers_the_case_with_a_code() {
     assert_eq!(case.code.len(), 6);
     assert_eq!(case.staff, Some(StaffId::new("s001")));
     assert!(case.visitor.is_some());
-    let id = DocId::Cases { hall: hall(), month: Month::of(day()) };
-    let stored = cases::read(node.store().doc(&id).unwrap().unwrap(), "cases").unwrap();
+    let stored = node.store().cases(&hall(), Month::of(day())).unwrap();
     assert_eq!(stored, vec![case.clone()]);
     assert_eq!(stored[0].status(), CaseStatus::Registered);
     // An immediate case is completed on the spot.

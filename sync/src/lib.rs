@@ -4,6 +4,8 @@
 //! - [`day`], [`catalog`], [`cases`], [`bookings`], [`cards`]: typed values to and from
 //!   Automerge documents;
 //! - [`store`]: the durable SQLite document store (automerge-repo chunk layout, WAL);
+//! - [`read`]: each document read and decoded in one call ([`ReadDocs`], on the store and a
+//!   write's batch);
 //! - [`hlc`]: the hybrid logical clock that never goes backwards;
 //! - [`secrets`]: window PINs and visitor pseudonyms (from `onestop-credentials`, re-exported);
 //! - [`booking_token`]: the cloud-signed booking tokens a hall verifies offline;
@@ -21,6 +23,7 @@ pub mod codec;
 pub mod day;
 pub mod docid;
 pub mod hlc;
+pub mod read;
 pub mod seed;
 pub mod session;
 pub mod store;
@@ -35,6 +38,7 @@ pub use onestop_credentials::secrets;
 pub use codec::{DocError, SCHEMA};
 pub use docid::{DocId, Month};
 pub use hlc::{ClockHealth, HlcStamp};
+pub use read::{CardLookup, ReadDocs};
 pub use store::{Durability, Store, StoreError};
 
 #[cfg(test)]

@@ -50,6 +50,10 @@ pub enum StoreError {
     Automerge(Box<AutomergeError>),
     #[error("{0}")]
     Rejected(String),
+    /// A document that loads but cannot be read as what it claims to be (a field missing or
+    /// wrong, a newer schema): what a typed reader ([`crate::read::ReadDocs`]) says.
+    #[error("文档 {doc} 无法读取 / document {doc} cannot be read: {source}")]
+    Doc { doc: String, source: Box<crate::codec::DocError> },
 }
 
 impl From<AutomergeError> for StoreError {
@@ -75,7 +79,8 @@ pub enum StoreFault {
     /// failure of the store.
     Refused,
     /// Anything else: a bug (a stamp out of order, a misused statement), a store made by a
-    /// newer Onestop, an Automerge error.
+    /// newer Onestop, an Automerge error, a document this build cannot read (a newer schema,
+    /// or one a bug wrote wrong: it synced from elsewhere, the disk is not at fault).
     Internal,
 }
 
@@ -113,9 +118,10 @@ impl StoreError {
             },
             StoreError::Corrupt { .. } => StoreFault::Corrupt,
             StoreError::Rejected(_) => StoreFault::Refused,
-            StoreError::NewerStore { .. } | StoreError::StampNotAfter { .. } | StoreError::Automerge(_) => {
-                StoreFault::Internal
-            }
+            StoreError::NewerStore { .. }
+            | StoreError::StampNotAfter { .. }
+            | StoreError::Automerge(_)
+            | StoreError::Doc { .. } => StoreFault::Internal,
         }
     }
 }

@@ -21,7 +21,7 @@ use onestop_model::{
 };
 use onestop_sync::booking_token::{BookingClaim, BookingSigner};
 use onestop_sync::secrets::random_code;
-use onestop_sync::{DocId, StoreError, bookings, cards};
+use onestop_sync::{CardLookup, DocId, ReadDocs, StoreError, bookings};
 use rusqlite::{OptionalExtension, params};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -77,8 +77,8 @@ impl Desk {
 /// (`onestop-cloud init` publishes the key with it).
 pub fn publish_key(core: &Core) -> Result<(), Error> {
     let key = core.bookings.public_hex();
-    let exists = core.store().doc(&DocId::Catalog)?.is_some();
-    if !exists || core.catalog()?.booking_key.as_deref() == Some(key.as_str()) {
+    let published = core.store().catalog()?;
+    if published.is_none_or(|c| c.booking_key.as_deref() == Some(key.as_str())) {
         return Ok(());
     }
     core.publish(|c| {
@@ -157,11 +157,7 @@ pub fn read_day(core: &Core, hall: &HallId, day: Day) -> Result<Vec<Booking>, Er
 }
 
 fn day_of(store: &mut onestop_sync::Store, hall: &HallId, day: Day) -> Result<Vec<Booking>, Error> {
-    let id = DocId::Bookings { hall: hall.clone(), day };
-    Ok(match store.doc(&id)? {
-        Some(doc) => bookings::read(doc, &id.to_string())?,
-        None => Vec::new(),
-    })
+    Ok(store.bookings(hall, day)?)
 }
 
 /// The first of `days` with a slot still to come for `service` at `hall` (what the slot page
@@ -218,10 +214,7 @@ pub fn make(core: &Core, b: &mut Booking, capacity: u32) -> Result<(), Refusal> 
     let id = DocId::Bookings { hall: b.hall.clone(), day: b.day };
     let visitor = b.visitor.as_ref().map(|v| v.id.to_string()).unwrap_or_default();
     core.write_doc(std::slice::from_ref(&id), |batch| {
-        let known = match batch.doc(&id)? {
-            Some(doc) => bookings::read(doc, &id.to_string()).map_err(|e| Refusal::Failed(e.into()))?,
-            None => Vec::new(),
-        };
+        let known = batch.bookings(&b.hall, b.day)?;
         let taken = known
             .iter()
             .filter(|k| k.service == b.service && k.slot_start == b.slot_start && holds_place(k))
@@ -278,10 +271,10 @@ pub fn make(core: &Core, b: &mut Booking, capacity: u32) -> Result<(), Refusal> 
 /// The visitor a card stands for; `None` when the cloud's card directory does not know it.
 pub fn visitor_of(core: &Core, card: &str) -> Result<Option<Visitor>, Error> {
     let id = core.visitor_key.pseudonym(card);
-    let mut store = core.store();
-    Ok(match store.doc(&DocId::Cards)? {
-        Some(doc) => cards::lookup(doc, card)?.map(|e| Visitor { id, kind: e.kind, college: e.college }),
-        None => Some(Visitor { id, kind: PersonKind::Other, college: String::new() }),
+    Ok(match core.store().card(card)? {
+        CardLookup::Known(e) => Some(Visitor { id, kind: e.kind, college: e.college }),
+        CardLookup::Unknown => None,
+        CardLookup::NoDirectory => Some(Visitor { id, kind: PersonKind::Other, college: String::new() }),
     })
 }
 
@@ -324,25 +317,17 @@ pub fn cancel(core: &Core, code: &str, visitor: &str) -> Result<Booking, CancelR
         CancelRefusal::Failed(Error::Internal(format!("the office row of booking {code} has day {day}")))
     })?;
     let doc = DocId::Bookings { hall: hall.clone(), day };
-    let day_doc = DocId::Day { hall: hall.clone(), day };
     core.write_doc(std::slice::from_ref(&doc), |batch| {
-        let b = match batch.doc(&doc)? {
-            Some(d) => bookings::read(d, &doc.to_string()).map_err(|e| CancelRefusal::Failed(e.into()))?,
-            None => Vec::new(),
-        }
-        .into_iter()
+        let b = batch
+            .bookings(&hall, day)?
+            .into_iter()
         .find(|b| b.id.as_str() == id)
         .ok_or(CancelRefusal::NotFound)?;
         // A hall that did not hold the bookings document when the visitor scanned the token
         // records the check-in only as the ticket it issued: look in its day too.
-        let ticketed = match batch.doc(&day_doc)? {
-            Some(d) => onestop_sync::day::read(d, &day_doc.to_string())
-                .map_err(|e| CancelRefusal::Failed(e.into()))?
-                .events
-                .iter()
-                .any(|e| matches!(e, DayEvent::Issued { source: Source::Booking { booking, .. }, .. } if booking.as_str() == id)),
-            None => false,
-        };
+        let ticketed = batch.day_events(&hall, day)?.iter().any(
+            |e| matches!(e, DayEvent::Issued { source: Source::Booking { booking, .. }, .. } if booking.as_str() == id),
+        );
         if ticketed {
             return Err(CancelRefusal::CheckedIn);
         }

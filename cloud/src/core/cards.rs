@@ -2,7 +2,7 @@
 //! entries with a row-by-row report of what was refused, and published whole.
 
 use onestop_model::{CardEntry, PersonKind};
-use onestop_sync::{DocId, cards};
+use onestop_sync::{DocId, ReadDocs, cards};
 
 /// A row the import could not use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,11 +121,7 @@ pub fn parse(bytes: &[u8]) -> Result<Import, String> {
 
 /// How many cards the published directory holds.
 pub fn count(core: &super::Core) -> Result<usize, super::Error> {
-    let mut store = core.store();
-    Ok(match store.doc(&DocId::Cards)? {
-        Some(doc) => cards::count(doc)?,
-        None => 0,
-    })
+    Ok(core.store().card_count()?)
 }
 
 /// Reads a card system export and publishes its cards as the whole directory (one write,

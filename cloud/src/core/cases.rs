@@ -5,7 +5,7 @@
 use super::{Core, Error};
 use onestop_model::{Case, CaseKind, CaseNo, CaseStatus, CaseStep, HallId, Timestamp};
 use onestop_sync::docid::Month;
-use onestop_sync::{DocId, StoreError, cases};
+use onestop_sync::{DocId, ReadDocs, StoreError, cases};
 
 /// How many months of cases the queue looks through (this month and the two before).
 pub const MONTHS: i32 = 3;
@@ -76,10 +76,13 @@ pub fn recent_cases(core: &Core, offset: i32, may: impl Fn(&HallId) -> bool) -> 
         .collect();
     let mut out = Vec::new();
     for id in ids {
-        let Some(doc) = store.doc(&id)? else { continue };
-        match cases::read(doc, &id.to_string()) {
+        let DocId::Cases { hall, month } = &id else { continue };
+        match store.cases(hall, *month) {
             Ok(list) => out.extend(list.into_iter().filter(|c| c.kind == CaseKind::Pending)),
-            Err(error) => tracing::warn!(message = "A cases document cannot be read.", doc = %id, %error),
+            Err(error @ StoreError::Doc { .. }) => {
+                tracing::warn!(message = "A cases document cannot be read.", doc = %id, %error)
+            }
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(out)
@@ -88,19 +91,7 @@ pub fn recent_cases(core: &Core, offset: i32, may: impl Fn(&HallId) -> bool) -> 
 /// One case, by its number (which names its hall and month). A document that does not exist
 /// is not kept in memory: guessed halls and months would otherwise each leave an empty one.
 pub fn one_case(core: &Core, number: &CaseNo) -> Result<Option<Case>, Error> {
-    let Some((day, hall, _)) = number.parts() else { return Ok(None) };
-    let id = DocId::Cases { hall, month: Month::of(day) };
-    let mut store = core.store();
-    let loaded = store.is_loaded(&id);
-    match store.doc(&id)? {
-        Some(doc) => Ok(cases::find(doc, &id.to_string(), number)?),
-        None => {
-            if !loaded {
-                store.evict(&id);
-            }
-            Ok(None)
-        }
-    }
+    Ok(core.store().case(number)?)
 }
 
 /// When a case was registered (its first step).
@@ -123,12 +114,7 @@ pub fn record_step(
     let reason = reason.trim();
     let at = core.now();
     core.write_doc(std::slice::from_ref(&id), |b| {
-        let name = id.to_string();
-        let case = match b.doc(&id)? {
-            Some(doc) => cases::find(doc, &name, number).map_err(|e| StepError::Failed(e.into()))?,
-            None => None,
-        };
-        let Some(case) = case else { return Err(StepError::NotFound) };
+        let Some(case) = b.case(number)? else { return Err(StepError::NotFound) };
         check_step(case.kind, case.status(), to, reason).map_err(StepError::Refused)?;
         let step = CaseStep {
             at,

@@ -22,7 +22,7 @@ use anyhow::Context;
 use onestop_model::clock::Clock;
 use onestop_model::{Catalog, Timestamp};
 use onestop_sync::secrets::VisitorKey;
-use onestop_sync::{DocId, Store, StoreError};
+use onestop_sync::{DocId, ReadDocs, Store, StoreError};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -228,21 +228,14 @@ impl Core {
 
     /// The catalogue as published (empty before the first).
     pub fn catalog(&self) -> Result<Catalog, Error> {
-        let mut store = self.store();
-        Ok(match store.doc(&DocId::Catalog)? {
-            Some(doc) => onestop_sync::catalog::read(doc)?,
-            None => Catalog::default(),
-        })
+        Ok(self.store().catalog()?.unwrap_or_default())
     }
 
     /// Edits the catalogue and publishes it, if it still validates: `edit` refuses with a
     /// message (422); a catalogue that does not validate is never published.
     pub fn publish(&self, edit: impl FnOnce(&mut Catalog) -> Result<(), String>) -> Result<Catalog, Error> {
         self.write_doc(&[DocId::Catalog], |b| {
-            let mut cat = match b.doc(&DocId::Catalog)? {
-                Some(doc) => onestop_sync::catalog::read(doc)?,
-                None => Catalog::default(),
-            };
+            let mut cat = b.catalog()?.unwrap_or_default();
             edit(&mut cat).map_err(Error::Invalid)?;
             cat.validate().map_err(|e| Error::Invalid(e.to_string()))?;
             b.edit(&DocId::Catalog, |tx| Ok(onestop_sync::catalog::write(tx, &cat)?))?;

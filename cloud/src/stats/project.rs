@@ -19,7 +19,7 @@ pub use crate::core::followups::BadRating;
 use anyhow::{Context, Result};
 use onestop_model::stats::{self, DayFacts, Pause, Shift, TicketFacts, Totals};
 use onestop_model::{BookingStatus, Catalog, HallId, Rating, StaffId, Timestamp};
-use onestop_sync::{DocId, Store, bookings, catalog, day};
+use onestop_sync::{DocId, ReadDocs, Store, day};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -248,10 +248,9 @@ impl Projection {
             .optional()?;
         let (start, seen) = cursor.unwrap_or((0, String::new()));
         match id {
-            DocId::Day { .. } => {
-                let Some((tail, chunks)) = read_doc(store, id, &seen, |s| {
-                    Ok(s.doc(id)?.map(|doc| day::read_from(doc, &name, start)).transpose()?)
-                })?
+            DocId::Day { hall, day } => {
+                let Some((tail, chunks)) =
+                    read_doc(store, id, &seen, |s| Ok(s.day_tail(hall, *day, start)?))?
                 else {
                     return Ok(Projected::default());
                 };
@@ -259,7 +258,7 @@ impl Projection {
             }
             DocId::Bookings { hall, day } => {
                 let Some((list, chunks)) = read_doc(store, id, &seen, |s| {
-                    Ok(s.doc(id)?.map(|doc| bookings::read(doc, &name)).transpose()?)
+                    Ok(if s.doc(id)?.is_some() { Some(s.bookings(hall, *day)?) } else { None })
                 })?
                 else {
                     return Ok(Projected::default());
@@ -562,9 +561,5 @@ pub fn booking_status(s: &str) -> BookingStatus {
 
 /// Reads the published catalogue (empty before the first publication).
 pub fn read_catalog(store: &Mutex<Store>) -> Catalog {
-    let mut s = lock(store);
-    match s.doc(&DocId::Catalog) {
-        Ok(Some(doc)) => catalog::read(doc).unwrap_or_default(),
-        _ => Catalog::default(),
-    }
+    lock(store).catalog().ok().flatten().unwrap_or_default()
 }

@@ -12,6 +12,7 @@ use crate::script::Request;
 use crate::{Clock, Node};
 use onestop_engine::Effect;
 use onestop_model::{Case, CaseNo, Catalog, DayEvent, TicketNo, Timestamp, WindowNo};
+use onestop_sync::ReadDocs;
 use onestop_sync::store::StoreFault;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
@@ -396,16 +397,11 @@ impl Hall {
 }
 
 fn read_case(node: &mut Node, number: &CaseNo) -> Result<Option<Case>, NodeError> {
-    let Some((day, hall, _)) = number.parts() else { return Ok(None) };
+    let Some((_, hall, _)) = number.parts() else { return Ok(None) };
     if &hall != node.hall() {
         return Ok(None);
     }
-    let id = onestop_sync::DocId::Cases { hall, month: onestop_sync::Month::of(day) };
-    let mut store = node.store();
-    match store.doc(&id)? {
-        Some(doc) => Ok(onestop_sync::cases::find(doc, &id.to_string(), number)?),
-        None => Ok(None),
-    }
+    Ok(node.store().case(number)?)
 }
 
 /// Logs a failed request as loudly as its kind deserves (the details, paths included, go to
