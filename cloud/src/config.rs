@@ -92,7 +92,7 @@ impl CloudConfig {
     /// Checks what can be checked without serving: the certificate files, the CA and its
     /// passphrase, the node names.
     pub fn check(&self) -> Result<()> {
-        onestop_sync::transport::tls::read_pem_files(&self.ca, &self.cert, &self.key)?;
+        onestop_link::tls::read_pem_files(&self.ca, &self.cert, &self.key)?;
         for node in &self.revoked {
             if !onestop_model::valid_node_name(node) {
                 bail!("revoked: {}", onestop_model::BadId::Node(node.clone()));

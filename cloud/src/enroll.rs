@@ -1,10 +1,10 @@
 //! The cloud's enrolment desk: join tokens are redeemed against the provisioning registry,
 //! certificate requests signed by the campus CA, renewals recognised by the device's key.
 
+use onestop_link::NodeIdentity;
+use onestop_link::enroll::{EnrollReply, EnrollRequest, Enroller};
 use onestop_provision::registry::{NodeStatus, Outcome, Redeemed, Registry};
 use onestop_provision::{CampusCa, DeviceId};
-use onestop_sync::transport::NodeIdentity;
-use onestop_sync::transport::enroll::{EnrollReply, EnrollRequest, Enroller};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -21,7 +21,7 @@ pub mod ui;
 pub mod web;
 
 use anyhow::{Context, Result};
-use onestop_sync::transport::CloudSync;
+use onestop_link::CloudSync;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,8 +54,8 @@ pub fn visitor_key(data: &Path) -> Result<String> {
 /// The cloud's booking signing key, made on first use and kept in `booking.key` (an Ed25519
 /// seed as 64 hex digits, mode 0600). Its public half is published in the catalogue, so halls
 /// verify booking tokens offline.
-pub fn booking_key(data: &Path) -> Result<onestop_sync::booking_token::BookingSigner> {
-    use onestop_sync::booking_token::BookingSigner;
+pub fn booking_key(data: &Path) -> Result<onestop_protocol::booking_token::BookingSigner> {
+    use onestop_protocol::booking_token::BookingSigner;
     let path = data.join("booking.key");
     if let Ok(k) = std::fs::read_to_string(&path) {
         return BookingSigner::from_seed_hex(&k)

@@ -6,8 +6,9 @@ use clap::{Parser, Subcommand};
 use onestop_cloud::config::CloudConfig;
 use onestop_cloud::run::store_path;
 use onestop_model::clock::Clock;
-use onestop_sync::clock::SystemClock;
-use onestop_sync::{DocId, Durability, Store, catalog, seed};
+use onestop_protocol::clock::SystemClock;
+use onestop_protocol::{DocId, catalog, seed};
+use onestop_store::{Durability, Store};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -268,7 +269,7 @@ fn serve(config: &Path) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let running = onestop_cloud::run::start(cfg, Arc::new(SystemClock)).await?;
-        onestop_sync::transport::shutdown_signal().await;
+        onestop_link::shutdown_signal().await;
         tracing::info!(message = "Stopping.");
         running.stop().await;
         anyhow::Ok(())

@@ -7,12 +7,12 @@ use onestop_model::clock::Clock;
 
 /// The time now (the system's clock: the router tests run against today's hall).
 pub fn now() -> Timestamp {
-    onestop_sync::clock::SystemClock.now()
+    onestop_protocol::clock::SystemClock.now()
 }
 
 /// A core in memory on the system's clock.
 pub fn core() -> crate::core::Core {
-    crate::core::Core::in_memory(std::sync::Arc::new(onestop_sync::clock::SystemClock))
+    crate::core::Core::in_memory(std::sync::Arc::new(onestop_protocol::clock::SystemClock))
 }
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};

@@ -13,8 +13,9 @@ use onestop_edge::clock::ManualClock;
 use onestop_edge::node::{self, Node};
 use onestop_edge::sim::{self, DayPlan};
 use onestop_model::{Day, HallId};
-use onestop_sync::secrets::VisitorKey;
-use onestop_sync::{DocId, Durability, Month, Store};
+use onestop_protocol::secrets::VisitorKey;
+use onestop_protocol::{DocId, Month};
+use onestop_store::{Durability, Store};
 use std::time::{Duration, Instant};
 
 fn peak_rss_kib() -> u64 {

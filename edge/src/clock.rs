@@ -3,4 +3,4 @@
 //! for the hall and the cloud).
 
 pub use onestop_model::clock::{Clock, ManualClock};
-pub use onestop_sync::clock::SystemClock;
+pub use onestop_protocol::clock::SystemClock;

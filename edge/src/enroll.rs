@@ -1,10 +1,10 @@
 //! A node's side of enrolment: the key is made here and never leaves the device; a CSR and
 //! the one-time join token go to the cloud, which answers with a certificate bound to the
-//! hall (or holds the node pending IT's approval). See `onestop_sync::transport::enroll`.
+//! hall (or holds the node pending IT's approval). See `onestop_link::enroll`.
 
 use crate::nodedir::{self, NodeFile, SyncFile};
 use anyhow::{Context, Result, bail};
-use onestop_sync::transport::enroll::{self, EnrollReply, EnrollRequest};
+use onestop_link::enroll::{self, EnrollReply, EnrollRequest};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use std::net::SocketAddr;
@@ -89,7 +89,7 @@ pub async fn renew(data: &Path, now: std::time::SystemTime) -> Result<Enrolled> 
         bail!("{} has no cloud to renew with ([sync] in node.toml)", data.display());
     };
     let cloud = CloudAddress { addr: sync.cloud, server_name: sync.server_name.clone(), ca: sync.ca.clone() };
-    let current = onestop_sync::transport::tls::read_pem_files(&sync.ca, &sync.cert, &sync.key).ok();
+    let current = onestop_link::tls::read_pem_files(&sync.ca, &sync.cert, &sync.key).ok();
     let expired = match &current {
         Some(f) => f.chain.first().and_then(|c| not_after(c)).is_none_or(|t| t <= now),
         None => true,
@@ -245,7 +245,7 @@ pub async fn enroll(
 pub async fn report(data: &Path, report: enroll::NodeReport) -> Result<()> {
     let file = nodedir::read_node_toml(data)?;
     let Some(sync) = file.sync else { bail!("no cloud configured") };
-    let f = onestop_sync::transport::tls::read_pem_files(&sync.ca, &sync.cert, &sync.key)?;
+    let f = onestop_link::tls::read_pem_files(&sync.ca, &sync.cert, &sync.key)?;
     let config = enroll::client_config(&f.ca, Some((f.chain, f.key)))?;
     let endpoint = quinn::Endpoint::client("0.0.0.0:0".parse()?)?;
     let req = EnrollRequest {

@@ -9,9 +9,10 @@ use onestop_edge::nodedir::{NodeFile, SyncFile, open_node, read_node_file, read_
 use onestop_edge::{script, sim};
 use onestop_engine::{Effect, Engine, Status};
 use onestop_model::{Day, DayEvent, HallId, Timestamp};
-use onestop_sync::secrets::VisitorKey;
-use onestop_sync::seed;
-use onestop_sync::{DocId, Durability, ReadDocs, Store};
+use onestop_protocol::DocId;
+use onestop_protocol::secrets::VisitorKey;
+use onestop_protocol::seed;
+use onestop_store::{Durability, ReadDocs, Store};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -449,7 +450,7 @@ fn simulate(
 
 /// Runs the link to the cloud for this node's store until Ctrl-C or SIGTERM.
 fn sync_link(data: &Path) -> Result<()> {
-    use onestop_sync::transport::{EdgeLink, FloorTime, LinkStatus, Traffic, tls};
+    use onestop_link::{EdgeLink, FloorTime, LinkStatus, Traffic, tls};
     let f = read_node_toml(data)?;
     let Some(sync) = f.sync.clone() else {
         bail!(
@@ -484,7 +485,7 @@ fn sync_link(data: &Path) -> Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let running = tokio::spawn(link.run(stopped));
         let watch = tokio::spawn(onestop_edge::hall::run::follow_link(status, |_| {}));
-        onestop_sync::transport::shutdown_signal().await;
+        onestop_link::shutdown_signal().await;
         let _ = stop.send(true);
         let _ = running.await;
         watch.abort();
@@ -553,7 +554,7 @@ dir = "receipts"
             "  工作证 staff card     curl -d reader=window-1-reader -d card={} {base}/sim/card",
             sim::staff_card(1)
         );
-        onestop_sync::transport::shutdown_signal().await;
+        onestop_link::shutdown_signal().await;
         running.stop().await
     })
 }
@@ -581,7 +582,7 @@ fn demo_voice(data: &Path) -> String {
 fn run_hall(config: &Path) -> Result<()> {
     let config = RunConfig::load(config)?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    rt.block_on(onestop_edge::hall::run::run(config, onestop_sync::transport::shutdown_signal()))
+    rt.block_on(onestop_edge::hall::run::run(config, onestop_link::shutdown_signal()))
 }
 
 fn check_config(path: &Path) -> Result<()> {

@@ -13,10 +13,11 @@ use onestop_model::{
     BookingStatus, BookingStep, Case, CaseKind, CaseStatus, CaseStep, Catalog, Day, DayEvent, HallId,
     PersonKind, Source, Timestamp, Visitor,
 };
-use onestop_sync::booking_token::{self, BookingClaim, BookingVerifier, TokenError};
-use onestop_sync::secrets::{VisitorKey, random_code};
-use onestop_sync::store::{StoreError, StoreFault};
-use onestop_sync::{ClockHealth, DocError, DocId, Month, ReadDocs, Store, bookings, cases, catalog, day};
+use onestop_protocol::booking_token::{self, BookingClaim, BookingVerifier, TokenError};
+use onestop_protocol::secrets::{VisitorKey, random_code};
+use onestop_protocol::{ClockHealth, DocError, DocId, Month, bookings, cases, catalog, day};
+use onestop_store::{ReadDocs, Store};
+use onestop_store::{StoreError, StoreFault};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Why a command did not run. Nothing was stored in any case.
@@ -307,7 +308,7 @@ impl Node {
             }
             break (store, stamp);
         };
-        // Event times are whole seconds (see onestop_sync::day); the stamp keeps the order.
+        // Event times are whole seconds (see onestop_protocol::day); the stamp keeps the order.
         let now = Timestamp(stamp.physical.div_euclid(1000) * 1000);
         let today = now.day(self.engine.config().utc_offset_minutes);
         let events = self.engine.decide(cmd, now)?;

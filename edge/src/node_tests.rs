@@ -3,7 +3,8 @@ use crate::clock::ManualClock;
 use crate::script;
 use onestop_engine::Command;
 use onestop_model::*;
-use onestop_sync::{Durability, cards};
+use onestop_protocol::cards;
+use onestop_store::Durability;
 
 fn hall() -> HallId {
     HallId::new("main")
@@ -195,7 +196,7 @@ fn a_refused_command_stores_nothing() {
 #[test]
 fn every_error_has_one_kind_and_only_the_rules_refuse() {
     use onestop_engine::ReplayError;
-    use onestop_sync::store::StoreFault;
+    use onestop_store::StoreFault;
     let full = {
         let mut store = Store::open_in_memory().unwrap();
         store.simulate_full_disk(true).unwrap();
@@ -261,7 +262,7 @@ fn a_full_disk_fails_a_command_whole_and_the_next_ticket_has_the_next_number() {
     node.store().simulate_full_disk(true).unwrap();
     let cmd = node.resolve(script::parse("issue registry-1").unwrap()).unwrap();
     let err = node.execute(&cmd).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Storage(onestop_sync::store::StoreFault::Full), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Storage(onestop_store::StoreFault::Full), "{err}");
     assert!(!err.is_refusal());
     assert_eq!(node.engine().tickets().len(), 1, "the engine did not apply what was not stored");
     node.store().simulate_full_disk(false).unwrap();
@@ -340,7 +341,7 @@ fn a_new_catalogue_is_taken_up_without_losing_today() {
 
 mod tokens {
     use super::*;
-    use onestop_sync::booking_token::{BookingClaim, BookingSigner, TokenError};
+    use onestop_protocol::booking_token::{BookingClaim, BookingSigner, TokenError};
 
     fn signer() -> BookingSigner {
         BookingSigner::from_seed_hex(&"11".repeat(32)).unwrap()

@@ -5,8 +5,8 @@ use crate::clock::Clock;
 use crate::node::{self, Node};
 use anyhow::{Context, Result};
 use onestop_model::HallId;
-use onestop_sync::secrets::VisitorKey;
-use onestop_sync::{Durability, Store};
+use onestop_protocol::secrets::VisitorKey;
+use onestop_store::{Durability, Store};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 

@@ -15,8 +15,8 @@ use crate::{SystemClock, script};
 use anyhow::{Context, Result, bail, ensure};
 use onestop_engine::{Effect, Status};
 use onestop_model::HallId;
-use onestop_sync::secrets::VisitorKey;
-use onestop_sync::{Durability, Store};
+use onestop_protocol::secrets::VisitorKey;
+use onestop_store::{Durability, Store};
 use std::io::Write;
 use std::path::Path;
 

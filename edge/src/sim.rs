@@ -143,7 +143,7 @@ pub const DEMO_PIN: &str = "2468";
 /// The argon2 hash of [`DEMO_PIN`], made once per process (argon2 is slow on purpose).
 fn demo_pin_hash() -> &'static str {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| onestop_sync::secrets::hash_pin(DEMO_PIN).expect("a valid PIN"))
+    HASH.get_or_init(|| onestop_protocol::secrets::hash_pin(DEMO_PIN).expect("a valid PIN"))
 }
 
 /// The shape of a simulated day.

@@ -22,7 +22,8 @@ use onestop_model::{
     BookingId, CaseKind, Catalog, Day, DayEvent, HallId, Level, PersonKind, Priority, Rating, ServiceId,
     StaffId, TicketNo, Timestamp,
 };
-use onestop_sync::{DocId, Store, day};
+use onestop_protocol::{DocId, day};
+use onestop_store::Store;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -49,7 +50,7 @@ impl Rng {
 
 fn catalog() -> Catalog {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/demo/catalog.toml");
-    onestop_sync::seed::load(&path).unwrap_or_default()
+    onestop_protocol::seed::load(&path).unwrap_or_default()
 }
 
 /// One hall-day of tickets: arrivals over 08:30–17:00, waits of 0–40 min, 3–12 min of

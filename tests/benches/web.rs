@@ -51,7 +51,7 @@ fn main() {
     let ticket = live.tickets.keys().next().cloned().unwrap();
     println!("hall main: {stats}");
     let site = Site { catalog: Arc::new(catalog), halls: [(hall, Arc::new(live))].into_iter().collect() };
-    let core = onestop_cloud::core::Core::in_memory(Arc::new(onestop_sync::clock::SystemClock));
+    let core = onestop_cloud::core::Core::in_memory(Arc::new(onestop_protocol::clock::SystemClock));
     let state = AppState::new(Cache::with(site), Arc::new(core), onestop_cloud::stats::StatsDb::memory());
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();

@@ -4,8 +4,8 @@ use onestop_edge::clock::ManualClock;
 use onestop_edge::node::{self, Node, SharedStore};
 use onestop_edge::sim::{self, DayPlan};
 use onestop_model::{Day, HallId};
-use onestop_sync::DocId;
-use onestop_sync::secrets::VisitorKey;
+use onestop_protocol::DocId;
+use onestop_protocol::secrets::VisitorKey;
 use std::time::Duration;
 use tokio::sync::broadcast;
 

@@ -1,9 +1,10 @@
 //! A cloud and edges on loopback, as the QUIC tests start them.
 
 use crate::pki::{Leaf, TestCa};
+use onestop_link::{CloudSync, EdgeLink, FloorTime, LinkStatus, Revocations, Traffic, tls};
 use onestop_model::HallId;
-use onestop_sync::transport::{CloudSync, EdgeLink, FloorTime, LinkStatus, Revocations, Traffic, tls};
-use onestop_sync::{DocId, Durability, Store};
+use onestop_protocol::DocId;
+use onestop_store::{Durability, Store};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -85,7 +86,7 @@ pub fn start_edge(ca: &TestCa, leaf: &Leaf, hall: &str, cloud: SocketAddr, store
         traffic: traffic.clone(),
         backoff_min: Duration::from_millis(50),
         backoff_max: Duration::from_millis(400),
-        clock: Arc::new(onestop_sync::clock::SystemClock),
+        clock: Arc::new(onestop_protocol::clock::SystemClock),
     };
     let (stop, rx) = watch::channel(false);
     let task = tokio::spawn(link.run(rx));

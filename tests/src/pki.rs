@@ -1,6 +1,6 @@
 //! A throwaway campus CA for tests: node and cloud certificates as the real CA makes them.
 
-use onestop_sync::transport::NodeIdentity;
+use onestop_link::NodeIdentity;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 

@@ -71,7 +71,19 @@ fn the_pure_crates_stay_pure_and_the_hall_and_the_cloud_stay_apart() {
     assert_none(&g, "onestop-model", IO);
     assert_none(&g, "onestop-engine", IO);
     assert_none(&g, "onestop-credentials", IO);
-    assert_none(&g, "onestop-provision", &["quinn", "automerge", "tokio", "onestop-sync"]);
+    assert_none(
+        &g,
+        "onestop-provision",
+        &["quinn", "automerge", "tokio", "onestop-protocol", "onestop-store", "onestop-link"],
+    );
+    // The protocol is pure: documents, codecs, frames and the session, no storage or network.
+    assert_none(
+        &g,
+        "onestop-protocol",
+        &["rusqlite", "quinn", "tokio", "axum", "onestop-store", "onestop-link"],
+    );
+    // The store is SQLite and the protocol, no network.
+    assert_none(&g, "onestop-store", &["quinn", "axum", "tokio", "onestop-link"]);
     assert_none(&g, "onestop-edge", &["onestop-cloud", "onestop-provision"]);
     assert_none(&g, "onestop-cloud", &["onestop-edge"]);
     // The engine sees the model and nothing else of ours.

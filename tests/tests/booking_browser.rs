@@ -16,7 +16,8 @@
 
 use fantoccini::{Client, Locator};
 use onestop_model::{Day, DayEvent, HallId, Source};
-use onestop_sync::{DocId, Durability, Store, day};
+use onestop_protocol::{DocId, day};
+use onestop_store::{Durability, Store};
 use onestop_tests::bin;
 use onestop_tests::browser::{Driver, screenshot, wait_on};
 use onestop_tests::campus::{Campus, CloudOptions};

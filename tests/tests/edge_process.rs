@@ -3,7 +3,8 @@
 
 use onestop_engine::{Engine, HallConfig, Status};
 use onestop_model::{DayEvent, HallId, TicketNo};
-use onestop_sync::{DocId, Durability, Store, catalog, day};
+use onestop_protocol::{DocId, catalog, day};
+use onestop_store::{Durability, Store};
 use onestop_tests::{ok, run};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

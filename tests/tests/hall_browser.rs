@@ -5,7 +5,8 @@
 
 use fantoccini::{Client, Locator};
 use onestop_model::{Day, DayEvent, HallId};
-use onestop_sync::{DocId, Durability, Store, day};
+use onestop_protocol::{DocId, day};
+use onestop_store::{Durability, Store};
 use onestop_tests::browser::{Driver, screenshot, wait_for, wait_on};
 use onestop_tests::hall::{HallProcess, get};
 use std::time::Duration;

@@ -6,8 +6,9 @@ use onestop_edge::clock::ManualClock;
 use onestop_edge::node::{self, Node};
 use onestop_edge::sim::{self, DayPlan};
 use onestop_model::{Day, DayEvent, HallId};
-use onestop_sync::secrets::VisitorKey;
-use onestop_sync::{DocId, Durability, Store, day};
+use onestop_protocol::secrets::VisitorKey;
+use onestop_protocol::{DocId, day};
+use onestop_store::{Durability, Store};
 use proptest::prelude::*;
 
 proptest! {

@@ -9,8 +9,9 @@ use onestop_edge::sim;
 use onestop_model::{
     Booking, BookingId, BookingStatus, BookingStep, Day, DayEvent, HallId, ServiceId, Timestamp,
 };
-use onestop_sync::secrets::VisitorKey;
-use onestop_sync::{DocId, Durability, Store, bookings, day};
+use onestop_protocol::secrets::VisitorKey;
+use onestop_protocol::{DocId, bookings, day};
+use onestop_store::{Durability, Store};
 use onestop_tests::days::{self, Days};
 use onestop_tests::net::{
     Edge, converged, eventually, eventually_within, start_cloud, start_cloud_at, start_edge,

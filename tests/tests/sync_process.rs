@@ -1,7 +1,8 @@
 //! The sync link between real processes: `onestop-cloud serve` and `onestop-edge sync`, both
 //! killed with SIGKILL in the middle of a backlog and started again from their files.
 
-use onestop_sync::{DocId, Durability, Store};
+use onestop_protocol::DocId;
+use onestop_store::{Durability, Store};
 use onestop_tests::pki::TestCa;
 use onestop_tests::{bin, ok};
 use std::path::{Path, PathBuf};

@@ -2,7 +2,8 @@
 //! both sides.
 
 use onestop_model::{Day, DayEvent, HallId, ServiceId, Source, TicketNo, Timestamp};
-use onestop_sync::{DocId, Durability, Store, day};
+use onestop_protocol::{DocId, day};
+use onestop_store::{Durability, Store};
 use onestop_tests::net::{eventually, heads, start_cloud, start_edge};
 use onestop_tests::pki::TestCa;
 use std::sync::{Arc, Mutex};

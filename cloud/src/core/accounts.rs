@@ -143,7 +143,7 @@ pub enum AccountError {
     #[error("登录名 {0} 已存在 / the login {0} is taken")]
     Taken(String),
     #[error("{0}")]
-    Password(#[from] onestop_sync::secrets::PinError),
+    Password(#[from] onestop_protocol::secrets::PinError),
     #[error("登录名或密码不正确 / wrong login or password")]
     Wrong,
     #[error("尝试次数过多，请 {0} 分钟后再试 / too many attempts: try again in {0} minutes")]
@@ -261,7 +261,7 @@ pub fn create_account(
     if account.name.trim().is_empty() {
         return Err(AccountError::NoName);
     }
-    let hash = onestop_sync::secrets::hash_password(password)?;
+    let hash = onestop_protocol::secrets::hash_password(password)?;
     let n = db.execute(
         "INSERT OR IGNORE INTO accounts (login, name, role, halls, password, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![account.login, account.name.trim(), account.role.as_str(), halls_text(&account.halls), hash, now_ms],
@@ -274,7 +274,7 @@ pub fn create_account(
 
 /// Sets a new password (and clears a lock).
 pub fn set_password(db: &rusqlite::Connection, login: &str, password: &str) -> Result<(), AccountError> {
-    let hash = onestop_sync::secrets::hash_password(password)?;
+    let hash = onestop_protocol::secrets::hash_password(password)?;
     let n = db.execute(
         "UPDATE accounts SET password = ?2, failures = 0, locked_until_ms = 0 WHERE login = ?1",
         params![login, hash],
@@ -323,13 +323,13 @@ pub fn check_login(
         .optional()?;
     let Some((hash, failures, locked_until)) = row else {
         // The same work as a real check, so timing does not tell which logins exist.
-        let _ = onestop_sync::secrets::verify_password(dummy_hash(), password);
+        let _ = onestop_protocol::secrets::verify_password(dummy_hash(), password);
         return Err(AccountError::Wrong);
     };
     if locked_until > now_ms {
         return Err(AccountError::Locked((locked_until - now_ms + 59_999) / 60_000));
     }
-    if !onestop_sync::secrets::verify_password(&hash, password) {
+    if !onestop_protocol::secrets::verify_password(&hash, password) {
         let failures = failures + 1;
         let lock = if failures >= MAX_FAILURES { now_ms + LOCK_MS } else { 0 };
         db.execute(
@@ -349,17 +349,17 @@ pub fn check_login(
 /// An argon2id hash of a random password: checked when a login does not exist.
 fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| onestop_sync::secrets::hash_password(&random_token()).unwrap_or_default())
+    DUMMY.get_or_init(|| onestop_protocol::secrets::hash_password(&random_token()).unwrap_or_default())
 }
 
 /// 32 random bytes as 64 hex digits: sessions and their CSRF tokens.
 pub fn random_token() -> String {
-    onestop_sync::secrets::random_hex(32)
+    onestop_protocol::secrets::random_hex(32)
 }
 
 /// Compares two secrets in time independent of where they differ (with the other secrets, in
 /// `onestop-credentials`; the pages take it from `onestop-webkit`).
-pub use onestop_sync::secrets::same_secret;
+pub use onestop_protocol::secrets::same_secret;
 
 #[derive(Debug, Clone)]
 struct Session {
@@ -478,6 +478,6 @@ mod tests {
     #[test]
     fn the_dummy_hash_is_a_real_hash_that_matches_nothing() {
         assert!(dummy_hash().starts_with("$argon2id$"));
-        assert!(!onestop_sync::secrets::verify_password(dummy_hash(), "anything"));
+        assert!(!onestop_protocol::secrets::verify_password(dummy_hash(), "anything"));
     }
 }

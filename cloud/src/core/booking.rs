@@ -19,9 +19,10 @@ use onestop_model::{
     Booking, BookingStatus, BookingStep, Catalog, Day, DayEvent, Hall, HallId, PersonKind, Service,
     ServiceId, Source, Timestamp, Visitor,
 };
-use onestop_sync::booking_token::{BookingClaim, BookingSigner};
-use onestop_sync::secrets::random_code;
-use onestop_sync::{CardLookup, DocId, ReadDocs, StoreError, bookings};
+use onestop_protocol::booking_token::{BookingClaim, BookingSigner};
+use onestop_protocol::secrets::random_code;
+use onestop_protocol::{DocId, bookings};
+use onestop_store::{CardLookup, ReadDocs, StoreError};
 use rusqlite::{OptionalExtension, params};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -67,7 +68,7 @@ impl Desk {
     }
 
     /// The token of a booking.
-    pub fn token(&self, b: &Booking) -> Result<String, onestop_sync::booking_token::TokenError> {
+    pub fn token(&self, b: &Booking) -> Result<String, onestop_protocol::booking_token::TokenError> {
         self.signer.sign(&BookingClaim::of(b))
     }
 }
@@ -156,7 +157,7 @@ pub fn read_day(core: &Core, hall: &HallId, day: Day) -> Result<Vec<Booking>, Er
     day_of(&mut core.store(), hall, day)
 }
 
-fn day_of(store: &mut onestop_sync::Store, hall: &HallId, day: Day) -> Result<Vec<Booking>, Error> {
+fn day_of(store: &mut onestop_store::Store, hall: &HallId, day: Day) -> Result<Vec<Booking>, Error> {
     Ok(store.bookings(hall, day)?)
 }
 

@@ -2,7 +2,8 @@
 //! entries with a row-by-row report of what was refused, and published whole.
 
 use onestop_model::{CardEntry, PersonKind};
-use onestop_sync::{DocId, ReadDocs, cards};
+use onestop_protocol::{DocId, cards};
+use onestop_store::ReadDocs;
 
 /// A row the import could not use.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,8 +4,9 @@
 
 use super::{Core, Error};
 use onestop_model::{Case, CaseKind, CaseNo, CaseStatus, CaseStep, HallId, Timestamp};
-use onestop_sync::docid::Month;
-use onestop_sync::{DocId, ReadDocs, StoreError, cases};
+use onestop_protocol::docid::Month;
+use onestop_protocol::{DocId, cases};
+use onestop_store::{ReadDocs, StoreError};
 
 /// How many months of cases the queue looks through (this month and the two before).
 pub const MONTHS: i32 = 3;

@@ -265,7 +265,7 @@ pub fn save_staff(core: &Core, s: &StaffInput, by: &Account) -> Result<Catalog, 
     let pin_hash = if s.pin.is_empty() {
         None
     } else {
-        Some(onestop_sync::secrets::hash_pin(s.pin.trim()).map_err(|e| Error::Invalid(e.to_string()))?)
+        Some(onestop_protocol::secrets::hash_pin(s.pin.trim()).map_err(|e| Error::Invalid(e.to_string()))?)
     };
     let card = Some(s.card.trim().to_string()).filter(|c| !c.is_empty());
     core.publish(|cat| {

@@ -21,8 +21,9 @@ pub mod qa;
 use anyhow::Context;
 use onestop_model::clock::Clock;
 use onestop_model::{Catalog, Timestamp};
-use onestop_sync::secrets::VisitorKey;
-use onestop_sync::{DocId, ReadDocs, Store, StoreError};
+use onestop_protocol::DocId;
+use onestop_protocol::secrets::VisitorKey;
+use onestop_store::{ReadDocs, Store, StoreError};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -79,8 +80,8 @@ impl From<&str> for Error {
     }
 }
 
-impl From<onestop_sync::codec::DocError> for Error {
-    fn from(e: onestop_sync::codec::DocError) -> Error {
+impl From<onestop_protocol::codec::DocError> for Error {
+    fn from(e: onestop_protocol::codec::DocError) -> Error {
         Error::Internal(e.to_string())
     }
 }
@@ -167,7 +168,7 @@ impl Core {
             registry: None,
             sessions: accounts::Sessions::default(),
             limits: Default::default(),
-            bookings: booking::Desk::new(onestop_sync::booking_token::BookingSigner::generate().0),
+            bookings: booking::Desk::new(onestop_protocol::booking_token::BookingSigner::generate().0),
             clock,
         }
     }
@@ -200,7 +201,7 @@ impl Core {
     pub fn write_doc<R, E: From<StoreError>>(
         &self,
         ids: &[DocId],
-        f: impl FnOnce(&mut onestop_sync::store::Batch<'_>) -> Result<R, E>,
+        f: impl FnOnce(&mut onestop_store::Batch<'_>) -> Result<R, E>,
     ) -> Result<R, E> {
         let now = self.now();
         let out = {
@@ -238,7 +239,7 @@ impl Core {
             let mut cat = b.catalog()?.unwrap_or_default();
             edit(&mut cat).map_err(Error::Invalid)?;
             cat.validate().map_err(|e| Error::Invalid(e.to_string()))?;
-            b.edit(&DocId::Catalog, |tx| Ok(onestop_sync::catalog::write(tx, &cat)?))?;
+            b.edit(&DocId::Catalog, |tx| Ok(onestop_protocol::catalog::write(tx, &cat)?))?;
             Ok(cat)
         })
     }

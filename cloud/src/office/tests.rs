@@ -13,7 +13,7 @@ use onestop_model::{
     CaseKind, Catalog, Department, DepartmentId, Hall, HallId, QueueRules, Service, ServiceId, Text, Window,
     WindowService,
 };
-use onestop_sync::DocId;
+use onestop_protocol::DocId;
 use std::sync::Arc;
 
 const EVIL: &str = "<script>alert('x')</script>";
@@ -411,7 +411,7 @@ async fn notices_and_staff_pins_within_a_managers_halls() {
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let s9 = state.core.catalog().unwrap().staff[&onestop_model::StaffId::new("s9")].clone();
-    assert!(onestop_sync::secrets::verify_pin(&s9.pin_hash, "2468"));
+    assert!(onestop_protocol::secrets::verify_pin(&s9.pin_hash, "2468"));
     assert!(!m.get("/office/staff").await.body.contains("2468"));
     // Changing the name without a PIN keeps the PIN.
     let r = m
@@ -476,8 +476,8 @@ async fn a_card_export_is_imported_with_a_report_of_rejected_rows() {
     {
         let mut store = state.core.store();
         let doc = store.doc(&DocId::Cards).unwrap().unwrap();
-        assert_eq!(onestop_sync::cards::count(doc).unwrap(), 2);
-        let e = onestop_sync::cards::lookup(doc, "2023010204").unwrap().unwrap();
+        assert_eq!(onestop_protocol::cards::count(doc).unwrap(), 2);
+        let e = onestop_protocol::cards::lookup(doc, "2023010204").unwrap().unwrap();
         assert_eq!(e.college, "<b>数学</b>");
     }
     // Without the session's token nothing is imported.

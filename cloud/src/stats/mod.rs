@@ -13,7 +13,8 @@ pub mod query;
 mod tests;
 
 use anyhow::Result;
-use onestop_sync::{DocId, Store};
+use onestop_protocol::DocId;
+use onestop_store::Store;
 use project::Projection;
 use rusqlite::Connection;
 use std::collections::BTreeSet;

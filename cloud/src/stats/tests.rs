@@ -14,7 +14,8 @@ use onestop_model::{
     QueueRules, Rating, Service, ServiceId, Source, StaffId, Text, TicketNo, Timestamp, Visitor, VisitorId,
     Window, WindowService,
 };
-use onestop_sync::{DocId, Store, day};
+use onestop_protocol::{DocId, day};
+use onestop_store::Store;
 use proptest::prelude::*;
 use std::sync::{Arc, Mutex};
 

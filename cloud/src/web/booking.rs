@@ -1,6 +1,6 @@
 //! `/book`: online reservations. A visitor chooses a hall, a service, a day and a slot, and
 //! books it with their campus card number; the confirmation shows a 6-character code and a QR
-//! code carrying a token the cloud signed ([`onestop_sync::booking_token`]), which the hall
+//! code carrying a token the cloud signed ([`onestop_protocol::booking_token`]), which the hall
 //! checks offline at its kiosk. `/book/cancel` cancels with the code and the card number.
 //!
 //! - The booking is written to the hall's `hall/H/bookings/D` document through the store,
@@ -27,7 +27,7 @@ use maud::{Markup, PreEscaped, html};
 use onestop_model::{
     Booking, BookingId, BookingStatus, BookingStep, Catalog, Day, Hall, HallId, Service, Timestamp,
 };
-use onestop_sync::secrets::random_code;
+use onestop_protocol::secrets::random_code;
 
 #[cfg(test)]
 #[path = "booking_tests.rs"]

@@ -11,8 +11,8 @@ use onestop_model::{
     BookingRules, BookingStatus, BookingStep, CardEntry, CaseKind, Catalog, Day, Department, DepartmentId,
     Hall, HallId, PersonKind, QueueRules, Service, ServiceId, Text, Window, WindowService,
 };
-use onestop_sync::booking_token::BookingVerifier;
-use onestop_sync::{DocId, bookings, cards};
+use onestop_protocol::booking_token::BookingVerifier;
+use onestop_protocol::{DocId, bookings, cards};
 use std::sync::Arc;
 
 const EVIL: &str = "<script>alert('x')</script>";
@@ -312,7 +312,7 @@ async fn a_booking_a_hall_ticketed_from_its_token_alone_cannot_be_cancelled() {
     w.core
         .write_doc(std::slice::from_ref(&id), |batch| {
             batch.edit(&id, |tx| {
-                Ok(onestop_sync::day::append(tx, &HallId::new("main"), tomorrow(), 480, &[issued])?)
+                Ok(onestop_protocol::day::append(tx, &HallId::new("main"), tomorrow(), 480, &[issued])?)
             })
         })
         .unwrap();

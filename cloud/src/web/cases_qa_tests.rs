@@ -12,7 +12,7 @@ use onestop_model::{
     Case, CaseKind, CaseNo, CaseStatus, CaseStep, Catalog, Day, Department, DepartmentId, Hall, HallId,
     QueueRules, Service, ServiceId, Text, TicketNo, Window, WindowService,
 };
-use onestop_sync::{DocId, Month, cases};
+use onestop_protocol::{DocId, Month, cases};
 use std::sync::Arc;
 
 const EVIL: &str = "<script>alert('x')</script>";

@@ -321,9 +321,10 @@ async fn language_switch_returns_to_this_site_only() {
 
 #[tokio::test]
 async fn the_cache_follows_the_store() {
-    use onestop_sync::{DocId, Store, catalog as catdoc, day as daydoc};
+    use onestop_protocol::{DocId, catalog as catdoc, day as daydoc};
+    use onestop_store::Store;
     let store = Arc::new(Mutex::new(Store::open_in_memory().unwrap()));
-    let write = |f: &dyn Fn(&mut onestop_sync::store::Batch<'_>) -> Result<(), onestop_sync::StoreError>| {
+    let write = |f: &dyn Fn(&mut onestop_store::Batch<'_>) -> Result<(), onestop_store::StoreError>| {
         let mut s = store.lock().unwrap();
         let stamp = s.next_stamp(Timestamp(crate::testkit::now().0));
         s.write(stamp, |b| f(b)).unwrap();
@@ -339,7 +340,7 @@ async fn the_cache_follows_the_store() {
         store: store.clone(),
         online: Arc::new(|| BTreeSet::from([HallId::new("main")])),
         registry: None,
-        clock: Arc::new(onestop_sync::clock::SystemClock),
+        clock: Arc::new(onestop_protocol::clock::SystemClock),
     };
     let task = tokio::spawn(crate::site::follow(cache.clone(), sources, rx, stopped));
     let wait_for = |what: &'static str, check: Box<dyn Fn(&Site) -> bool + Send>| {

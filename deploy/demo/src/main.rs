@@ -11,8 +11,9 @@ use onestop_edge::hall::run::Running;
 use onestop_edge::script::Request;
 use onestop_engine::Command;
 use onestop_model::{Catalog, HallId, Level, Priority, Rating, Source, StaffId};
+use onestop_protocol::{DocId, catalog};
 use onestop_provision::{CampusCa, Registry, token};
-use onestop_sync::{DocId, Durability, Store, catalog};
+use onestop_store::{Durability, Store};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -141,7 +142,7 @@ async fn run(cli: Cli) -> Result<()> {
         trusted_proxies: Vec::new(),
     };
     // The back office's first administrator, with a password made for this demo.
-    let admin_password = onestop_sync::secrets::random_code(12);
+    let admin_password = onestop_protocol::secrets::random_code(12);
     {
         use onestop_cloud::core::{accounts, open_office_db};
         let db = open_office_db(&cloud_data)?;
@@ -256,7 +257,7 @@ async fn run(cli: Cli) -> Result<()> {
     println!("校园 IT / campus IT:");
     println!("  onestop-provision nodes --cloud-data {}", cloud_data.display());
     println!("按 Ctrl-C 停止 / Ctrl-C stops everything.");
-    onestop_sync::transport::shutdown_signal().await;
+    onestop_link::shutdown_signal().await;
     for (_, running, _) in halls {
         running.stop().await?;
     }

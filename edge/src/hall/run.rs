@@ -11,9 +11,10 @@ use crate::hall::web::{self, Web};
 use crate::node::{self, Node, NodeError};
 use crate::nodedir;
 use anyhow::{Context, Result};
-use onestop_sync::secrets::VisitorKey;
-use onestop_sync::transport::{EdgeLink, FloorTime, LinkStatus, Traffic, tls};
-use onestop_sync::{DocId, Durability, Store};
+use onestop_link::{EdgeLink, FloorTime, LinkStatus, Traffic, tls};
+use onestop_protocol::DocId;
+use onestop_protocol::secrets::VisitorKey;
+use onestop_store::{Durability, Store};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -312,7 +313,7 @@ async fn report_loop(
             continue;
         }
         let now_ms = SystemClock.now().0;
-        let report = onestop_sync::transport::enroll::NodeReport {
+        let report = onestop_link::enroll::NodeReport {
             version: Some(env!("CARGO_PKG_VERSION").to_string()),
             sync_lag_s: s.last_sync.map(|t| (now_ms - t).max(0) / 1000),
             clock_offset_ms: s.clock_offset_ms,

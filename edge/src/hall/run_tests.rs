@@ -213,11 +213,11 @@ async fn a_full_disk_is_500_and_an_incident_a_refusal_409_and_nothing_is_lost() 
     assert!(page.contains("已叫 A001"), "{page}");
 
     // On disk: A001, B001 and A002, each once; A001 called once.
-    let id = onestop_sync::DocId::Day { hall: hall.clone(), day };
+    let id = onestop_protocol::DocId::Day { hall: hall.clone(), day };
     let events = {
         let mut store = running.store.lock().unwrap();
         let doc = store.doc(&id).unwrap().expect("today's document");
-        onestop_sync::day::read(doc, "today").unwrap().events
+        onestop_protocol::day::read(doc, "today").unwrap().events
     };
     let issued: Vec<String> = events
         .iter()

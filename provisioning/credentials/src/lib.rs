@@ -12,7 +12,7 @@
 //!   them in constant time;
 //! - [`crockford`]: the base32 alphabet device ids and join tokens are written in.
 //!
-//! The hall's enrolment, the QUIC link (`onestop-sync`) and the provisioning tool share it;
+//! The hall's enrolment, the QUIC link (`onestop-link`) and the provisioning tool share it;
 //! it has no QUIC, Automerge, SQLite or tokio, so neither the hall needs the CA and the
 //! registry to know its device id nor the CA needs the sync link to read a certificate back.
 

@@ -1,7 +1,7 @@
 //! The shared model of Onestop: the plain typed values the edge and the cloud agree on.
 //!
 //! Architecture invariant: this crate does no IO, reads no clock and knows nothing of Automerge
-//! or SQLite. The mapping to documents lives in `onestop-sync`.
+//! or SQLite. The mapping to documents lives in `onestop-protocol`.
 
 pub mod case;
 pub mod catalog;

@@ -77,7 +77,7 @@ async fn login(State(web): State<Web>, lang: Lang, Form(f): Form<LoginForm>) -> 
     // The hash is checked even for unknown ids, so the answer takes as long either way.
     let hash = person.as_ref().map(|p| p.pin_hash.clone()).unwrap_or_else(|| DUMMY_HASH.clone());
     let pin = f.pin.clone();
-    let ok = tokio::task::spawn_blocking(move || onestop_sync::secrets::verify_pin(&hash, &pin))
+    let ok = tokio::task::spawn_blocking(move || onestop_protocol::secrets::verify_pin(&hash, &pin))
         .await
         .unwrap_or(false);
     let Some(person) = person.filter(|_| ok) else {
@@ -92,7 +92,7 @@ async fn login(State(web): State<Web>, lang: Lang, Form(f): Form<LoginForm>) -> 
 }
 
 static DUMMY_HASH: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| onestop_sync::secrets::hash_pin("not-a-pin-0000").expect("a valid PIN"));
+    std::sync::LazyLock::new(|| onestop_protocol::secrets::hash_pin("not-a-pin-0000").expect("a valid PIN"));
 
 async fn open_session(web: &Web, lang: Lang, staff: StaffId, name: String, window: &str) -> Response {
     let manager = web.managers.iter().any(|m| m == staff.as_str());
@@ -558,8 +558,9 @@ mod tests {
     use crate::hall::core::NoOutputs;
     use crate::node::{Node, publish_catalog, share};
     use onestop_model::{CaseStatus, CaseStep, Day, HallId};
-    use onestop_sync::secrets::VisitorKey;
-    use onestop_sync::{DocId, Month, Store, cases};
+    use onestop_protocol::secrets::VisitorKey;
+    use onestop_protocol::{DocId, Month, cases};
+    use onestop_store::Store;
     use std::sync::Arc;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -595,7 +596,7 @@ mod tests {
             };
             s.write(stamp, |b| {
                 b.edit(&id, |tx| {
-                    cases::add_step(tx, &number, &step).map_err(onestop_sync::StoreError::rejected)
+                    cases::add_step(tx, &number, &step).map_err(onestop_store::StoreError::rejected)
                 })
             })
             .unwrap();

@@ -326,7 +326,7 @@ mod tests {
     use super::*;
     use crate::node::NodeError;
     use onestop_engine::Rejected;
-    use onestop_sync::{Store, StoreError};
+    use onestop_store::{Store, StoreError};
 
     #[test]
     fn each_kind_of_failure_has_one_status_and_only_a_refusal_shows_its_own_words() {

@@ -19,7 +19,6 @@
 //! shared heads, so nothing in flight in the lost session is assumed delivered.
 
 use crate::docid::DocId;
-use crate::store::{StoreError, StoreFault};
 use crate::wire::{DocHeads, Frame, PROTOCOL_VERSION};
 use automerge::sync::{Message, State};
 use automerge::{ActorId, Automerge, Change, ChangeHash, sync::SyncDoc};
@@ -122,11 +121,15 @@ pub enum SessionError {
     Docs(#[from] DocsError),
 }
 
+/// A failure of the store behind a [`Docs`] (its own error type, kept whole: `onestop-store`
+/// downcasts it to tell a full disk from a bug).
+pub type StoreFailure = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 impl SessionError {
     /// The store's error, when the session ended because the store failed.
-    pub fn store_error(&self) -> Option<&StoreError> {
+    pub fn store_error(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
         match self {
-            SessionError::Docs(DocsError::Store(e)) => Some(e),
+            SessionError::Docs(DocsError::Store(e)) => Some(e.as_ref()),
             _ => None,
         }
     }
@@ -138,22 +141,11 @@ pub enum DocsError {
     /// The store failed (a full disk, an I/O error, a damaged database, a bug): the session
     /// ends, and the link tries again later; nothing is refused.
     #[error(transparent)]
-    Store(StoreError),
+    Store(StoreFailure),
     /// What the peer sent cannot be taken (changes that do not apply, a copy that lacks what
     /// this side holds): a refusal of that document, answered with a `Refused` frame.
     #[error("{0}")]
     Invalid(String),
-}
-
-impl From<StoreError> for DocsError {
-    /// A write the store abandoned itself ([`StoreFault::Refused`]: what arrived does not fit
-    /// what it holds) is invalid data; anything else is the store's failure.
-    fn from(e: StoreError) -> DocsError {
-        match e.kind() {
-            StoreFault::Refused => DocsError::Invalid(e.to_string()),
-            _ => DocsError::Store(e),
-        }
-    }
 }
 
 /// What the session tells its shell.
@@ -597,7 +589,7 @@ const ADOPT_ABOVE: usize = 256;
 /// (the session ends).
 enum Refusal {
     Policy(String),
-    Store(StoreError),
+    Store(StoreFailure),
 }
 
 impl From<DocsError> for Refusal {
@@ -674,70 +666,3 @@ impl Docs for MemDocs {
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
-
-/// The durable store as a session's documents: received changes are written durably before
-/// the session answers, and sync states persist per (peer, document).
-pub struct StoreDocs<'a> {
-    pub store: &'a mut crate::Store,
-    /// The peer's name in the sync-state table (the cloud: "cloud"; a node: its node id).
-    pub peer: String,
-}
-
-impl Docs for StoreDocs<'_> {
-    fn held(&mut self, side: &Side) -> Result<Vec<DocHeads>, DocsError> {
-        let ids = self.store.list_docs()?;
-        let mut out = Vec::new();
-        for id in ids.into_iter().filter(|id| authority::may_hold(side, id)) {
-            if let Some(heads) = self.store.heads(&id)? {
-                out.push(DocHeads { heads, id });
-            }
-        }
-        Ok(out)
-    }
-    fn doc(&mut self, id: &DocId) -> Result<Option<&Automerge>, DocsError> {
-        Ok(self.store.doc(id)?)
-    }
-    fn apply(&mut self, id: &DocId, changes: Vec<Change>) -> Result<(), DocsError> {
-        // Remote changes are not local facts: the clock only ticks logically.
-        let stamp = self.store.next_stamp(self.store.last_stamp().time());
-        Ok(self.store.write(stamp, |b| b.change(id, |doc| Ok(doc.apply_changes(changes)?)))?)
-    }
-    fn adopt(&mut self, id: &DocId, doc: Automerge, saved: Option<Vec<u8>>) -> Result<(), DocsError> {
-        let stamp = self.store.next_stamp(self.store.last_stamp().time());
-        Ok(self.store.write(stamp, |b| b.adopt(id, doc, saved))?)
-    }
-    fn adopt_saved(&mut self, id: &DocId, bytes: Vec<u8>, heads: Vec<ChangeHash>) -> Result<(), DocsError> {
-        let stamp = self.store.next_stamp(self.store.last_stamp().time());
-        Ok(self.store.write(stamp, |b| b.adopt_saved(id, bytes, heads))?)
-    }
-    fn heads(&mut self, id: &DocId) -> Result<Option<Vec<ChangeHash>>, DocsError> {
-        Ok(self.store.heads(id)?)
-    }
-    fn receive_without_changes(
-        &mut self,
-        id: &DocId,
-        state: &mut State,
-        msg: Message,
-    ) -> Result<bool, DocsError> {
-        Ok(self.store.receive_without_changes(id, state, msg)?)
-    }
-    fn discard(&mut self, id: &DocId) -> Result<(), DocsError> {
-        Ok(self.store.discard(id)?)
-    }
-    fn load_state(&mut self, id: &DocId) -> Option<State> {
-        match self.store.load_sync_state(&self.peer, id) {
-            Ok(Some(bytes)) => State::decode(&bytes).ok(),
-            Ok(None) => None,
-            Err(error) => {
-                tracing::warn!(message = "Could not read a sync state; starting afresh.", doc = %id, %error);
-                None
-            }
-        }
-    }
-    fn save_state(&mut self, id: &DocId, state: &State) {
-        if let Err(error) = self.store.save_sync_state(&self.peer, id, &state.encode()) {
-            // Losing a sync state costs a longer sync next time, never data.
-            tracing::warn!(message = "Could not persist a sync state.", doc = %id, %error);
-        }
-    }
-}

@@ -1,17 +1,19 @@
-//! Onestop's replicated documents.
+//! Onestop's sync protocol, without IO: which documents exist, how typed values are written
+//! in them, and how two sides reconcile them.
 //!
 //! - [`docid`]: which documents exist and who writes them;
 //! - [`day`], [`catalog`], [`cases`], [`bookings`], [`cards`]: typed values to and from
-//!   Automerge documents;
-//! - [`store`]: the durable SQLite document store (automerge-repo chunk layout, WAL);
-//! - [`read`]: each document read and decoded in one call ([`ReadDocs`], on the store and a
-//!   write's batch);
+//!   Automerge documents (helpers in [`codec`]);
 //! - [`hlc`]: the hybrid logical clock that never goes backwards;
 //! - [`secrets`]: window PINs and visitor pseudonyms (from `onestop-credentials`, re-exported);
+//! - [`seed`]: the catalogue's TOML file;
 //! - [`booking_token`]: the cloud-signed booking tokens a hall verifies offline;
 //! - [`wire`]: the length-prefixed frames of the sync protocol;
-//! - [`session`]: the sans-IO sync session and who may write what;
-//! - [`transport`]: the QUIC link with mutual TLS around the session.
+//! - [`wholedoc`]: a whole document's chunk read without loading it;
+//! - [`session`]: the sans-IO sync session, who may write what, and the [`session::Docs`] it
+//!   syncs ([`session::MemDocs`] in memory; the store's is in `onestop-store`).
+//!
+//! No SQLite, no QUIC, no async runtime: the store is `onestop-store`, the link `onestop-link`.
 
 pub mod booking_token;
 pub mod bookings;
@@ -22,24 +24,21 @@ pub mod clock;
 pub mod codec;
 pub mod day;
 pub mod docid;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod hlc;
-pub mod read;
 pub mod seed;
 pub mod session;
-pub mod store;
-pub mod transport;
 pub mod wholedoc;
 pub mod wire;
 
 /// PINs, passwords, visitor pseudonyms and short codes live in `onestop-credentials` (no IO);
-/// `onestop_sync::secrets` stays their path for the hall and the cloud.
+/// `onestop_protocol::secrets` stays their path for the hall and the cloud.
 pub use onestop_credentials::secrets;
 
 pub use codec::{DocError, SCHEMA};
 pub use docid::{DocId, Month};
 pub use hlc::{ClockHealth, HlcStamp};
-pub use read::{CardLookup, ReadDocs};
-pub use store::{Durability, Store, StoreError};
 
 #[cfg(test)]
 mod tests;

@@ -37,7 +37,7 @@ impl Revocations {
 #[derive(Clone)]
 pub struct FloorTime {
     floor: Arc<AtomicU64>,
-    clock: Arc<dyn crate::clock::Clock>,
+    clock: Arc<dyn onestop_protocol::clock::Clock>,
 }
 
 impl std::fmt::Debug for FloorTime {
@@ -49,13 +49,13 @@ impl std::fmt::Debug for FloorTime {
 impl Default for FloorTime {
     /// On the system's clock.
     fn default() -> FloorTime {
-        FloorTime::new(Arc::new(crate::clock::SystemClock))
+        FloorTime::new(Arc::new(onestop_protocol::clock::SystemClock))
     }
 }
 
 impl FloorTime {
     /// Wall time from `clock`, held up by the floor.
-    pub fn new(clock: Arc<dyn crate::clock::Clock>) -> FloorTime {
+    pub fn new(clock: Arc<dyn onestop_protocol::clock::Clock>) -> FloorTime {
         FloorTime { floor: Arc::default(), clock }
     }
     /// Raises the floor to `secs` since 1970 (never lowers it).
@@ -265,7 +265,7 @@ mod tests {
 
     #[test]
     fn the_floor_holds_time_up_but_never_back() {
-        let clock = crate::clock::ManualClock::new(onestop_model::Timestamp(1_800_000_000_000));
+        let clock = onestop_protocol::clock::ManualClock::new(onestop_model::Timestamp(1_800_000_000_000));
         let t = FloorTime::new(Arc::new(clock.clone()));
         let wall = 1_800_000_000;
         assert!(t.current_time().unwrap().as_secs() >= wall);

@@ -1,17 +1,18 @@
 //! The sync link over QUIC (quinn + rustls): the edge dials the cloud, each connection runs
-//! one [`Session`](crate::session::Session) on one bidirectional stream, and local changes are
+//! one [`Session`](onestop_protocol::session::Session) on one bidirectional stream, and local changes are
 //! pushed as they happen. This is the IO shell around the sans-IO session.
 
 pub mod enroll;
 pub mod tls;
 
-use crate::clock::Clock;
-use crate::docid::DocId;
-use crate::session::{Docs, DocsError, Session, SessionEvent, Side, StoreDocs};
-use crate::store::{Store, StoreError};
-use crate::wire::{FrameReader, WireError};
 use automerge::ActorId;
 use onestop_model::{Day, HallId, Timestamp};
+use onestop_protocol::clock::Clock;
+use onestop_protocol::docid::DocId;
+use onestop_protocol::session::{Docs, DocsError, Session, SessionEvent, Side};
+use onestop_protocol::wire::{FrameReader, WireError};
+use onestop_store::StoreDocs;
+use onestop_store::{Store, StoreError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -33,7 +34,7 @@ pub enum LinkError {
     #[error("bad frame: {0}")]
     Wire(#[from] WireError),
     #[error("sync session: {0}")]
-    Session(#[from] crate::session::SessionError),
+    Session(#[from] onestop_protocol::session::SessionError),
     #[error("the peer is not a node: {0}")]
     Identity(String),
     /// This side's store failed (a full disk, an I/O error): the connection ends and is tried
@@ -48,7 +49,7 @@ impl LinkError {
     pub fn store_error(&self) -> Option<&StoreError> {
         match self {
             LinkError::Store(e) => Some(e),
-            LinkError::Session(e) => e.store_error(),
+            LinkError::Session(e) => onestop_store::store_error(e),
             _ => None,
         }
     }
@@ -431,7 +432,7 @@ impl CloudSync {
             connections: Mutex::new(HashMap::new()),
             sessions: Arc::default(),
             enroller: None,
-            clock: Arc::new(crate::clock::SystemClock),
+            clock: Arc::new(onestop_protocol::clock::SystemClock),
         }
     }
 
@@ -631,7 +632,10 @@ fn bind_actor(store: &mut Store, node: &str, actor: &[u8]) -> Result<(), LinkErr
 }
 
 /// For tests and tools: the documents a store holds for a hall's link, with heads.
-pub fn held_heads(store: &mut Store, hall: &HallId) -> Result<Vec<crate::wire::DocHeads>, DocsError> {
+pub fn held_heads(
+    store: &mut Store,
+    hall: &HallId,
+) -> Result<Vec<onestop_protocol::wire::DocHeads>, DocsError> {
     StoreDocs { store, peer: String::new() }.held(&Side::Edge { hall: hall.clone() })
 }
 
@@ -654,7 +658,7 @@ pub async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StoreFault;
+    use onestop_store::StoreFault;
 
     #[test]
     fn binding_tells_another_node_s_actor_from_a_store_that_cannot_save() {

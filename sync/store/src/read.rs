@@ -6,13 +6,13 @@
 //! here, once: no catalogue is `None` (a hall cannot run without one); an absent day, bookings
 //! or cases document holds nothing; an absent card directory is [`CardLookup::NoDirectory`].
 
-use crate::codec::DocError;
-use crate::day::DayTail;
-use crate::docid::{DocId, Month};
-use crate::store::{Batch, Store, StoreError};
-use crate::{bookings, cards, cases, catalog, day};
+use crate::{Batch, Store, StoreError};
 use automerge::Automerge;
 use onestop_model::{Booking, CardEntry, Case, CaseNo, Catalog, Day, DayEvent, HallId};
+use onestop_protocol::codec::DocError;
+use onestop_protocol::day::DayTail;
+use onestop_protocol::docid::{DocId, Month};
+use onestop_protocol::{bookings, cards, cases, catalog, day};
 
 /// What the card directory says about one card.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,9 +151,9 @@ impl ReadDocs for Batch<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hlc::HlcStamp;
     use automerge::transaction::Transactable;
     use onestop_model::{CaseKind, CaseStatus, CaseStep, PersonKind, ServiceId, TicketNo, Timestamp};
+    use onestop_protocol::hlc::HlcStamp;
 
     fn hall() -> HallId {
         HallId::new("main")
@@ -173,7 +173,7 @@ mod tests {
         store
             .write(s, |b| {
                 b.edit(id, |tx| {
-                    crate::codec::init_root(tx, "something-else")?;
+                    onestop_protocol::codec::init_root(tx, "something-else")?;
                     Ok(())
                 })
             })
@@ -222,7 +222,7 @@ mod tests {
     #[test]
     fn present_documents_read_typed() {
         let mut store = Store::open_in_memory().unwrap();
-        let cat = crate::tests::sample_catalog();
+        let cat = onestop_protocol::fixtures::sample_catalog();
         let entry =
             CardEntry { card: "2023010204".into(), kind: PersonKind::Graduate, college: "理学院".into() };
         let number = CaseNo::for_ticket(day(), &hall(), TicketNo::new('A', 1));
@@ -269,7 +269,7 @@ mod tests {
         store
             .write(s, |b| {
                 b.edit(&DocId::Cards, |tx| {
-                    crate::codec::init_root(tx, "cards")?;
+                    onestop_protocol::codec::init_root(tx, "cards")?;
                     let cards = tx.put_object(automerge::ROOT, "cards", automerge::ObjType::Map)?;
                     tx.put(&cards, "2023010204", 7_i64)?;
                     Ok(())
@@ -288,7 +288,7 @@ mod tests {
         ];
         for e in errors {
             assert!(matches!(e, StoreError::Doc { .. }), "{e:?}");
-            assert_eq!(e.kind(), crate::store::StoreFault::Internal);
+            assert_eq!(e.kind(), crate::StoreFault::Internal);
         }
     }
 }

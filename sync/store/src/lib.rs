@@ -12,11 +12,17 @@
 //! If a write fails, nothing of it is on disk and the documents it touched are dropped from
 //! memory, to be reloaded from disk as they were.
 
-use crate::docid::DocId;
-use crate::hlc::{self, HlcStamp};
+pub mod docs;
+pub mod read;
+
+pub use docs::{StoreDocs, store_error};
+pub use read::{CardLookup, ReadDocs};
+
 use automerge::transaction::Transaction;
 use automerge::{ActorId, Automerge, AutomergeError, ChangeHash};
 use onestop_model::Timestamp;
+use onestop_protocol::docid::DocId;
+use onestop_protocol::hlc::{self, HlcStamp};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::Path;
@@ -53,7 +59,7 @@ pub enum StoreError {
     /// A document that loads but cannot be read as what it claims to be (a field missing or
     /// wrong, a newer schema): what a typed reader ([`crate::read::ReadDocs`]) says.
     #[error("文档 {doc} 无法读取 / document {doc} cannot be read: {source}")]
-    Doc { doc: String, source: Box<crate::codec::DocError> },
+    Doc { doc: String, source: Box<onestop_protocol::codec::DocError> },
 }
 
 impl From<AutomergeError> for StoreError {
@@ -882,3 +888,6 @@ impl Batch<'_> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests;
