@@ -281,6 +281,11 @@ pub fn visitor_of(core: &Core, card: &str) -> Result<Option<Visitor>, Error> {
 
 #[derive(Debug)]
 pub enum CancelRefusal {
+    /// Too many attempts from this client, or with this card, until then.
+    Limited {
+        until: onestop_model::Timestamp,
+        by_card: bool,
+    },
     NotFound,
     Already,
     CheckedIn,
@@ -345,4 +350,140 @@ pub fn cancel(core: &Core, code: &str, visitor: &str) -> Result<Booking, CancelR
             .map_err(|e| CancelRefusal::Failed(e.into()))?;
         Ok(b)
     })
+}
+
+/// A visitor's request to book, as the form gives it.
+#[derive(Debug, Clone)]
+pub struct BookRequest {
+    /// Who is asking (the client's address or its /64), for the per-client limit.
+    pub client: String,
+    pub day: String,
+    /// The slot's start, local minutes since midnight.
+    pub slot: String,
+    pub card: String,
+}
+
+/// Why a booking was not made (each with what the visitor is told by the page).
+#[derive(Debug)]
+pub enum BookRefusal {
+    /// Too many attempts from this client, or with this card, until then.
+    Limited {
+        until: onestop_model::Timestamp,
+        by_card: bool,
+    },
+    /// Not a day this hall takes bookings on now.
+    DayNotOpen,
+    /// No such slot that day.
+    NoSlot,
+    /// The slot has begun.
+    SlotBegun,
+    /// Not a campus card number (letters and digits, at most 32).
+    BadCard,
+    /// The card directory does not know the card.
+    UnknownCard,
+    Full,
+    Twice,
+    Failed(Error),
+}
+
+impl From<Refusal> for BookRefusal {
+    fn from(r: Refusal) -> BookRefusal {
+        match r {
+            Refusal::Full => BookRefusal::Full,
+            Refusal::Twice => BookRefusal::Twice,
+            Refusal::Failed(e) => BookRefusal::Failed(e),
+        }
+    }
+}
+
+/// Counts an attempt against `limiter` for `key` at `now`, unless it is full.
+fn count(
+    limiter: &Mutex<Limiter>,
+    key: &str,
+    now: onestop_model::Timestamp,
+) -> Option<onestop_model::Timestamp> {
+    let mut l = super::limit::lock(limiter);
+    let until = l.blocked_until(key, now);
+    if until.is_none() {
+        l.hit(key, now);
+    }
+    until
+}
+
+/// Books a slot of `service` at `hall` for the visitor whose card the request gives, at the
+/// core's time: the per-client limit, a bookable day, a slot that has not begun, a card number
+/// (never stored: the visitor is its pseudonym) that the card directory knows (counted
+/// against the card either way, so guessing numbers is slowed down), the per-card limit, then
+/// places and "one per visitor, service and day" in one write ([`make`]). The booking key is
+/// published first if the halls do not hold it yet.
+pub fn book(core: &Core, hall: &Hall, service: &Service, req: &BookRequest) -> Result<Booking, BookRefusal> {
+    let now = core.now();
+    let desk = &core.bookings;
+    if let Some(until) = count(&desk.per_client, &req.client, now) {
+        tracing::info!(message = "Booking attempts limited.", client = %req.client);
+        return Err(BookRefusal::Limited { until, by_card: false });
+    }
+    let Some(day) = req.day.parse::<Day>().ok().filter(|d| bookable_days(hall, now).contains(d)) else {
+        return Err(BookRefusal::DayNotOpen);
+    };
+    let Some(slot) = req
+        .slot
+        .parse::<u16>()
+        .ok()
+        .and_then(|m| slots(hall, day, &service.id, &[], now).into_iter().find(|sl| sl.start_min == m))
+    else {
+        return Err(BookRefusal::NoSlot);
+    };
+    if slot.past {
+        return Err(BookRefusal::SlotBegun);
+    }
+    let card = normalize_card(&req.card);
+    if card.is_empty() || card.len() > 32 || !card.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(BookRefusal::BadCard);
+    }
+    let Some(visitor) = visitor_of(core, &card).map_err(BookRefusal::Failed)? else {
+        let pseudonym = core.visitor_key.pseudonym(&card);
+        if let Some(until) = count(&desk.per_card, pseudonym.as_str(), now) {
+            return Err(BookRefusal::Limited { until, by_card: true });
+        }
+        return Err(BookRefusal::UnknownCard);
+    };
+    if let Some(until) = count(&desk.per_card, visitor.id.as_str(), now) {
+        return Err(BookRefusal::Limited { until, by_card: true });
+    }
+    let mut b = Booking {
+        id: onestop_model::BookingId::new(random_code(10).to_lowercase()),
+        hall: hall.id.clone(),
+        day,
+        service: service.id.clone(),
+        slot_start: slot.start,
+        slot_end: slot.end,
+        visitor: Some(visitor),
+        code: random_code(6),
+        history: vec![BookingStep { at: now, status: BookingStatus::Booked, by: "web".into() }],
+    };
+    if let Err(error) = publish_key(core) {
+        tracing::warn!(message = "Cannot publish the booking key.", %error);
+    }
+    make(core, &mut b, hall.booking.capacity)?;
+    Ok(b)
+}
+
+/// A visitor's request to cancel: who asks (for the per-client limit), the booking's code and
+/// the card it was made with.
+pub fn cancel_request(core: &Core, client: &str, code: &str, card: &str) -> Result<Booking, CancelRefusal> {
+    let now = core.now();
+    let desk = &core.bookings;
+    if let Some(until) = count(&desk.per_client, client, now) {
+        tracing::info!(message = "Booking attempts limited.", %client);
+        return Err(CancelRefusal::Limited { until, by_card: false });
+    }
+    let card = normalize_card(card);
+    let code: String =
+        code.chars().filter(|c| !c.is_whitespace()).take(16).collect::<String>().to_uppercase();
+    let visitor = core.visitor_key.pseudonym(&card);
+    if let Some(until) = count(&desk.per_card, visitor.as_str(), now) {
+        return Err(CancelRefusal::Limited { until, by_card: true });
+    }
+    cancel(core, &code, visitor.as_str())
 }

@@ -16,7 +16,6 @@
 //!   carry the public CSRF token.
 
 use crate::core::booking::*;
-use crate::core::limit::lock;
 use crate::ui::auth::{PublicCsrf, csrf_refused};
 use crate::ui::client::{ClientIp, too_many};
 use crate::ui::{AppState, Lang, page};
@@ -24,10 +23,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, PreEscaped, html};
-use onestop_model::{
-    Booking, BookingId, BookingStatus, BookingStep, Catalog, Day, Hall, HallId, Service, Timestamp,
-};
-use onestop_protocol::secrets::random_code;
+use onestop_model::{Booking, Catalog, Day, Hall, HallId, Service};
 
 #[cfg(test)]
 #[path = "booking_tests.rs"]
@@ -294,31 +290,64 @@ pub struct BookForm {
     card: String,
 }
 
-/// Checks the per-client limit (and counts the attempt).
-fn client_limit(desk: &Desk, lang: Lang, client: ClientIp, t: Timestamp) -> Result<(), Response> {
-    let mut l = lock(&desk.per_client);
-    if let Some(until) = l.blocked_until(&client.key(), t) {
-        tracing::info!(message = "Booking attempts limited.", client = %client.key());
-        return Err(private(too_many(lang, "预约操作", "booking attempts", until, t)));
-    }
-    l.hit(&client.key(), t);
-    Ok(())
+/// The 429 page for too many booking or cancelling attempts (from a client, or with a card).
+fn limited(
+    lang: Lang,
+    until: onestop_model::Timestamp,
+    by_card: bool,
+    now: onestop_model::Timestamp,
+) -> Response {
+    let (zh, en) = if by_card {
+        ("该校园卡的预约操作", "booking attempts with this card")
+    } else {
+        ("预约操作", "booking attempts")
+    };
+    private(too_many(lang, zh, en, until, now))
 }
 
-/// Checks the per-card limit (and counts the attempt).
-fn card_limit(desk: &Desk, lang: Lang, visitor: &str, t: Timestamp) -> Result<(), Response> {
-    let mut l = lock(&desk.per_card);
-    if let Some(until) = l.blocked_until(visitor, t) {
-        return Err(private(too_many(
-            lang,
-            "该校园卡的预约操作",
-            "booking attempts with this card",
-            until,
-            t,
-        )));
+/// What a visitor is told when a booking was not made, with the page's status.
+fn book_message(r: &BookRefusal) -> (StatusCode, &'static str, &'static str) {
+    match r {
+        BookRefusal::DayNotOpen => (
+            StatusCode::BAD_REQUEST,
+            "这一天不能预约：请从列出的日期中选择。",
+            "That day cannot be booked: choose one of the days listed.",
+        ),
+        BookRefusal::NoSlot => (StatusCode::BAD_REQUEST, "请选择一个时段。", "Choose a slot."),
+        BookRefusal::SlotBegun => (
+            StatusCode::CONFLICT,
+            "这个时段已经开始，不能再预约：请选择稍后的时段。",
+            "This slot has already begun: choose a later one.",
+        ),
+        BookRefusal::BadCard => (
+            StatusCode::BAD_REQUEST,
+            "请填写校园卡号（字母和数字，最多 32 位）。",
+            "Enter your campus card number (letters and digits, at most 32).",
+        ),
+        BookRefusal::UnknownCard => (
+            StatusCode::BAD_REQUEST,
+            "校园卡号不在校园卡名录中，请核对后重试。",
+            "This campus card number is not in the card directory: check it and try again.",
+        ),
+        BookRefusal::Full => (
+            StatusCode::CONFLICT,
+            "这个时段刚刚约满了，请选择其他时段。",
+            "This slot has just filled up: choose another one.",
+        ),
+        BookRefusal::Twice => (
+            StatusCode::CONFLICT,
+            "您当天已预约过这个事项（每人每天每个事项限一次）。如需改时段，请先取消原预约。",
+            "You have already booked this service on that day (one booking per person, service and day). To change the slot, cancel the other booking first.",
+        ),
+        BookRefusal::Limited { .. } => {
+            (StatusCode::TOO_MANY_REQUESTS, "操作过于频繁。", "Too many attempts.")
+        }
+        BookRefusal::Failed(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "暂时无法预约，请稍后再试。",
+            "Booking is not possible just now: try again later.",
+        ),
     }
-    l.hit(visitor, t);
-    Ok(())
 }
 
 /// `POST /book/{hall}/{service}`: books the slot; answers with the confirmation.
@@ -333,151 +362,40 @@ pub async fn book(
     if !csrf.check(&f.csrf) {
         return csrf_refused(lang);
     }
-    let t = web.core.now();
-    let desk = &web.core.bookings;
-    if let Err(r) = client_limit(desk, lang, client, t) {
-        return r;
-    }
     let site = web.cache.get();
     let (h, s) = match hall_and_service(lang, &site.catalog, &hall, &service) {
         Ok(x) => x,
         Err(r) => return r,
     };
     let back = format!("/book/{}/{}?day={}", h.id, s.id, f.day);
-    let Some(day) = f.day.parse::<Day>().ok().filter(|d| bookable_days(h, t).contains(d)) else {
-        return refuse(
-            lang,
-            StatusCode::BAD_REQUEST,
-            "这一天不能预约：请从列出的日期中选择。",
-            "That day cannot be booked: choose one of the days listed.",
-            &format!("/book/{}/{}", h.id, s.id),
-        );
-    };
-    let Some(slot) = f
-        .slot
-        .parse::<u16>()
-        .ok()
-        .and_then(|m| slots(h, day, &s.id, &[], t).into_iter().find(|sl| sl.start_min == m))
-    else {
-        return refuse(lang, StatusCode::BAD_REQUEST, "请选择一个时段。", "Choose a slot.", &back);
-    };
-    if slot.past {
-        return refuse(
-            lang,
-            StatusCode::CONFLICT,
-            "这个时段已经开始，不能再预约：请选择稍后的时段。",
-            "This slot has already begun: choose a later one.",
-            &back,
-        );
-    }
-    let card = normalize_card(&f.card);
-    if card.is_empty() || card.len() > 32 || !card.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return refuse(
-            lang,
-            StatusCode::BAD_REQUEST,
-            "请填写校园卡号（字母和数字，最多 32 位）。",
-            "Enter your campus card number (letters and digits, at most 32).",
-            &back,
-        );
-    }
-    let backend = web.core.clone();
-    let visitor = {
-        let card = card.clone();
-        tokio::task::spawn_blocking(move || visitor_of(&backend, &card)).await
-    };
-    let visitor = match visitor {
-        Ok(Ok(Some(v))) => v,
-        Ok(Ok(None)) => {
-            // Counted against the card too: guessing numbers is slowed down.
-            if let Err(r) = card_limit(desk, lang, web.core.visitor_key.pseudonym(&card).as_str(), t) {
-                return r;
-            }
-            return refuse(
-                lang,
-                StatusCode::BAD_REQUEST,
-                "校园卡号不在校园卡名录中，请核对后重试。",
-                "This campus card number is not in the card directory: check it and try again.",
-                &back,
-            );
-        }
-        Ok(Err(error)) => {
-            tracing::error!(message = "Cannot read the card directory.", %error);
-            return refuse(
-                lang,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "暂时无法预约，请稍后再试。",
-                "Booking is not possible just now: try again later.",
-                &back,
-            );
-        }
-        Err(error) => {
-            tracing::error!(message = "Cannot read the card directory.", %error);
-            return refuse(
-                lang,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "暂时无法预约，请稍后再试。",
-                "Booking is not possible just now: try again later.",
-                &back,
-            );
-        }
-    };
-    if let Err(r) = card_limit(desk, lang, visitor.id.as_str(), t) {
-        return r;
-    }
-    let mut b = Booking {
-        id: BookingId::new(random_code(10).to_lowercase()),
-        hall: h.id.clone(),
-        day,
-        service: s.id.clone(),
-        slot_start: slot.start,
-        slot_end: slot.end,
-        visitor: Some(visitor),
-        code: random_code(6),
-        history: vec![BookingStep { at: t, status: BookingStatus::Booked, by: "web".into() }],
-    };
-    let backend = web.core.clone();
-    let capacity = h.booking.capacity;
-    let made = tokio::task::spawn_blocking(move || {
-        if let Err(error) = publish_key(&backend) {
-            tracing::warn!(message = "Cannot publish the booking key.", %error);
-        }
-        make(&backend, &mut b, capacity).map(|()| b)
-    })
-    .await
-    .unwrap_or_else(|e| Err(Refusal::Failed(crate::core::Error::Internal(e.to_string()))));
+    let req =
+        BookRequest { client: client.key(), day: f.day.clone(), slot: f.slot.clone(), card: f.card.clone() };
+    let core = web.core.clone();
+    let (hall_c, service_c) = (h.clone(), s.clone());
+    let made =
+        tokio::task::spawn_blocking(move || crate::core::booking::book(&core, &hall_c, &service_c, &req))
+            .await
+            .unwrap_or_else(|e| Err(BookRefusal::Failed(crate::core::Error::Internal(e.to_string()))));
     let b = match made {
         Ok(b) => b,
-        Err(Refusal::Full) => {
-            return refuse(
-                lang,
-                StatusCode::CONFLICT,
-                "这个时段刚刚约满了，请选择其他时段。",
-                "This slot has just filled up: choose another one.",
-                &back,
-            );
+        Err(BookRefusal::Limited { until, by_card }) => {
+            return limited(lang, until, by_card, web.core.now());
         }
-        Err(Refusal::Twice) => {
-            return refuse(
-                lang,
-                StatusCode::CONFLICT,
-                "您当天已预约过这个事项（每人每天每个事项限一次）。如需改时段，请先取消原预约。",
-                "You have already booked this service on that day (one booking per person, service and day). To change the slot, cancel the other booking first.",
-                &back,
-            );
-        }
-        Err(Refusal::Failed(error)) => {
-            tracing::error!(message = "Cannot write a booking.", %error);
-            return refuse(
-                lang,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "暂时无法预约，请稍后再试。",
-                "Booking is not possible just now: try again later.",
-                &back,
-            );
+        Err(refusal) => {
+            if let BookRefusal::Failed(error) = &refusal {
+                tracing::error!(message = "Cannot write a booking.", %error);
+            }
+            let (status, zh, en) = book_message(&refusal);
+            let back = if matches!(refusal, BookRefusal::DayNotOpen) {
+                format!("/book/{}/{}", h.id, s.id)
+            } else {
+                back
+            };
+            return refuse(lang, status, zh, en, &back);
         }
     };
     tracing::info!(message = "Booked.", hall = %b.hall, day = %b.day, service = %b.service);
-    private(confirmation(lang, desk, h, s, &b))
+    private(confirmation(lang, &web.core.bookings, h, s, &b))
 }
 
 /// An SVG QR code of `text` (inline markup: the page's policy allows no inline style or
@@ -589,6 +507,9 @@ impl CancelRefusal {
                 "预约时段已经开始，不能再取消。",
                 "The booked slot has already begun: it can no longer be cancelled.",
             ),
+            CancelRefusal::Limited { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "操作过于频繁。", "Too many attempts.")
+            }
             CancelRefusal::Failed(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "暂时无法取消，请稍后再试。",
@@ -609,25 +530,16 @@ pub async fn cancel_post(
     if !csrf.check(&f.csrf) {
         return csrf_refused(lang);
     }
-    let t = web.core.now();
-    let desk = &web.core.bookings;
-    if let Err(r) = client_limit(desk, lang, client, t) {
-        return r;
-    }
-    let card = normalize_card(&f.card);
-    let code: String =
-        f.code.chars().filter(|c| !c.is_whitespace()).take(16).collect::<String>().to_uppercase();
-    let visitor = web.core.visitor_key.pseudonym(&card);
-    if let Err(r) = card_limit(desk, lang, visitor.as_str(), t) {
-        return r;
-    }
-    let backend = web.core.clone();
-    let done = tokio::task::spawn_blocking(move || cancel(&backend, &code, visitor.as_str()))
+    let core = web.core.clone();
+    let done = tokio::task::spawn_blocking(move || cancel_request(&core, &client.key(), &f.code, &f.card))
         .await
         .unwrap_or_else(|e| Err(CancelRefusal::Failed(crate::core::Error::Internal(e.to_string()))));
     let back = "/book/cancel";
     let b = match done {
         Ok(b) => b,
+        Err(CancelRefusal::Limited { until, by_card }) => {
+            return limited(lang, until, by_card, web.core.now());
+        }
         Err(refusal) => {
             if let CancelRefusal::Failed(error) = &refusal {
                 tracing::error!(message = "Cannot cancel a booking.", %error);
