@@ -6,7 +6,7 @@
 //! published. Requests are served in arrival order, one at a time, so ticket numbers can never
 //! be given twice however many kiosks and pages ask at once.
 
-use crate::hall::view::{CallView, HallView, Incident, Label};
+use crate::hall::view::{CallView, HallView, Incident};
 use crate::node::{self, ErrorKind, NodeError, Outcome};
 use crate::script::Request;
 use crate::{Clock, Node};
@@ -19,23 +19,60 @@ use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, oneshot, watch};
 
-/// A ticket just issued, as the printer and the kiosk screen need it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Issued {
-    pub ticket: TicketNo,
-    pub service: Label,
-    pub ahead: u32,
-    pub wait_min: u32,
-    pub issued_at: Timestamp,
-    /// "YYYY-MM-DD HH:MM", the hall's local time.
-    pub local_time: String,
-    pub day: String,
+pub use crate::devices::printer::TicketPrint;
+
+/// What every ticket of this hall carries besides its own facts: where its QR code leads and
+/// the closing lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TicketFrame {
+    /// The campus website, whose `/ticket/...` page the QR code opens (none: an `onestop:` id).
+    pub website: Option<String>,
+    pub footer: String,
+}
+
+/// A ticket just issued, in the one shape the printer, the kiosk's screen and its JSON all
+/// take: built once, from the engine's effect, the catalogue in use and the hall's frame.
+#[allow(clippy::too_many_arguments)]
+pub fn ticket_print(
+    ticket: TicketNo,
+    service: &onestop_model::ServiceId,
+    ahead: u32,
+    wait_minutes: u32,
+    issued_at: Timestamp,
+    catalog: &Catalog,
+    hall: &onestop_model::HallId,
+    frame: &TicketFrame,
+) -> TicketPrint {
+    let offset = catalog.offset_of(hall);
+    let day = issued_at.day(offset);
+    let hall_name = catalog.halls.get(hall).map(|h| h.name.clone()).unwrap_or_default();
+    let service_name = catalog.services.get(service).map(|s| s.name.clone()).unwrap_or_default();
+    let url = match &frame.website {
+        Some(site) => format!("{}/ticket/{hall}/{day}/{ticket}", site.trim_end_matches('/')),
+        None => format!("onestop:{hall}:{day}:{ticket}"),
+    };
+    TicketPrint {
+        hall: hall_name.zh,
+        hall_en: hall_name.en,
+        number: ticket.to_string(),
+        service: service_name.zh,
+        service_en: service_name.en,
+        ahead,
+        wait_minutes,
+        issued_at: format!("{day} {}", issued_at.local_hm(offset)),
+        url,
+        footer: frame.footer.clone(),
+    }
 }
 
 /// Where the core sends the effects of commands once they are durable.
 pub trait Outputs: Send {
     /// A ticket was issued: print it.
-    fn print(&mut self, issued: &Issued);
+    fn print(&mut self, ticket: &TicketPrint);
+    /// What this hall's tickets carry besides their own facts.
+    fn ticket_frame(&self) -> TicketFrame {
+        TicketFrame::default()
+    }
     /// A ticket was called (or called again): speak it.
     fn announce(&mut self, ticket: &TicketNo, window: WindowNo, repeat: bool);
     /// Device incidents to show to the staff.
@@ -47,7 +84,7 @@ pub trait Outputs: Send {
 /// Outputs that do nothing (a hall with no printer or speaker).
 pub struct NoOutputs;
 impl Outputs for NoOutputs {
-    fn print(&mut self, _: &Issued) {}
+    fn print(&mut self, _: &TicketPrint) {}
     fn announce(&mut self, _: &TicketNo, _: WindowNo, _: bool) {}
 }
 
@@ -55,7 +92,7 @@ impl Outputs for NoOutputs {
 #[derive(Debug, Clone)]
 pub struct Done {
     pub outcome: Outcome,
-    pub issued: Option<Issued>,
+    pub issued: Option<TicketPrint>,
 }
 
 /// Why a request to the hall did not run. Nothing was stored.
@@ -151,6 +188,7 @@ impl Hall {
         // The calls of the day so far, so a display opened mid-day (or after a restart) shows
         // them: derived from the day's events exactly as the website derives them.
         let mut calls_kept = recent_calls(&mut node, &catalog)?;
+        let frame = outputs.ticket_frame();
         let mut version = 1;
         let first = build(
             &node,
@@ -263,24 +301,16 @@ impl Hall {
                                             wait_estimate_min,
                                             issued_at,
                                         } => {
-                                            let offset = node.engine().config().utc_offset_minutes;
-                                            let i = Issued {
-                                                ticket: *ticket,
-                                                service: catalog
-                                                    .services
-                                                    .get(service)
-                                                    .map(|s| Label::from(&s.name))
-                                                    .unwrap_or_default(),
-                                                ahead: *ahead,
-                                                wait_min: *wait_estimate_min,
-                                                issued_at: *issued_at,
-                                                local_time: format!(
-                                                    "{} {}",
-                                                    issued_at.day(offset),
-                                                    issued_at.local_hm(offset)
-                                                ),
-                                                day: issued_at.day(offset).to_string(),
-                                            };
+                                            let i = ticket_print(
+                                                *ticket,
+                                                service,
+                                                *ahead,
+                                                *wait_estimate_min,
+                                                *issued_at,
+                                                &catalog,
+                                                node.hall(),
+                                                &frame,
+                                            );
                                             outputs.print(&i);
                                             stats.issued.fetch_add(1, Relaxed);
                                             issued = Some(i);
@@ -477,4 +507,42 @@ fn recent_calls(node: &mut Node, catalog: &Catalog) -> Result<Vec<CallView>, Nod
     let events = node.today_events()?;
     let offset = node.engine().config().utc_offset_minutes;
     Ok(CallView::recent(&events, catalog, node.hall(), offset, CALLS_KEPT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onestop_model::{Day, HallId, ServiceId};
+
+    /// A ticket has one shape from the core to the paper and the kiosk's screen: the names
+    /// from the catalogue in use, the time in the hall's zone, the QR code to its page.
+    #[test]
+    fn a_ticket_is_built_once_from_the_effect_the_catalogue_and_the_frame() {
+        let hall = HallId::new("main");
+        let mut catalog = crate::sim::campus_catalog(&hall, 2);
+        catalog.halls.get_mut(&hall).unwrap().utc_offset_minutes = 60;
+        let service = catalog.services.keys().next().unwrap().clone();
+        let at = Day::new(2026, 11, 26).unwrap().start(60).plus_minutes(9 * 60 + 5);
+        let frame =
+            TicketFrame { website: Some("https://hall.example.edu/".into()), footer: "谢谢".into() };
+        let t = ticket_print(TicketNo::new('A', 7), &service, 3, 12, at, &catalog, &hall, &frame);
+        assert_eq!((t.number.as_str(), t.ahead, t.wait_minutes), ("A007", 3, 12));
+        assert_eq!(t.hall, catalog.halls[&hall].name.zh);
+        assert_eq!(t.service_en, catalog.services[&service].name.en);
+        assert_eq!(t.issued_at, "2026-11-26 09:05", "the hall's own zone (UTC+1)");
+        assert_eq!(t.url, "https://hall.example.edu/ticket/main/2026-11-26/A007");
+        assert_eq!(t.footer, "谢谢");
+        let t = ticket_print(
+            TicketNo::new('A', 7),
+            &ServiceId::new("gone"),
+            0,
+            0,
+            at,
+            &catalog,
+            &hall,
+            &TicketFrame::default(),
+        );
+        assert_eq!(t.url, "onestop:main:2026-11-26:A007", "no website: the ticket's id");
+        assert!(t.service.is_empty(), "a service the catalogue no longer has prints no name");
+    }
 }

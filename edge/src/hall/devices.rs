@@ -9,13 +9,13 @@ use crate::devices::printer::{DevicePrinter, Printer, PrinterPort, PrinterState,
 use crate::devices::voice::{Announcer, AplayOut, AudioOut, ClipLibrary, WavDirOut};
 use crate::hall::Hall;
 use crate::hall::config::{InputRoleConfig, PrinterConfig, RunConfig, VoiceOutput};
-use crate::hall::core::{Issued, Outputs};
+use crate::hall::core::{Outputs, TicketFrame};
 use crate::hall::view::Incident;
 use crate::hall::web::{DeviceControl, Web};
 use crate::script::Request;
 use anyhow::{Context, Result};
 use onestop_engine::Command;
-use onestop_model::{HallId, Level, Priority, Rating, ServiceId, Source, Text, TicketNo, WindowNo};
+use onestop_model::{Level, Priority, Rating, ServiceId, Source, Text, TicketNo, WindowNo};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -74,37 +74,20 @@ struct Shared {
 
 struct HallOutputs {
     shared: Arc<Shared>,
-    hall: Text,
-    website: Option<String>,
-    hall_id: HallId,
-    footer: String,
+    frame: TicketFrame,
 }
 
 impl Outputs for HallOutputs {
-    fn print(&mut self, i: &Issued) {
+    fn print(&mut self, t: &TicketPrint) {
         let printer = self.shared.printer.lock().unwrap_or_else(|e| e.into_inner());
         let Some(p) = printer.as_ref() else { return };
-        let url = match &self.website {
-            Some(site) => {
-                format!("{}/ticket/{}/{}/{}", site.trim_end_matches('/'), self.hall_id, i.day, i.ticket)
-            }
-            None => format!("onestop:{}:{}:{}", self.hall_id, i.day, i.ticket),
-        };
-        let sent = p.print(TicketPrint {
-            hall: self.hall.zh.clone(),
-            hall_en: self.hall.en.clone(),
-            number: i.ticket.to_string(),
-            service: i.service.zh.clone(),
-            service_en: i.service.en.clone(),
-            ahead: i.ahead,
-            wait_minutes: i.wait_min,
-            issued_at: i.local_time.clone(),
-            url,
-            footer: self.footer.clone(),
-        });
-        if let Err(error) = sent {
-            tracing::error!(message = "The ticket could not be sent to the printer.", ticket = %i.ticket, %error);
+        if let Err(error) = p.print(t.clone()) {
+            tracing::error!(message = "The ticket could not be sent to the printer.", ticket = %t.number, %error);
         }
+    }
+
+    fn ticket_frame(&self) -> TicketFrame {
+        self.frame.clone()
     }
 
     fn announce(&mut self, ticket: &TicketNo, window: WindowNo, repeat: bool) {
@@ -243,7 +226,6 @@ impl DeviceControl for Control {
 pub fn start(
     config: &RunConfig,
     hall_name: &Text,
-    hall: &HallId,
     utc_offset: i32,
     clock: Arc<dyn crate::clock::Clock>,
 ) -> Result<Devices> {
@@ -355,10 +337,10 @@ pub fn start(
     });
     let outputs = Box::new(HallOutputs {
         shared: shared.clone(),
-        hall: hall_name.clone(),
-        website: config.website.clone(),
-        hall_id: hall.clone(),
-        footer: footer.unwrap_or_else(|| DEFAULT_FOOTER.to_string()),
+        frame: TicketFrame {
+            website: config.website.clone(),
+            footer: footer.unwrap_or_else(|| DEFAULT_FOOTER.to_string()),
+        },
     });
     let control =
         Arc::new(Control { shared: shared.clone(), hall_name: hall_name.zh.clone(), utc_offset, clock });

@@ -8,5 +8,5 @@ pub mod run;
 pub mod view;
 pub mod web;
 
-pub use core::{Hall, HallError, Issued, Outputs};
+pub use core::{Hall, HallError, Outputs, TicketFrame, TicketPrint};
 pub use view::HallView;

@@ -113,13 +113,7 @@ pub async fn start(config: RunConfig, clock: Arc<dyn Clock>) -> Result<Running> 
     });
     let catalog = node::load_catalog(&mut node.store())?;
     let hall_name = catalog.halls.get(&file.hall).map(|h| h.name.clone()).unwrap_or_default();
-    let devs = devices::start(
-        &config,
-        &hall_name,
-        &file.hall,
-        node.engine().config().utc_offset_minutes,
-        clock.clone(),
-    )?;
+    let devs = devices::start(&config, &hall_name, node.engine().config().utc_offset_minutes, clock.clone())?;
     let surroundings = Box::new(LinkWatch(link_status.clone()));
     let (hall, core_thread) = Hall::start(node, devs.outputs, surroundings, Box::new(clock))?;
     let mut web_state = Web::new(hall.clone(), devs.control.clone());

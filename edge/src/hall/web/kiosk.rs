@@ -205,16 +205,16 @@ fn ticket_page(web: &Web, lang: Lang, done: &Done) -> Markup {
     let printer_trouble = v.incidents.iter().any(|x| x.device == "printer");
     page(
         lang,
-        &i.ticket.to_string(),
+        &i.number,
         "kiosk ticket-page",
         html! {
             div.ticket role="status" {
                 p { (lang.t("您的号码", "Your number")) }
-                p #ticket-number.number { (i.ticket) }
-                p.service { (lang.t(&i.service.zh, &i.service.en)) }
+                p #ticket-number.number { (i.number) }
+                p.service { (lang.t(&i.service, &i.service_en)) }
                 p { (lang.t(&format!("前面还有 {} 人", i.ahead), &format!("{} ahead of you", i.ahead))) }
-                p { (lang.t(&format!("预计等候约 {} 分钟", i.wait_min), &format!("about {} min", i.wait_min))) }
-                p.time { (i.local_time) }
+                p { (lang.t(&format!("预计等候约 {} 分钟", i.wait_minutes), &format!("about {} min", i.wait_minutes))) }
+                p.time { (i.issued_at) }
                 @if printer_trouble {
                     p.warning role="alert" { (lang.t("打印机故障：请记下您的号码，叫号照常进行", "The printer is down: please note your number; calling goes on as usual")) }
                 } @else {
@@ -278,11 +278,11 @@ async fn api_issue(State(web): State<Web>, Json(a): Json<ApiIssue>) -> Response 
     };
     match web.hall.run(req).await {
         Ok(Done { issued: Some(i), .. }) => Json(serde_json::json!({
-            "ticket": i.ticket.to_string(),
-            "service": i.service.zh,
+            "ticket": i.number,
+            "service": i.service,
             "ahead": i.ahead,
-            "wait_min": i.wait_min,
-            "issued_at": i.local_time,
+            "wait_min": i.wait_minutes,
+            "issued_at": i.issued_at,
         }))
         .into_response(),
         Ok(_) => {
