@@ -91,8 +91,12 @@ async fn login(State(web): State<Web>, lang: Lang, Form(f): Form<LoginForm>) -> 
     open_session(&web, lang, staff, person.name, &f.window).await
 }
 
-static DUMMY_HASH: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| onestop_protocol::secrets::hash_pin("not-a-pin-0000").expect("a valid PIN"));
+/// The hash checked for an unknown staff id: a real argon2 hash of a PIN of the valid shape (a
+/// malformed PIN would make the hash fail, and with it every unknown-id login after the first).
+/// Whatever it matches, an unknown id never logs in.
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    onestop_protocol::secrets::hash_pin("000000000000").unwrap_or_else(|_| "$argon2id$unusable".to_string())
+});
 
 async fn open_session(web: &Web, lang: Lang, staff: StaffId, name: String, window: &str) -> Response {
     let manager = web.managers.iter().any(|m| m == staff.as_str());
@@ -644,5 +648,47 @@ mod tests {
         let (status, _) = get(format!("/counter/window/1/case?number={number}"), String::new()).await;
         assert_eq!(status, 303, "staff only");
         core.stop();
+    }
+
+    /// A login with a staff id the catalogue does not have is refused like a wrong PIN (401),
+    /// every time: it used to panic the handler, and every later one too.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unknown_staff_ids_and_wrong_pins_are_refused_without_a_panic() {
+        let hall = HallId::new("main");
+        let day = Day::new(2026, 11, 26).unwrap();
+        let clock = ManualClock::new(day.start(480).plus_minutes(9 * 60));
+        let mut store = Store::open_in_memory().unwrap();
+        publish_catalog(&mut store, &crate::sim::campus_catalog(&hall, 2), crate::Clock::now(&clock))
+            .unwrap();
+        let node = Node::open(share(store), hall, Box::new(clock.clone()), VisitorKey::new([3; 32])).unwrap();
+        let (core, _thread) =
+            Hall::start(node, Box::new(NoOutputs), Box::new(()), Box::new(clock.clone())).unwrap();
+        let web = Web::new(core, Arc::new(NoDevices));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app(web)).await });
+        let post = |body: &'static str| async move {
+            tokio::task::spawn_blocking(move || {
+                use std::io::{Read, Write};
+                let mut c = std::net::TcpStream::connect(addr).unwrap();
+                write!(
+                    c,
+                    "POST /counter/login HTTP/1.1\r\nHost: hall\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+                let mut out = String::new();
+                c.read_to_string(&mut out).unwrap();
+                out[9..12].parse::<u16>().unwrap()
+            })
+            .await
+            .unwrap()
+        };
+        for _ in 0..2 {
+            assert_eq!(post("window=1&staff=nobody&pin=1234").await, 401, "an unknown id");
+        }
+        assert_eq!(post("window=1&staff=s002&pin=9999").await, 401, "a wrong PIN");
+        assert_eq!(post("window=1&staff=nobody&pin=").await, 401, "an empty PIN");
+        assert_eq!(post("window=1&staff=s002&pin=2468").await, 303, "the right PIN still logs in");
     }
 }
