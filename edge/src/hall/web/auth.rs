@@ -176,6 +176,79 @@ impl Staff {
     }
 }
 
+/// Guards the window PIN login against guessing: at most [`PinGuard::CHECKS`] argon2 checks run
+/// at once (each takes ~19 MiB; a flood of logins queues instead of exhausting a Pi's memory),
+/// and after [`PinGuard::MAX_WRONG`] wrong PINs for a staff member's id that id is locked for
+/// [`PinGuard::LOCK`] — a 4-digit PIN can no longer be walked through in minutes. A right PIN
+/// clears the count. Ids the catalogue does not have are never counted (nothing can log in
+/// with them; a hall waiting for a new member's catalogue must not lock them out before it
+/// arrives), so after five tries a locked id is known to exist: staff ids are not secrets.
+pub struct PinGuard {
+    checks: tokio::sync::Semaphore,
+    wrong: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
+}
+
+impl Default for PinGuard {
+    fn default() -> PinGuard {
+        PinGuard { checks: tokio::sync::Semaphore::new(Self::CHECKS), wrong: Default::default() }
+    }
+}
+
+impl PinGuard {
+    /// Argon2 checks at once.
+    pub const CHECKS: usize = 2;
+    /// Wrong PINs in a row before an id is locked.
+    pub const MAX_WRONG: u32 = 5;
+    /// How long a locked id stays locked.
+    pub const LOCK: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (u32, std::time::Instant)>> {
+        self.wrong.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Minutes (rounded up) until `staff` may try again, if it is locked now.
+    pub fn locked(&self, staff: &str) -> Option<u64> {
+        let mut map = self.map();
+        let (n, since) = *map.get(staff)?;
+        if n < Self::MAX_WRONG {
+            return None;
+        }
+        let left = Self::LOCK.checked_sub(since.elapsed());
+        match left {
+            Some(d) => Some(d.as_secs().div_ceil(60).max(1)),
+            None => {
+                map.remove(staff);
+                None
+            }
+        }
+    }
+
+    /// Runs the PIN check `check` with a permit; counts the outcome for `staff` when the
+    /// catalogue `knows` that staff member.
+    pub async fn check(
+        &self,
+        staff: &str,
+        knows: bool,
+        check: impl FnOnce() -> bool + Send + 'static,
+    ) -> bool {
+        let Ok(_permit) = self.checks.acquire().await else { return false };
+        let ok = tokio::task::spawn_blocking(check).await.unwrap_or(false);
+        let mut map = self.map();
+        if ok {
+            map.remove(staff);
+        } else if knows {
+            // Forget counts of ids not tried for a while, so the map cannot grow without end.
+            if map.len() > 10_000 {
+                map.retain(|_, (_, t)| t.elapsed() < Self::LOCK);
+            }
+            let e = map.entry(staff.to_string()).or_insert((0, std::time::Instant::now()));
+            e.0 += 1;
+            e.1 = std::time::Instant::now();
+        }
+        ok
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,13 +73,26 @@ struct LoginForm {
 
 async fn login(State(web): State<Web>, lang: Lang, Form(f): Form<LoginForm>) -> Response {
     let staff = StaffId::new(f.staff.trim());
+    if let Some(minutes) = web.pins.locked(staff.as_str()) {
+        tracing::warn!(message = "A locked staff id was tried at the counter.", staff = %staff);
+        return problem(
+            lang,
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "该工号密码错误次数过多，请 {minutes} 分钟后再试 / too many wrong PINs for this staff id: try again in {minutes} min"
+            ),
+            "/counter",
+        );
+    }
     let person = web.hall.catalog().staff.get(&staff).cloned();
     // The hash is checked even for unknown ids, so the answer takes as long either way.
     let hash = person.as_ref().map(|p| p.pin_hash.clone()).unwrap_or_else(|| DUMMY_HASH.clone());
     let pin = f.pin.clone();
-    let ok = tokio::task::spawn_blocking(move || onestop_protocol::secrets::verify_pin(&hash, &pin))
-        .await
-        .unwrap_or(false);
+    let knows = person.is_some();
+    let ok = web
+        .pins
+        .check(staff.as_str(), knows, move || onestop_protocol::secrets::verify_pin(&hash, &pin))
+        .await;
     let Some(person) = person.filter(|_| ok) else {
         return problem(
             lang,
@@ -690,5 +703,15 @@ mod tests {
         assert_eq!(post("window=1&staff=s002&pin=9999").await, 401, "a wrong PIN");
         assert_eq!(post("window=1&staff=nobody&pin=").await, 401, "an empty PIN");
         assert_eq!(post("window=1&staff=s002&pin=2468").await, 303, "the right PIN still logs in");
+        // Guessing: five wrong PINs lock the id, even for the right PIN; other ids go on.
+        for _ in 0..5 {
+            assert_eq!(post("window=2&staff=s003&pin=1111").await, 401);
+        }
+        assert_eq!(post("window=2&staff=s003&pin=2468").await, 429, "locked, the right PIN included");
+        assert_eq!(post("window=2&staff=s004&pin=2468").await, 303, "another id is not locked");
+        // An id the catalogue does not have (yet) is never locked: nothing logs in with it.
+        for _ in 0..6 {
+            assert_eq!(post("window=1&staff=nobody&pin=1234").await, 401);
+        }
     }
 }

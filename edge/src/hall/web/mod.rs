@@ -85,6 +85,8 @@ pub struct Web {
     /// Card swipes at the kiosk's reader, for the kiosk page.
     pub kiosk_swipes: broadcast::Sender<KioskSwipe>,
     pub swipes: Arc<std::sync::Mutex<auth::SwipeBook>>,
+    /// Bounds and locks window PIN checks.
+    pub pins: Arc<auth::PinGuard>,
 }
 
 impl Web {
@@ -98,6 +100,7 @@ impl Web {
             simulate: false,
             kiosk_swipes: broadcast::channel(64).0,
             swipes: Arc::default(),
+            pins: Arc::default(),
         }
     }
 
