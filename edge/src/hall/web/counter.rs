@@ -580,20 +580,25 @@ mod tests {
     use onestop_store::Store;
     use std::sync::Arc;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_counter_shows_a_case_with_the_steps_the_back_office_added() {
-        let hall = HallId::new("main");
-        let day = Day::new(2026, 11, 26).unwrap();
+    /// A hall of the simulated catalogue, its core running in memory at 09:00 on `day`.
+    fn started_hall(hall: &HallId, day: Day) -> (Hall, crate::node::SharedStore, ManualClock) {
         let clock = ManualClock::new(day.start(480).plus_minutes(9 * 60));
         let mut store = Store::open_in_memory().unwrap();
-        publish_catalog(&mut store, &crate::sim::campus_catalog(&hall, 2), crate::Clock::now(&clock))
-            .unwrap();
+        publish_catalog(&mut store, &crate::sim::campus_catalog(hall, 2), crate::Clock::now(&clock)).unwrap();
         let shared = share(store);
         let node =
             Node::open(shared.clone(), hall.clone(), Box::new(clock.clone()), VisitorKey::new([3; 32]))
                 .unwrap();
         let (core, _thread) =
             Hall::start(node, Box::new(NoOutputs), Box::new(()), Box::new(clock.clone())).unwrap();
+        (core, shared, clock)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_counter_shows_a_case_with_the_steps_the_back_office_added() {
+        let hall = HallId::new("main");
+        let day = Day::new(2026, 11, 26).unwrap();
+        let (core, shared, clock) = started_hall(&hall, day);
         let mut case = None;
         for line in ["check-in 1 s001", "issue registry-1", "call 1", "start 1", "finish 1 pending"] {
             let done = core.run(crate::script::parse(line).unwrap()).await.unwrap();
@@ -667,15 +672,7 @@ mod tests {
     /// every time: it used to panic the handler, and every later one too.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn unknown_staff_ids_and_wrong_pins_are_refused_without_a_panic() {
-        let hall = HallId::new("main");
-        let day = Day::new(2026, 11, 26).unwrap();
-        let clock = ManualClock::new(day.start(480).plus_minutes(9 * 60));
-        let mut store = Store::open_in_memory().unwrap();
-        publish_catalog(&mut store, &crate::sim::campus_catalog(&hall, 2), crate::Clock::now(&clock))
-            .unwrap();
-        let node = Node::open(share(store), hall, Box::new(clock.clone()), VisitorKey::new([3; 32])).unwrap();
-        let (core, _thread) =
-            Hall::start(node, Box::new(NoOutputs), Box::new(()), Box::new(clock.clone())).unwrap();
+        let (core, _, _) = started_hall(&HallId::new("main"), Day::new(2026, 11, 26).unwrap());
         let web = Web::new(core, Arc::new(NoDevices));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
