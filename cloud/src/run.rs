@@ -10,7 +10,7 @@ use crate::core::Core;
 use crate::site::{Cache, Sources};
 use anyhow::{Context, Result};
 use onestop_link::{CloudSync, Revocations, tls};
-use onestop_model::clock::Clock;
+use onestop_model::clock::{BoundedClock, Clock, TimeBounds};
 use onestop_store::{Durability, Store};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -53,7 +53,12 @@ pub async fn start(cfg: CloudConfig, clock: Arc<dyn Clock>) -> Result<Running> {
     let files = tls::read_pem_files(&cfg.ca, &cfg.cert, &cfg.key)?;
     let data = cfg.data.clone();
     std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
-    let store = Arc::new(Mutex::new(Store::open(&store_path(&data), Durability::Full)?));
+    let store = Store::open(&store_path(&data), Durability::Full)?;
+    // The cloud's own clock is bounded like a hall's: a jump forward needs a hall's time to
+    // confirm it, so a wrong clock here cannot carry every hall's bookings into another year.
+    let floor = store.last_stamp().time();
+    let clock: Arc<dyn Clock> = Arc::new(BoundedClock::new(clock, TimeBounds::default(), floor));
+    let store = Arc::new(Mutex::new(store));
     let revocations = Revocations::default();
     for node in &cfg.revoked {
         revocations.revoke(node);

@@ -159,6 +159,17 @@ enum Cmd {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Show the node's time: the wall clock, the last time written and whether the clock is
+    /// believed. With --reset, campus IT corrects a node whose stamps a wrong clock carried
+    /// ahead (stop the node first; confirm the right time with another source).
+    Clock {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Set the last time written back to the wall clock's time now.
+        #[arg(long)]
+        reset: bool,
+    },
     /// Check a configuration file, and that its devices are connected now.
     CheckConfig {
         /// The node's configuration (TOML).
@@ -275,7 +286,7 @@ fn init(data: &Path, args: InitArgs<'_>, wall: Timestamp) -> Result<()> {
 
 fn run_line(data: &Path, line: &str) -> Result<()> {
     let request = script::parse(line)?;
-    let mut node = open_node(data, Box::new(SystemClock))?;
+    let mut node = open_node(data, std::sync::Arc::new(SystemClock))?;
     let cmd = node.resolve(request)?;
     let outcome = node.execute(&cmd)?;
     if let Some(alarm) = node.clock_alarm() {
@@ -339,11 +350,51 @@ fn describe(ev: &DayEvent) -> String {
     }
 }
 
+fn clock_command(data: &Path, reset: bool) -> Result<()> {
+    let mut store = Store::open(&store_path(data), Durability::Full)?;
+    let wall = SystemClock.now();
+    let last = store.last_stamp().time();
+    let fmt = |t: Timestamp| format!("{} {} UTC", t.day(0), t.local_hm(0));
+    println!("系统时钟 / wall clock:          {}", fmt(wall));
+    println!("最后写入时间 / last time written: {}", fmt(last));
+    let clock = node::bounded_clock(
+        std::sync::Arc::new(SystemClock),
+        &store,
+        onestop_edge::clock::TimeBounds::default(),
+    );
+    match onestop_edge::Clock::alarm(&*clock) {
+        Some(alarm) => println!("⚠ {}", alarm.message()),
+        None => println!("时钟可信 / the clock is believed"),
+    }
+    if reset {
+        if wall < onestop_edge::clock::EARLIEST_PLAUSIBLE {
+            bail!("the wall clock is not set ({}): set it before --reset", fmt(wall));
+        }
+        let before = store.reset_stamp(wall)?;
+        println!(
+            "已重置 / reset: the last time written goes from {} back to {}; new facts are stamped from now",
+            fmt(before.time()),
+            fmt(wall)
+        );
+    } else if last > wall.plus_ms(5 * 60_000) {
+        println!(
+            "若已确认系统时钟正确，停止节点后运行 / if the wall clock is confirmed right, stop the node and run: onestop-edge clock --data {} --reset",
+            data.display()
+        );
+    }
+    Ok(())
+}
+
 fn status(data: &Path, date: Option<Day>) -> Result<()> {
     let (hall, key) = read_node_file(data)?;
     let store = Store::open(&store_path(data), Durability::Full)?;
     let started = std::time::Instant::now();
-    let mut node = Node::open(node::share(store), hall.clone(), Box::new(SystemClock), key)?;
+    let clock = node::bounded_clock(
+        std::sync::Arc::new(SystemClock),
+        &store,
+        onestop_edge::clock::TimeBounds::default(),
+    );
+    let mut node = Node::open(node::share(store), hall.clone(), Box::new(clock), key)?;
     let engine = match date {
         Some(d) if d != node.engine().day() => {
             let config = node.engine().config().clone();
@@ -421,7 +472,7 @@ fn simulate(
     echo: bool,
 ) -> Result<()> {
     let clock = ManualClock::new(SystemClock.now());
-    let mut node = open_node(data, Box::new(clock.clone()))?;
+    let mut node = onestop_edge::nodedir::open_node_with(data, Box::new(clock.clone()), Durability::Full)?;
     let opens = opens.unwrap_or_else(|| node.store().last_stamp().time().max(SystemClock.now()));
     clock.set(opens);
     let hall = node.hall().clone();
@@ -692,6 +743,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::CheckConfig { config } => check_config(&config),
+        Cmd::Clock { data, reset } => clock_command(&data, reset),
         Cmd::SelfTest => {
             let dir = std::env::temp_dir().join(format!("onestop-self-test-{}", std::process::id()));
             let result = onestop_edge::selftest::run(&dir, &mut std::io::stdout());

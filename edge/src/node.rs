@@ -6,7 +6,7 @@
 //! the caller. A ticket is therefore on disk before it can be printed, and a crash at any
 //! point loses nothing that was acknowledged.
 
-use crate::clock::Clock;
+use crate::clock::{BoundedClock, Clock, ClockAlarm, TimeBounds};
 use crate::script::Request;
 use onestop_engine::{Command, ConfigError, Effect, Engine, HallConfig, Rejected, ReplayError, Status};
 use onestop_model::{
@@ -15,7 +15,7 @@ use onestop_model::{
 };
 use onestop_protocol::booking_token::{self, BookingClaim, BookingVerifier, TokenError};
 use onestop_protocol::secrets::{VisitorKey, random_code};
-use onestop_protocol::{ClockHealth, DocError, DocId, Month, bookings, cases, catalog, day};
+use onestop_protocol::{DocError, DocId, Month, bookings, cases, catalog, day};
 use onestop_store::{ReadDocs, Store};
 use onestop_store::{StoreError, StoreFault};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -142,6 +142,12 @@ fn booking_key(catalog: &Catalog) -> Option<BookingVerifier> {
     catalog.booking_key.as_deref().and_then(BookingVerifier::from_hex)
 }
 
+/// The clock a node runs on: `raw` bounded by the last time the store wrote (see
+/// [`BoundedClock`]). One per running node, shared by the node, its link and its pages.
+pub fn bounded_clock(raw: Arc<dyn Clock>, store: &Store, bounds: TimeBounds) -> Arc<BoundedClock> {
+    Arc::new(BoundedClock::new(raw, bounds, store.last_stamp().time()))
+}
+
 /// Reads the catalogue document of the store.
 pub fn load_catalog(store: &mut Store) -> Result<Catalog, NodeError> {
     store.catalog()?.ok_or(NodeError::NoCatalog)
@@ -170,6 +176,7 @@ impl Node {
             let catalog = load_catalog(&mut s)?;
             let config = HallConfig::from_catalog(&catalog, &hall)?;
             let today = s.next_stamp(clock.now()).time().day(config.utc_offset_minutes);
+            compact_closed_days(&mut s, &hall, today);
             (replay_day(&mut s, config, today)?, booking_key(&catalog))
         };
         let mut node =
@@ -197,22 +204,21 @@ impl Node {
     pub fn on_change(&mut self, f: impl Fn(&DocId) + Send + 'static) {
         self.on_change = Some(Box::new(f));
     }
-    /// The clock alarm, if the wall clock is implausible (shown to the hall manager).
-    pub fn clock_alarm(&self) -> Option<&str> {
-        self.clock_alarm.as_deref()
+    /// Why the wall clock is not believed now, if it is not (shown to the hall manager).
+    pub fn clock_alarm(&self) -> Option<String> {
+        self.clock.alarm().map(ClockAlarm::message)
     }
 
     fn check_clock(&mut self) -> Timestamp {
         let wall = self.clock.now();
-        let health = ClockHealth::assess(wall, lock(&self.store).last_stamp());
-        let alarm = health.alarm();
+        let alarm = self.clock_alarm();
         let was_alarmed = self.clock_alarm.is_some();
         match &alarm {
             Some(text) if !was_alarmed => {
-                tracing::warn!(message = "Implausible clock.", hall = %self.hall, alarm = %text)
+                tracing::warn!(message = "The wall clock is not believed.", hall = %self.hall, alarm = %text)
             }
             None if was_alarmed => {
-                tracing::info!(message = "The clock is plausible again.", hall = %self.hall)
+                tracing::info!(message = "The wall clock is believed again.", hall = %self.hall)
             }
             _ => {}
         }
@@ -422,6 +428,30 @@ impl Node {
 
 fn lock(store: &SharedStore) -> MutexGuard<'_, Store> {
     store.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Compacts this hall's days before `today` still held in chunks: a node switched off at
+/// night never rolls over, so its closed day is compacted on the next start. A failure is
+/// logged; the days stay readable as they are.
+fn compact_closed_days(store: &mut Store, hall: &HallId, today: Day) {
+    let closed = match store.fragmented_docs() {
+        Ok(ids) => ids,
+        Err(error) => {
+            tracing::warn!(message = "Could not list the days to compact.", %error);
+            return;
+        }
+    };
+    for id in closed {
+        if let DocId::Day { hall: h, day } = &id
+            && h == hall
+            && *day < today
+        {
+            match store.compact(&id) {
+                Ok(()) => tracing::info!(message = "Compacted a closed day.", doc = %id),
+                Err(error) => tracing::warn!(message = "Could not compact a closed day.", doc = %id, %error),
+            }
+        }
+    }
 }
 
 /// Today's engine, rebuilt from today's document (or empty if there is none).

@@ -33,7 +33,8 @@ impl Fixture {
     }
     fn open(&self) -> Node {
         let store = Store::open(&self.path, Durability::Full).unwrap();
-        Node::open(share(store), hall(), Box::new(self.clock.clone()), VisitorKey::new([3; 32])).unwrap()
+        let clock = bounded_clock(std::sync::Arc::new(self.clock.clone()), &store, TimeBounds::default());
+        Node::open(share(store), hall(), Box::new(clock), VisitorKey::new([3; 32])).unwrap()
     }
 }
 
@@ -165,6 +166,51 @@ fn a_new_business_day_starts_numbering_again() {
 }
 
 #[test]
+fn a_node_started_the_next_morning_compacts_yesterday() {
+    let f = Fixture::new();
+    let mut node = f.open();
+    for _ in 0..5 {
+        run(&mut node, "issue registry-1");
+    }
+    let closed = DocId::Day { hall: hall(), day: day() };
+    assert!(node.store().chunk_bytes(&closed).unwrap().chunks > 1, "a running day is written in chunks");
+    let before = node.engine().clone();
+    // Switched off for the night; switched on the next morning.
+    drop(node);
+    f.clock.set(day().next().start(480).plus_minutes(8 * 60));
+    let mut node = f.open();
+    assert_eq!(node.engine().day(), day().next());
+    assert_eq!(node.store().chunk_bytes(&closed).unwrap().chunks, 1, "yesterday is one snapshot");
+    let events = node.store().day_events(&hall(), day()).unwrap();
+    let replayed = onestop_engine::Engine::replay(before.config().clone(), day(), &events).unwrap();
+    assert_eq!(replayed, before, "nothing of yesterday was lost");
+}
+
+#[test]
+fn a_clock_years_ahead_for_one_start_leaves_the_business_day_alone() {
+    let f = Fixture::new();
+    let mut node = f.open();
+    run(&mut node, "issue registry-1");
+    drop(node);
+    // One command under a clock set to 2031 (a typo in `date`, one bad NTP answer).
+    f.clock.set(Timestamp(day().start(480).plus_minutes(8 * 60).0 + 4 * 365 * 86_400_000));
+    let mut node = f.open();
+    let out = run(&mut node, "issue registry-1");
+    assert_eq!(node.engine().day(), day(), "the business day stays today");
+    assert_eq!(out.events[0].at().day(480), day());
+    assert!(node.clock_alarm().unwrap().contains("ahead unconfirmed"), "{:?}", node.clock_alarm());
+    drop(node);
+    // Back on the right clock: believed again, numbering goes on.
+    f.clock.set(at(5));
+    let mut node = f.open();
+    let out = run(&mut node, "issue registry-1");
+    let DayEvent::Issued { ticket, .. } = &out.events[0] else { panic!() };
+    assert_eq!(ticket.to_string(), "A003");
+    assert_eq!(node.clock_alarm(), None);
+    assert_eq!(node.store().last_stamp().time().day(480), day());
+}
+
+#[test]
 fn a_clock_that_jumps_back_raises_an_alarm_and_time_does_not_go_back() {
     let f = Fixture::new();
     let mut node = f.open();
@@ -288,12 +334,11 @@ fn commands_and_a_link_writing_to_the_same_store_do_not_trip_over_the_clock() {
     let link = {
         let (shared, stop) = (shared.clone(), stop.clone());
         std::thread::spawn(move || {
-            // What the link does: takes the cloud's clock in and writes the cloud's changes.
+            // What the link does: writes the cloud's changes, stamped on its own.
             let mut n = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let mut s = shared.lock().unwrap();
                 let last = s.last_stamp().time();
-                s.observe_time(last.plus_ms(1), last);
                 let stamp = s.next_stamp(last);
                 s.write(stamp, |b| {
                     b.edit(&DocId::Cards, |tx| {

@@ -54,11 +54,17 @@ pub fn read_node_file(data: &Path) -> Result<(HallId, VisitorKey)> {
     Ok((f.hall, key))
 }
 
-pub fn open_node(data: &Path, clock: Box<dyn Clock>) -> Result<Node> {
-    open_node_with(data, clock, Durability::Full)
+/// Opens the node in `data` on the wall clock `raw`, bounded by what the store last wrote (see
+/// [`node::bounded_clock`]).
+pub fn open_node(data: &Path, raw: std::sync::Arc<dyn Clock>) -> Result<Node> {
+    let (hall, key) = read_node_file(data)?;
+    let store = Store::open(&store_path(data), Durability::Full)?;
+    let clock = node::bounded_clock(raw, &store, crate::clock::TimeBounds::default());
+    Ok(Node::open(node::share(store), hall, Box::new(clock), key)?)
 }
 
-/// [`open_node`] with another durability (a simulated history needs no fsync per command).
+/// Opens the node in `data` for a simulation: on `clock` as it is (the simulation moves it)
+/// and with another durability (a simulated history needs no fsync per command).
 pub fn open_node_with(data: &Path, clock: Box<dyn Clock>, durability: Durability) -> Result<Node> {
     let (hall, key) = read_node_file(data)?;
     let store = Store::open(&store_path(data), durability)?;

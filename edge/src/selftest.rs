@@ -50,7 +50,7 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<()> {
 
     let mut printed = None;
     {
-        let mut node = nodedir::open_node(&data, Box::new(SystemClock))?;
+        let mut node = nodedir::open_node(&data, std::sync::Arc::new(SystemClock))?;
         for line in DAY {
             let cmd = node.resolve(script::parse(line)?).with_context(|| format!("`{line}`"))?;
             let outcome = node.execute(&cmd).with_context(|| format!("`{line}`"))?;

@@ -210,26 +210,76 @@ impl Campus {
             ),
         )
         .unwrap();
-        let child = Command::new(bin("onestop-edge"))
+        self.restart_hall(&data, format!("127.0.0.1:{port}").parse().unwrap(), &[])
+    }
+
+    /// Runs the enrolled node in `data` again (made by [`Campus::run_hall`], stopped since) on
+    /// `addr`, with `env` added (e.g. [`crate::faketime`]); returns once it is online with the
+    /// cloud's catalogue.
+    pub fn restart_hall(
+        &self,
+        data: &Path,
+        addr: SocketAddr,
+        env: &[(String, String)],
+    ) -> crate::hall::HallProcess {
+        let config = data.join("edge.toml");
+        let mut command = Command::new(bin("onestop-edge"));
+        command.envs(env.iter().cloned());
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(data.join("edge.log")).unwrap();
+        let child = command
             .args(["run", "--config", s(&config)])
             .env("RUST_LOG", "info,tower_http=warn")
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(data.join("edge.log")).unwrap())
+            .stderr(log)
             .spawn()
             .unwrap();
-        let hall =
-            crate::hall::HallProcess { child, addr: format!("127.0.0.1:{port}").parse().unwrap(), data };
+        let hall = crate::hall::HallProcess { child, addr, data: data.to_path_buf() };
         let started = Instant::now();
         while !crate::hall::get(hall.addr, "/api/view")
             .is_ok_and(|(st, b)| st == 200 && b.contains("\"online\":true") && b.contains("\"services\":[{"))
         {
             assert!(
                 started.elapsed() < Duration::from_secs(60),
-                "the hall did not come online with a catalogue"
+                "the hall did not come online with a catalogue:\n{}",
+                std::fs::read_to_string(data.join("edge.log")).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
         hall
+    }
+
+    /// Stops the cloud (SIGKILL) and starts it again from its files with `env` added (e.g.
+    /// [`crate::faketime`]); returns once it serves the sync link again.
+    pub fn restart_cloud(&mut self, env: &[(String, String)]) {
+        let _ = self.cloud.kill();
+        let _ = self.cloud.wait();
+        let config = self.dir.join("cloud.toml");
+        let mut command = Command::new(bin("onestop-cloud"));
+        command.envs(env.iter().cloned());
+        let log = self.dir.join("cloud.log");
+        let before =
+            std::fs::read_to_string(&log).unwrap_or_default().matches("Serving the halls' sync link").count();
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        self.cloud = command
+            .args(["serve", "--config", s(&config)])
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("onestop-cloud runs");
+        let started = Instant::now();
+        while std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("Serving the halls' sync link")
+            .count()
+            <= before
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the cloud did not start again:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// A row of the public statistics' CSV `table` (`halls`, `daily`) whose first column is

@@ -50,6 +50,25 @@ pub fn ok(name: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
+/// The environment that runs a program with its wall clock at `at` (UTC, ticking on from
+/// there) and its monotonic clock untouched: Debian's libfaketime (`apt install faketime`),
+/// preloaded into the program itself (the `faketime` command would run it as a child, which
+/// a test's signals would miss).
+pub fn faketime(at: onestop_model::Timestamp) -> Vec<(String, String)> {
+    use onestop_model::clock::Clock;
+    let lib = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib"]
+        .iter()
+        .map(|d| format!("{d}/faketime/libfaketime.so.1"))
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("libfaketime is installed (apt install faketime; scripts/test does)");
+    let offset_s = (at.0 - onestop_model::clock::SystemClock.now().0) / 1000;
+    vec![
+        ("LD_PRELOAD".into(), lib),
+        ("FAKETIME".into(), format!("{offset_s:+}")),
+        ("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()),
+    ]
+}
+
 pub mod browser;
 pub mod campus;
 pub mod days;

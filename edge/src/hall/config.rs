@@ -54,6 +54,47 @@ pub struct RunConfig {
     /// Simulated devices (the demo): card swipes and keypads driven from the pages.
     #[serde(default)]
     pub simulate: bool,
+    /// How far the wall clock is believed.
+    #[serde(default)]
+    pub clock: ClockConfig,
+}
+
+/// How far the node believes its wall clock (see `onestop_model::bounded_time`).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockConfig {
+    /// After a start, a reading up to this many days after the last time written is believed:
+    /// more than the hall's longest closure.
+    #[serde(default = "default_horizon_days")]
+    pub horizon_days: u32,
+    /// While running, a jump forward of more than this many minutes needs the cloud's time to
+    /// confirm it.
+    #[serde(default = "default_step_minutes")]
+    pub step_minutes: u32,
+}
+
+fn default_horizon_days() -> u32 {
+    60
+}
+fn default_step_minutes() -> u32 {
+    5
+}
+
+impl Default for ClockConfig {
+    fn default() -> ClockConfig {
+        ClockConfig { horizon_days: default_horizon_days(), step_minutes: default_step_minutes() }
+    }
+}
+
+impl ClockConfig {
+    /// The bounds these settings stand for.
+    pub fn bounds(self) -> onestop_model::clock::TimeBounds {
+        onestop_model::clock::TimeBounds {
+            step_ms: i64::from(self.step_minutes) * 60_000,
+            horizon_ms: i64::from(self.horizon_days) * 86_400_000,
+            ..Default::default()
+        }
+    }
 }
 
 fn default_listen() -> SocketAddr {
@@ -188,6 +229,18 @@ impl RunConfig {
     }
 
     fn check(&self) -> Result<(), String> {
+        if !(1..=3650).contains(&self.clock.horizon_days) {
+            return Err(format!(
+                "[clock] horizon_days = {} must be between 1 and 3650",
+                self.clock.horizon_days
+            ));
+        }
+        if !(1..=60).contains(&self.clock.step_minutes) {
+            return Err(format!(
+                "[clock] step_minutes = {} must be between 1 and 60",
+                self.clock.step_minutes
+            ));
+        }
         if let Some(site) = &self.website
             && !(site.starts_with("https://") || site.starts_with("http://"))
         {

@@ -492,7 +492,7 @@ fn build(
                 .into(),
         });
     }
-    v.clock_alarm = node.clock_alarm().map(str::to_string);
+    v.clock_alarm = node.clock_alarm();
     v
 }
 

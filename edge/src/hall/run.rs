@@ -68,7 +68,10 @@ pub async fn start(config: RunConfig, clock: Arc<dyn Clock>) -> Result<Running> 
     let file = nodedir::read_node_toml(&config.data)?;
     let key = VisitorKey::from_hex(&file.visitor_key)
         .context("node.toml: visitor_key must be 64 hexadecimal digits")?;
-    let store = node::share(Store::open(&nodedir::store_path(&config.data), Durability::Full)?);
+    let store = Store::open(&nodedir::store_path(&config.data), Durability::Full)?;
+    // The node, its link and its pages run on one bounded clock (see `ClockConfig`).
+    let clock: Arc<dyn Clock> = node::bounded_clock(clock, &store, config.clock.bounds());
+    let store = node::share(store);
     for missing in config.missing_devices() {
         tracing::warn!(message = "A configured device is missing; the hall runs without it until it appears.", device = %missing);
     }
@@ -168,6 +171,9 @@ pub async fn start(config: RunConfig, clock: Arc<dyn Clock>) -> Result<Running> 
     Ok(Running { addr, hall, store, stop, done })
 }
 
+/// The longest the renewal supervisor sleeps before it looks at the clock again.
+const RENEWAL_RECHECK: Duration = Duration::from_secs(3600);
+
 /// What the link to the cloud is made of.
 struct LinkParts {
     data: std::path::PathBuf,
@@ -251,16 +257,26 @@ async fn supervise_link(parts: LinkParts, mut stopped: watch::Receiver<bool>) {
             let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
         };
         loop {
+            // Checked again at least hourly: the wall clock may have been wrong when it was
+            // last computed (a Pi that boots behind would otherwise sleep past the expiry).
             let due = crate::enroll::renewal_due(&parts.sync.cert, jitter);
             let wait = due
                 .map(|d| d.duration_since(parts.clock.now().to_system_time()).unwrap_or(Duration::ZERO))
-                .unwrap_or(Duration::from_secs(3600));
-            tokio::select! {
-                _ = until_stopped(&mut stopped) => {
-                    stop_link(task).await;
-                    return;
+                .unwrap_or(RENEWAL_RECHECK)
+                .min(RENEWAL_RECHECK);
+            if !wait.is_zero() {
+                tokio::select! {
+                    _ = until_stopped(&mut stopped) => {
+                        stop_link(task).await;
+                        return;
+                    }
+                    _ = tokio::time::sleep(wait) => {}
                 }
-                _ = tokio::time::sleep(wait) => {}
+                if let Some(d) = due
+                    && parts.clock.now().to_system_time() < d
+                {
+                    continue;
+                }
             }
             match crate::enroll::renew(&parts.data, parts.clock.now().to_system_time()).await {
                 Ok(crate::enroll::Enrolled::Issued { .. }) => {

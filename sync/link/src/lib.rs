@@ -7,7 +7,7 @@ pub mod tls;
 
 use automerge::ActorId;
 use onestop_model::{Day, HallId, Timestamp};
-use onestop_protocol::clock::Clock;
+use onestop_protocol::clock::{Clock, PeerTime};
 use onestop_protocol::docid::DocId;
 use onestop_protocol::session::{Docs, DocsError, Session, SessionEvent, Side};
 use onestop_protocol::wire::{FrameReader, WireError};
@@ -313,7 +313,6 @@ impl EdgeLink {
         let mut session = Session::new(Side::Edge { hall: self.hall.clone() }, actor, None);
         let mut changes = self.changes.subscribe();
         let status = self.status.clone();
-        let time = self.time.clone();
         // What waits, per document: an acknowledgement recounts its own document only (a
         // large exchange acknowledges document after document).
         let mut waiting = waiting_by_doc(&mut lock(&self.store), "cloud", &self.hall);
@@ -329,9 +328,17 @@ impl EdgeLink {
             |e, store| {
                 match e {
                     SessionEvent::Greeted { peer_time_ms, .. } => {
+                        // The cloud's time may confirm or carry the node's clock, within its
+                        // bounds; a cloud whose clock is wrong moves nothing here.
+                        let verdict = clock.offer_peer_time(Timestamp(peer_time_ms));
                         let local = clock.now().0;
-                        time.raise((peer_time_ms.max(0) / 1000) as u64);
-                        lock(store).observe_time(Timestamp(peer_time_ms), Timestamp(local));
+                        if verdict == PeerTime::Ignored && (peer_time_ms - local).abs() > 5 * 60_000 {
+                            tracing::warn!(
+                                message = "The cloud's clock disagrees with ours; not taken.",
+                                cloud_ms = peer_time_ms,
+                                ours_ms = local
+                            );
+                        }
                         status.send_modify(|s| {
                             s.online = true;
                             s.offline_since = None;
@@ -559,12 +566,19 @@ impl CloudSync {
         let changes_tx = self.changes.clone();
         let node = id.node.clone();
         let traffic = Traffic::default();
+        let clock = self.clock.clone();
         let stream = Stream { send: &mut send, recv: &mut recv };
         let result = drive(&mut session, &self.store, &id.node, now.0, stream, &mut changes, &traffic, |e, store| {
             match e {
                 // A node's first hello binds its actor; an actor of another node ends the
                 // session before anything is answered.
-                SessionEvent::Greeted { peer_actor, .. } => bind_actor(&mut lock(store), &node, &peer_actor)?,
+                SessionEvent::Greeted { peer_actor, peer_time_ms } => {
+                    bind_actor(&mut lock(store), &node, &peer_actor)?;
+                    // A hall's time may confirm a jump of the cloud's own clock.
+                    if clock.offer_peer_time(Timestamp(peer_time_ms)) == PeerTime::Confirmed {
+                        tracing::debug!(message = "A hall confirmed the cloud's clock.", node = %node);
+                    }
+                }
                 SessionEvent::Applied { doc } => {
                     let _ = changes_tx.send(doc);
                 }

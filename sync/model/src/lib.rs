@@ -3,6 +3,7 @@
 //! Architecture invariant: this crate does no IO, reads no clock and knows nothing of Automerge
 //! or SQLite. The mapping to documents lives in `onestop-protocol`.
 
+pub mod bounded_time;
 pub mod case;
 pub mod catalog;
 pub mod clock;

@@ -38,7 +38,7 @@ pub use onestop_credentials::secrets;
 
 pub use codec::{DocError, SCHEMA};
 pub use docid::{DocId, Month};
-pub use hlc::{ClockHealth, HlcStamp};
+pub use hlc::HlcStamp;
 
 #[cfg(test)]
 mod tests;

@@ -278,11 +278,16 @@ impl Store {
         hlc::next_stamp(self.hlc, wall)
     }
 
-    /// Takes a peer's clock reading (the cloud's, on connect) into the hybrid logical clock:
-    /// the clock jumps forward to it if it is ahead, and never goes back. Persisted with the
-    /// next write.
-    pub fn observe_time(&mut self, remote: Timestamp, wall: Timestamp) {
-        self.hlc = hlc::merge_stamp(self.hlc, HlcStamp { physical: remote.0, logical: 0 }, wall);
+    /// Sets the hybrid logical clock back to `to`: for campus IT, when a wall clock confirmed
+    /// wrong pushed the stamps ahead (`onestop-edge clock --reset`), with the node stopped.
+    /// Facts already written keep their stamps; new ones are ordered after `to`.
+    pub fn reset_stamp(&mut self, to: Timestamp) -> Result<HlcStamp, StoreError> {
+        let stamp = HlcStamp { physical: to.0, logical: 0 };
+        self.conn
+            .execute("INSERT OR REPLACE INTO meta VALUES ('hlc', ?1)", [stamp.to_bytes().to_vec()])
+            .map_err(self.sql())?;
+        let before = std::mem::replace(&mut self.hlc, stamp);
+        Ok(before)
     }
 
     /// A value of the node's own bookkeeping (not replicated).
@@ -417,8 +422,18 @@ impl Store {
 
     /// Every document the store holds on disk.
     pub fn list_docs(&self) -> Result<Vec<DocId>, StoreError> {
-        let mut stmt =
-            self.conn.prepare("SELECT DISTINCT doc FROM chunks ORDER BY doc").map_err(self.sql())?;
+        self.doc_names("SELECT DISTINCT doc FROM chunks ORDER BY doc")
+    }
+
+    /// The documents held in more than one chunk on disk (not compacted since their last
+    /// change).
+    pub fn fragmented_docs(&self) -> Result<Vec<DocId>, StoreError> {
+        self.doc_names("SELECT doc FROM chunks GROUP BY doc HAVING COUNT(*) > 1 ORDER BY doc")
+    }
+
+    /// The document ids a query's single column names (unreadable names skipped).
+    fn doc_names(&self, query: &str) -> Result<Vec<DocId>, StoreError> {
+        let mut stmt = self.conn.prepare(query).map_err(self.sql())?;
         let names: Vec<String> = stmt
             .query_map([], |r| r.get(0))
             .map_err(self.sql())?

@@ -209,6 +209,11 @@ async fn metrics(State(web): State<Web>) -> Response {
     gauge("onestop_windows_open", "Windows with staff checked in.", v.figures.windows_open as f64);
     gauge("onestop_incidents", "Device, link and store incidents now.", v.incidents.len() as f64);
     gauge(
+        "onestop_clock_alarm",
+        "1 when the wall clock is not believed (see the manager page); the node carries on from its last believed time.",
+        if v.clock_alarm.is_some() { 1.0 } else { 0.0 },
+    );
+    gauge(
         "onestop_cloud_online",
         "1 when linked to the cloud.",
         if v.online == Some(true) { 1.0 } else { 0.0 },
