@@ -8,6 +8,7 @@
 //! `core` and `site`, never one another; only `app` puts them together.
 
 pub mod app;
+pub mod backup;
 pub mod config;
 pub mod core;
 pub mod enroll;

@@ -85,6 +85,46 @@ enum Cmd {
         #[arg(long)]
         data: PathBuf,
     },
+    /// Copy every store and key of the cloud into a folder, while it serves.
+    ///
+    /// Each SQLite database (the documents, the office database, the provisioning registry)
+    /// is one consistent snapshot; with them the visitor and booking keys, the certificates
+    /// and keys cloud.toml names, the CA (its key stays encrypted: keep the passphrase apart)
+    /// and cloud.toml, with a manifest of sizes and SHA-256 sums. Files are 0600, folders
+    /// 0700. The statistics are left out: they are rebuilt from the documents.
+    /// onestop-cloud-backup.timer runs it daily (deploy/README.md, "Backup and restore").
+    #[command(group = clap::ArgGroup::new("where").required(true).args(["out", "into"]))]
+    Backup {
+        /// The cloud's configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The backup's folder: new, or empty.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// A parent folder: the backup goes into PARENT/onestop-cloud-YYYYMMDDTHHMMSSZ.
+        #[arg(long)]
+        into: Option<PathBuf>,
+        /// With --into: how many backups to keep there (the newest; older ones are removed).
+        #[arg(long, default_value_t = 14, requires = "into")]
+        keep: usize,
+    },
+    /// Bring a backup back, with the cloud stopped (systemctl stop onestop-cloud).
+    ///
+    /// Checks every file of the backup first (present, size, SHA-256, each database
+    /// readable) and replaces nothing if one is wrong. Refuses while the cloud (or another
+    /// process) has its databases open. Each file is written beside its place and renamed
+    /// into it; the file it replaces is kept as NAME.before-restore-TIME. Certificates and
+    /// keys already equal to the backup's are left alone (restoring the data directory alone
+    /// needs no root: run it as the cloud's user). The statistics are rebuilt at the next
+    /// start. The halls then send again whatever the cloud lost.
+    Restore {
+        /// The cloud's configuration file (it says where each file goes back).
+        #[arg(long)]
+        config: PathBuf,
+        /// The backup's folder (with its manifest.json).
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -245,6 +285,62 @@ fn run(cli: Cli) -> Result<()> {
                 done.events,
                 done.bad_ratings.len(),
                 started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Cmd::Backup { config, out, into, keep } => {
+            let cfg = CloudConfig::load(&config)?;
+            let started = std::time::Instant::now();
+            let (dir, manifest) = match (out, into) {
+                (Some(out), _) => {
+                    let m = onestop_cloud::backup::backup(&config, &cfg, &out, SystemClock.now())?;
+                    (out, m)
+                }
+                (None, Some(parent)) => {
+                    let (dir, m, removed) =
+                        onestop_cloud::backup::backup_into(&config, &cfg, &parent, keep, SystemClock.now())?;
+                    for old in removed {
+                        tracing::info!(message = "Removed an older backup.", dir = %old.display());
+                    }
+                    (dir, m)
+                }
+                (None, None) => bail!("say where: --out DIR or --into PARENT"),
+            };
+            let bytes: u64 = manifest.files.iter().map(|f| f.size).sum();
+            println!(
+                "备份完成 / backup made: {} files, {:.1} MB, in {} ({:.1} s)",
+                manifest.files.len(),
+                bytes as f64 / 1e6,
+                dir.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Cmd::Restore { config, from } => {
+            use onestop_cloud::backup::Outcome;
+            let cfg = CloudConfig::load(&config)?;
+            let done = onestop_cloud::backup::restore(&config, &cfg, &from, SystemClock.now())?;
+            for (role, path, outcome) in &done.files {
+                match outcome {
+                    Outcome::Replaced { kept } => {
+                        println!(
+                            "restored {} ({role:?}); the one replaced is {}",
+                            path.display(),
+                            kept.display()
+                        )
+                    }
+                    Outcome::Created => println!("restored {} ({role:?})", path.display()),
+                    Outcome::Unchanged => println!("unchanged {} ({role:?})", path.display()),
+                }
+            }
+            if let Some(kept) = &done.stats_kept {
+                println!("statistics moved aside to {}: rebuilt at the next start", kept.display());
+            }
+            println!(
+                "恢复完成 / restored the backup of {} ({} files). Start the cloud (systemctl start onestop-cloud): \
+                 the halls send again what it lost.",
+                done.manifest.created,
+                done.files.len()
             );
             Ok(())
         }

@@ -29,6 +29,8 @@ pub struct Running {
     stop: watch::Sender<bool>,
     endpoint: quinn::Endpoint,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// `cloud.lock`, held shared while serving: `onestop-cloud restore` refuses meanwhile.
+    _lock: std::fs::File,
 }
 
 impl Running {
@@ -53,6 +55,7 @@ pub async fn start(cfg: CloudConfig, clock: Arc<dyn Clock>) -> Result<Running> {
     let files = tls::read_pem_files(&cfg.ca, &cfg.cert, &cfg.key)?;
     let data = cfg.data.clone();
     std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
+    let lock = crate::backup::serving_lock(&data)?;
     let store = Store::open(&store_path(&data), Durability::Full)?;
     // The cloud's own clock is bounded like a hall's: a jump forward needs a hall's time to
     // confirm it, so a wrong clock here cannot carry every hall's bookings into another year.
@@ -109,7 +112,7 @@ pub async fn start(cfg: CloudConfig, clock: Arc<dyn Clock>) -> Result<Running> {
     let sync_addr = endpoint.local_addr()?;
     tracing::info!(message = "Serving the halls' sync link.", listen = %sync_addr);
     tasks.push(tokio::spawn(sync.clone().serve(endpoint.clone(), stopped)));
-    Ok(Running { sync_addr, web_addr, sync, core, stop, endpoint, tasks })
+    Ok(Running { sync_addr, web_addr, sync, core, stop, endpoint, tasks, _lock: lock })
 }
 
 /// Starts the website on `addr`: the core, the cache it reads, the statistics' projector.

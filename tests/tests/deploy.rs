@@ -62,6 +62,8 @@ fn the_systemd_units_verify() {
         ("systemd/onestop-edge.service", "onestop-edge.service"),
         ("systemd/onestop-edge-enroll.service", "onestop-edge-enroll.service"),
         ("systemd/onestop-cloud.service", "onestop-cloud.service"),
+        ("systemd/onestop-cloud-backup.service", "onestop-cloud-backup.service"),
+        ("systemd/onestop-cloud-backup.timer", "onestop-cloud-backup.timer"),
         ("kiosk/onestop-kiosk@.service", "onestop-kiosk@display.service"),
         ("kiosk/onestop-kiosk@.service", "onestop-kiosk@kiosk.service"),
     ]);
@@ -100,6 +102,36 @@ fn the_edge_unit_is_watched_restarted_and_confined() {
     ] {
         assert_eq!(unit_values(&cloud, key), [value], "onestop-cloud.service {key}");
     }
+}
+
+/// The cloud's backup runs daily as the cloud's user, into dated folders of which it keeps
+/// the newest, with a missed day made up at boot.
+#[test]
+fn the_cloud_is_backed_up_daily_as_its_own_user() {
+    let service = read("systemd/onestop-cloud-backup.service");
+    for (key, value) in [
+        ("Type", "oneshot"),
+        (
+            "ExecStart",
+            "/usr/bin/onestop-cloud backup --config /etc/onestop/cloud.toml --into /var/backups/onestop --keep 14",
+        ),
+        ("User", "onestop-cloud"),
+        ("UMask", "0077"),
+        ("ProtectSystem", "strict"),
+        ("ReadWritePaths", "/var/lib/onestop-cloud /var/backups/onestop"),
+    ] {
+        assert_eq!(unit_values(&service, key), [value], "onestop-cloud-backup.service {key}");
+    }
+    let timer = read("systemd/onestop-cloud-backup.timer");
+    assert_eq!(unit_values(&timer, "OnCalendar"), ["*-*-* 03:30:00"]);
+    assert_eq!(unit_values(&timer, "Persistent"), ["true"]);
+    assert_eq!(unit_values(&timer, "WantedBy"), ["timers.target"]);
+    // The folder it writes to is made by the package, for the cloud's user only.
+    let postinst = read("debian/cloud/postinst");
+    assert!(
+        postinst.contains("install -d -o onestop-cloud -g onestop-cloud -m 0700 /var/backups/onestop"),
+        "{postinst}"
+    );
 }
 
 #[test]

@@ -131,6 +131,8 @@ fn the_cloud_package_holds_the_cloud_and_the_provisioning_tool() {
         "/usr/bin/onestop-cloud",
         "/usr/bin/onestop-provision",
         "/usr/lib/systemd/system/onestop-cloud.service",
+        "/usr/lib/systemd/system/onestop-cloud-backup.service",
+        "/usr/lib/systemd/system/onestop-cloud-backup.timer",
         "/usr/share/doc/onestop-cloud/examples/cloud.toml",
     ] {
         assert!(files.iter().any(|f| f == path), "{path} is not in the package: {files:#?}");
@@ -145,4 +147,6 @@ fn the_cloud_package_holds_the_cloud_and_the_provisioning_tool() {
         )
     );
     assert!(postinst.contains("deb-systemd-helper enable onestop-cloud.service"), "{postinst}");
+    assert!(postinst.contains("deb-systemd-helper enable onestop-cloud-backup.timer"), "{postinst}");
+    assert!(postinst.contains("deb-systemd-invoke start onestop-cloud-backup.timer"), "{postinst}");
 }
