@@ -68,6 +68,13 @@ impl Enroller for Desk {
         }
     }
 
+    fn incident(&self, node: &str, what: &str) {
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(error) = registry.incident(node, what, self.now()) {
+            tracing::warn!(message = "An incident could not be recorded in the inventory.", node, %error);
+        }
+    }
+
     fn enroll(&self, req: EnrollRequest, peer: Option<NodeIdentity>) -> EnrollReply {
         if req.csr_pem.is_empty() {
             let (Some(report), Some(peer)) = (&req.report, &peer) else {

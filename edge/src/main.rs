@@ -510,8 +510,14 @@ fn sync_link(data: &Path) -> Result<()> {
         );
     };
     let files = tls::read_pem_files(&sync.ca, &sync.cert, &sync.key)?;
-    let store = node::share(Store::open(&store_path(data), Durability::Full)?);
-    let time = FloorTime::default();
+    let store = Store::open(&store_path(data), Durability::Full)?;
+    let clock: std::sync::Arc<dyn onestop_edge::Clock> = node::bounded_clock(
+        std::sync::Arc::new(SystemClock),
+        &store,
+        onestop_edge::clock::TimeBounds::default(),
+    );
+    let store = node::share(store);
+    let time = FloorTime::new(clock.clone());
     let client = tls::client_config(&files.ca, files.chain, files.key, time.clone())?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async move {
@@ -531,7 +537,7 @@ fn sync_link(data: &Path) -> Result<()> {
             traffic: Traffic::default(),
             backoff_min: std::time::Duration::from_millis(500),
             backoff_max: std::time::Duration::from_secs(30),
-            clock: std::sync::Arc::new(SystemClock),
+            clock,
         };
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let running = tokio::spawn(link.run(stopped));

@@ -289,6 +289,10 @@ fn run(cli: Cli) -> Result<()> {
                 if let Some(p) = &n.pending_device {
                     println!("    pending device {p} ({})", n.pending_hardware.as_deref().unwrap_or(""));
                 }
+                let incidents = reg.incidents(&n.node)?;
+                if let Some((at, what)) = incidents.first() {
+                    println!("    refused {} time(s), last {}: {what}", incidents.len(), when(Some(*at)));
+                }
             }
         }
         Cmd::Approve { cloud_data, node } => {

@@ -52,8 +52,18 @@ CREATE TABLE IF NOT EXISTS nodes (
     revoked_ms INTEGER
 ) STRICT;
 CREATE INDEX IF NOT EXISTS nodes_by_device ON nodes (device_id);
+CREATE TABLE IF NOT EXISTS node_incidents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    node TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    what TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS node_incidents_by_node ON node_incidents (node, id);
 CREATE INDEX IF NOT EXISTS nodes_by_pending_device ON nodes (pending_device);
 ";
+
+/// How many incidents the inventory keeps per node.
+pub const INCIDENTS_KEPT: i64 = 20;
 
 const NODE_COLUMNS: &str = "node, hall, device_id, status, hardware, cert_not_after_ms, version, last_seen_ms, \
      sync_lag_s, clock_offset_ms, printer, disk_free_mb, enrolled_ms, pending_device, pending_hardware, \
@@ -576,6 +586,38 @@ impl Registry {
         Ok(())
     }
 
+    /// Records that the cloud refused something `node` sent (a sync message beyond its limits
+    /// or quotas, a change it may not make). The same refusal again within ten minutes only
+    /// moves its time; a node keeps its last [`INCIDENTS_KEPT`].
+    pub fn incident(&self, node: &str, what: &str, now: SystemTime) -> Result<(), ProvisionError> {
+        let now_ms = to_ms(now);
+        let repeated = self.conn.execute(
+            "UPDATE node_incidents SET at_ms = ?3
+             WHERE id = (SELECT MAX(id) FROM node_incidents WHERE node = ?1) AND what = ?2 AND at_ms > ?3 - 600000",
+            params![node, what, now_ms],
+        )?;
+        if repeated == 0 {
+            self.conn.execute(
+                "INSERT INTO node_incidents (node, at_ms, what) VALUES (?1, ?2, ?3)",
+                params![node, now_ms, what],
+            )?;
+            self.conn.execute(
+                "DELETE FROM node_incidents WHERE node = ?1 AND id NOT IN
+                     (SELECT id FROM node_incidents WHERE node = ?1 ORDER BY id DESC LIMIT ?2)",
+                params![node, INCIDENTS_KEPT],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The incidents of `node`, newest first.
+    pub fn incidents(&self, node: &str) -> Result<Vec<(SystemTime, String)>, ProvisionError> {
+        let mut stmt =
+            self.conn.prepare("SELECT at_ms, what FROM node_incidents WHERE node = ?1 ORDER BY id DESC")?;
+        let rows = stmt.query_map([node], |r| Ok((from_ms(r.get(0)?), r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn select(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<NodeRecord>, ProvisionError> {
         let mut stmt = self.conn.prepare(sql)?;
         let rows = stmt.query_map(params, node_from_row)?;
@@ -654,6 +696,25 @@ mod tests {
         let tok = token(reg, node, false);
         assert_eq!(reg.redeem(&tok, device, "serial-1", t(10)).unwrap().outcome, Outcome::Approved);
         reg.set_certificate(node, device, t(90 * 86_400)).unwrap();
+    }
+
+    #[test]
+    fn incidents_are_kept_newest_first_without_repeats() {
+        let (_dir, reg) = open();
+        reg.incident("main-pi-1", "hall/main/day/2026-12-06: too big", t(0)).unwrap();
+        // The node retrying every few seconds: one incident, its time moved.
+        reg.incident("main-pi-1", "hall/main/day/2026-12-06: too big", t(5)).unwrap();
+        assert_eq!(
+            reg.incidents("main-pi-1").unwrap(),
+            vec![(t(5), "hall/main/day/2026-12-06: too big".into())]
+        );
+        for i in 0..30 {
+            reg.incident("main-pi-1", &format!("refusal {i}"), t(10 + i)).unwrap();
+        }
+        let kept = reg.incidents("main-pi-1").unwrap();
+        assert_eq!(kept.len(), INCIDENTS_KEPT as usize);
+        assert_eq!(kept[0].1, "refusal 29", "newest first");
+        assert!(reg.incidents("east-pi-1").unwrap().is_empty());
     }
 
     #[test]

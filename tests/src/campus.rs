@@ -164,6 +164,19 @@ impl Campus {
         .collect()
     }
 
+    /// Starts `onestop-edge enroll` for `data` with `token` and `hardware` and leaves it
+    /// running (it waits while the node's approval is pending).
+    pub fn enroll_in_background(&self, data: &Path, token: String, hardware: &str) -> Child {
+        let mut args = self.enroll_args(data);
+        args.extend(["--token".into(), token, "--hardware".into(), hardware.into()]);
+        Command::new(bin("onestop-edge"))
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     /// Makes a back-office account on this cloud (`onestop-cloud account add`); returns its
     /// password. `halls` is comma-separated ("" for every hall).
     pub fn account(&self, login: &str, role: &str, halls: &str) -> String {

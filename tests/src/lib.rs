@@ -72,6 +72,7 @@ pub fn faketime(at: onestop_model::Timestamp) -> Vec<(String, String)> {
 pub mod browser;
 pub mod campus;
 pub mod days;
+pub mod fuzz;
 pub mod hall;
 pub mod net;
 pub mod pki;

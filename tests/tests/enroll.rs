@@ -146,14 +146,7 @@ fn tokens_certificates_approval_renewal_revocation() {
     // replacement; the old node stays as it was.
     let token = campus.token("main", "main-pi-2", &[]);
     let reflashed = dir.path().join("node2-reflashed");
-    let mut args = campus.enroll_args(&reflashed);
-    args.extend(["--token".into(), token, "--hardware".into(), "serial=0002".into()]);
-    let mut child = Command::new(bin("onestop-edge"))
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = campus.enroll_in_background(&reflashed, token, "serial=0002");
     eventually("the re-flash held pending", Duration::from_secs(30), || {
         let inventory = text(&campus.provision(&["nodes"]));
         inventory.contains("active+pending") && inventory.contains("pending device")
@@ -226,4 +219,59 @@ fn a_running_hall_renews_its_certificate_by_itself() {
     });
     let _ = hall.kill();
     let _ = hall.wait();
+}
+
+#[test]
+fn a_re_flashed_pi_approved_by_it_syncs_and_the_old_card_cannot() {
+    use onestop_tests::hall::issue_ticket;
+    let dir = tempfile::tempdir().unwrap();
+    let campus = Campus::start(dir.path());
+    let mut hall = campus.run_hall(dir.path(), "main", "main-pi-1");
+    let (addr, old) = (hall.addr, hall.data.clone());
+    issue_ticket(addr, "transcript");
+    let cloud_store = onestop_cloud::run::store_path(&campus.cloud_data);
+    let today = onestop_model::clock::Clock::now(&onestop_model::clock::SystemClock).day(480);
+    eventually("the old card's day at the cloud", Duration::from_secs(30), || {
+        onestop_store::Store::open(&cloud_store, onestop_store::Durability::Normal)
+            .ok()
+            .and_then(|mut s| {
+                onestop_store::ReadDocs::day_events(&mut s, &onestop_model::HallId::new("main"), today).ok()
+            })
+            .is_some_and(|events| !events.is_empty())
+    });
+    hall.stop();
+
+    // The SD card is re-flashed: a new key, a new store (so a new Automerge actor), the same
+    // node name; IT approves the new device.
+    let token = campus.token("main", "main-pi-1", &[]);
+    let new = dir.path().join("main-pi-1-reflashed");
+    let mut waiting = campus.enroll_in_background(&new, token, "serial=main-pi-1");
+    eventually("the new device waits for approval", Duration::from_secs(30), || {
+        text(&campus.provision(&["nodes"])).contains("pending device")
+    });
+    let out = campus.provision(&["approve", "--node", "main-pi-1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    eventually("the new device enrolled", Duration::from_secs(30), || waiting.try_wait().unwrap().is_some());
+    std::fs::copy(old.join("edge.toml"), new.join("edge.toml")).unwrap();
+
+    // It syncs: online, the day it gets back from the cloud, and its new tickets reach it.
+    let hall = campus.restart_hall(&new, addr, &[]);
+    let first = issue_ticket(addr, "transcript");
+    assert!(first.ends_with("002"), "the day came back from the cloud: {first}");
+    let (_, view) = get(addr, "/api/view").unwrap();
+    assert!(view.contains("\"online\":true"), "{view}");
+    drop(hall);
+
+    // The old card, its certificate still valid, may not sync any more.
+    let mut old_link = Command::new(bin("onestop-edge"))
+        .args(["sync", "--data", old.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("the cloud refuses the old card", Duration::from_secs(30), || {
+        std::fs::read_to_string(dir.path().join("cloud.log")).unwrap_or_default().contains("was replaced")
+    });
+    let _ = old_link.kill();
+    let _ = old_link.wait();
 }

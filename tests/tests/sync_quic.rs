@@ -99,3 +99,32 @@ async fn strangers_revoked_nodes_and_other_halls_are_refused() {
     assert!(!node.status.borrow().online, "a revoked node never comes back online");
     assert_ne!(heads(&cloud.store, &west), heads(&node.store, &west), "nothing more is taken from it");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_node_is_caught_up_once_it_holds_its_halls_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Campus CA");
+    let cloud = start_cloud(&ca, dir.path());
+    let old = Arc::new(Mutex::new(Store::open(&dir.path().join("old.sqlite"), Durability::Full).unwrap()));
+    // Today's day: the cloud offers a node what is current.
+    let today = onestop_model::clock::Clock::now(&onestop_model::clock::SystemClock).day(480);
+    let id = DocId::Day { hall: HallId::new("main"), day: today };
+    {
+        let mut s = old.lock().unwrap();
+        let stamp = s.next_stamp(Timestamp(1));
+        s.write(stamp, |b| {
+            b.edit(&id, |tx| Ok(day::append(tx, &HallId::new("main"), today, 480, &[issued(1)])?))
+        })
+        .unwrap();
+    }
+    let first = start_edge(&ca, &ca.node("main", "main-pi-1"), "main", cloud.addr, old);
+    eventually("the old card's day at the cloud", || heads(&cloud.store, &id) == heads(&first.store, &id))
+        .await;
+    first.kill();
+
+    let fresh = Arc::new(Mutex::new(Store::open(&dir.path().join("new.sqlite"), Durability::Full).unwrap()));
+    let node = start_edge(&ca, &ca.node("main", "main-pi-1"), "main", cloud.addr, fresh);
+    let mut st = node.status.clone();
+    eventually("caught up", || st.borrow_and_update().caught_up).await;
+    assert_eq!(heads(&node.store, &id), heads(&cloud.store, &id), "caught up means the day is here");
+}

@@ -46,9 +46,22 @@ fn registry(core: &Core) -> Result<Registry, Error> {
     Ok(Registry::open(path)?)
 }
 
+/// A node of the inventory with what the cloud refused of it lately.
+pub struct NodeView {
+    pub record: NodeRecord,
+    /// Newest first.
+    pub incidents: Vec<(std::time::SystemTime, String)>,
+}
+
 /// The nodes of the halls `by` may see.
-pub fn list(core: &Core, by: &Account) -> Result<Vec<NodeRecord>, Error> {
-    Ok(registry(core)?.nodes()?.into_iter().filter(|n| by.may_hall(&n.hall)).collect())
+pub fn list(core: &Core, by: &Account) -> Result<Vec<NodeView>, Error> {
+    let reg = registry(core)?;
+    let mut out = Vec::new();
+    for record in reg.nodes()?.into_iter().filter(|n| by.may_hall(&n.hall)) {
+        let incidents = reg.incidents(&record.node)?;
+        out.push(NodeView { record, incidents });
+    }
+    Ok(out)
 }
 
 /// Approves, rejects or revokes `node`, as `by` (administrators only: a node's identity is

@@ -11,7 +11,7 @@ use crate::ui::office::{flash, office_page};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use onestop_provision::registry::{NodeRecord, NodeStatus};
+use onestop_provision::registry::NodeStatus;
 use std::time::{Duration, SystemTime};
 
 #[derive(serde::Deserialize, Default)]
@@ -55,7 +55,7 @@ pub async fn page(
     let lang = o.lang;
     let core = state.core.clone();
     let by = o.account.clone();
-    let nodes: Vec<NodeRecord> = match crate::ui::blocking(move || nodes::list(&core, &by)).await {
+    let nodes: Vec<nodes::NodeView> = match crate::ui::blocking(move || nodes::list(&core, &by)).await {
         Ok(n) => n,
         Err(crate::core::Error::Invalid(why)) => return Err(refused(lang, &why, "/office")),
         Err(e) => return Err(crate::ui::error::respond(lang, &e)),
@@ -77,10 +77,12 @@ pub async fn page(
                     th { (lang.t("在线", "Online")) } th { (lang.t("版本", "Version")) } th { (lang.t("上次报告", "Last report")) }
                     th { (lang.t("同步延迟", "Sync lag")) } th { (lang.t("时钟偏差", "Clock offset")) } th { (lang.t("打印机", "Printer")) }
                     th { (lang.t("剩余磁盘", "Disk free")) } th { (lang.t("证书到期", "Certificate until")) } th { (lang.t("设备", "Device")) }
+                    th { (lang.t("拒收事件", "Refusals")) }
                     @if admin { th {} }
                 } }
                 tbody {
-                    @for n in &nodes {
+                    @for v in &nodes {
+                        @let n = &v.record;
                         tr {
                             td { code { (n.node) } }
                             td { (n.hall) }
@@ -94,6 +96,12 @@ pub async fn page(
                             td { (n.disk_free_mb.map_or("—".into(), |s| format!("{s} MB"))) }
                             td { (date(n.cert_not_after, offset)) }
                             td { code { (n.pending_device.as_deref().unwrap_or(&n.device_id)) } br; small { (n.pending_hardware.as_deref().unwrap_or(&n.hardware)) } }
+                            td.incidents {
+                                @if let Some((at, what)) = v.incidents.first() {
+                                    span.warning { (ago(now, Some(*at))) "：" (what) }
+                                    @if v.incidents.len() > 1 { br; small { (lang.t(&format!("共 {} 次", v.incidents.len()), &format!("{} in all", v.incidents.len()))) } }
+                                } @else { "—" }
+                            }
                             @if admin {
                                 td {
                                     @if n.pending_device.is_some() && n.status != NodeStatus::Revoked {

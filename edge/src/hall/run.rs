@@ -96,6 +96,22 @@ pub async fn start(config: RunConfig, clock: Arc<dyn Clock>) -> Result<Running> 
         link_task = Some(tokio::spawn(supervise_link(link, stopped.clone())));
         link_status = Some(status_rx);
     }
+    // A new or replaced node (a re-flashed Pi: no day of its hall in its store, never caught
+    // up with the cloud) takes today's record from the cloud before it numbers anything;
+    // otherwise it would start again at 001 beside the numbers the old card gave out.
+    if let Some(status) = &link_status
+        && needs_restore(&store, &file.hall)
+    {
+        tracing::info!(message = "A new or replaced node: waiting for today's record from the cloud.");
+        let mut status = status.clone();
+        let caught_up = tokio::time::timeout(RESTORE_WAIT, status.wait_for(|s| s.caught_up)).await;
+        if !matches!(caught_up, Ok(Ok(_))) {
+            tracing::warn!(
+                message = "The cloud did not give today's record in time: the hall opens on what it has (numbers may repeat those of a replaced card).",
+                waited_s = RESTORE_WAIT.as_secs()
+            );
+        }
+    }
     // The node: without a catalogue yet, wait for the cloud's.
     let mut node = loop {
         match Node::open(store.clone(), file.hall.clone(), Box::new(clock.clone()), key.clone()) {
@@ -169,6 +185,20 @@ pub async fn start(config: RunConfig, clock: Arc<dyn Clock>) -> Result<Running> 
         Ok(())
     });
     Ok(Running { addr, hall, store, stop, done })
+}
+
+/// How long a new or replaced node waits for today's record from the cloud before it opens.
+const RESTORE_WAIT: Duration = Duration::from_secs(60);
+
+/// Whether the store has never caught up with the cloud and holds no day of `hall`.
+fn needs_restore(store: &node::SharedStore, hall: &onestop_model::HallId) -> bool {
+    let s = store.lock().unwrap_or_else(|e| e.into_inner());
+    let caught_up = s.get_meta(onestop_link::CAUGHT_UP_META).ok().flatten().is_some();
+    let has_days = s
+        .list_docs()
+        .map(|ids| ids.iter().any(|id| matches!(id, DocId::Day { hall: h, .. } if h == hall)))
+        .unwrap_or(true);
+    !caught_up && !has_days
 }
 
 /// The longest the renewal supervisor sleeps before it looks at the clock again.

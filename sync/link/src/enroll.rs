@@ -85,6 +85,8 @@ pub trait Enroller: Send + Sync {
     fn enroll(&self, request: EnrollRequest, peer: Option<NodeIdentity>) -> EnrollReply;
     /// A node opened its sync link (for the inventory's "last seen").
     fn seen(&self, _node: &NodeIdentity) {}
+    /// The cloud refused something a node sent (for the inventory's incidents).
+    fn incident(&self, _node: &str, _what: &str) {}
 }
 
 /// Answers one enrolment connection (the cloud calls this for ALPN `onestop-enroll/1`).

@@ -177,7 +177,13 @@ pub struct LinkStatus {
     pub clock_offset_ms: Option<i64>,
     /// Changes made here that the cloud has not acknowledged yet.
     pub changes_waiting: usize,
+    /// This node has held everything the cloud listed at a hello (since this link started,
+    /// or ever: see [`CAUGHT_UP_META`]).
+    pub caught_up: bool,
 }
+
+/// The store's bookkeeping key set once a node has caught up with the cloud.
+pub const CAUGHT_UP_META: &str = "caught-up-with-cloud";
 
 /// Frame bytes a link has sent and received, readable while it runs.
 #[derive(Debug, Clone, Default)]
@@ -346,6 +352,10 @@ impl EdgeLink {
                         });
                     }
                     SessionEvent::Applied { .. } => status.send_modify(|s| s.last_sync = Some(clock.now().0)),
+                    SessionEvent::CaughtUp => {
+                        lock(store).put_meta(CAUGHT_UP_META, b"1")?;
+                        status.send_modify(|s| s.caught_up = true);
+                    }
                     SessionEvent::Acknowledged { doc } => {
                         waiting.insert(doc.clone(), waiting_in(&mut lock(store), "cloud", &doc));
                         let total = waiting.values().sum();
@@ -393,6 +403,53 @@ pub struct CloudSync {
     enroller: Option<Arc<dyn enroll::Enroller>>,
     /// The cloud's wall clock (what a node is offered, the hello's time).
     clock: Arc<dyn Clock>,
+    /// What each node has sent today, against its quotas.
+    usage: Arc<Mutex<HashMap<String, Usage>>>,
+}
+
+/// How much a node may send in a (UTC) day, across its sessions: a hall's day document, its
+/// cases and a backlog of two months fit many times over; a node sending more is refused
+/// (each refusal an incident in the inventory) until the next day.
+pub const NEW_DOCS_PER_DAY: u64 = 200;
+/// See [`NEW_DOCS_PER_DAY`]: 256 MiB of sync messages bringing changes.
+pub const BYTES_PER_DAY: u64 = 256 << 20;
+
+/// A node's sending today.
+#[derive(Debug, Clone, Copy, Default)]
+struct Usage {
+    day: i64,
+    new_docs: u64,
+    bytes: u64,
+}
+
+/// One node's quotas, shared by its sessions.
+struct NodeQuota {
+    node: String,
+    usage: Arc<Mutex<HashMap<String, Usage>>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl onestop_protocol::session::Quota for NodeQuota {
+    fn admit(&mut self, _doc: &DocId, new_doc: bool, bytes: u64) -> Result<(), String> {
+        let day = self.clock.now().0.div_euclid(86_400_000);
+        let mut all = self.usage.lock().unwrap_or_else(|e| e.into_inner());
+        let u = all.entry(self.node.clone()).or_default();
+        if u.day != day {
+            *u = Usage { day, ..Usage::default() };
+        }
+        if new_doc && u.new_docs >= NEW_DOCS_PER_DAY {
+            return Err(format!(
+                "node {} has created {NEW_DOCS_PER_DAY} documents today, its quota",
+                self.node
+            ));
+        }
+        if u.bytes.saturating_add(bytes) > BYTES_PER_DAY {
+            return Err(format!("node {} has sent {} MiB today, its quota", self.node, u.bytes >> 20));
+        }
+        u.new_docs += u64::from(new_doc);
+        u.bytes += bytes;
+        Ok(())
+    }
 }
 
 /// Counts a hall's running session until dropped.
@@ -440,6 +497,7 @@ impl CloudSync {
             sessions: Arc::default(),
             enroller: None,
             clock: Arc::new(onestop_protocol::clock::SystemClock),
+            usage: Arc::default(),
         }
     }
 
@@ -504,10 +562,17 @@ impl CloudSync {
             .handshake_data()
             .and_then(|h| h.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
             .and_then(|h| h.protocol);
-        let peer = conn
+        let certs = conn
             .peer_identity()
-            .and_then(|i| i.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>().ok())
-            .and_then(|certs| certs.first().map(|c| tls::identity_of(c)));
+            .and_then(|i| i.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>().ok());
+        let peer = certs.as_ref().and_then(|certs| certs.first().map(|c| tls::identity_of(c)));
+        // The device behind the certificate (its key, made on the device): a re-flashed Pi
+        // approved by IT under the same name is another device.
+        let device = certs
+            .as_ref()
+            .and_then(|certs| certs.first())
+            .and_then(|c| onestop_credentials::DeviceId::of_certificate(c).ok())
+            .map(|d| d.as_str().to_string());
         if alpn.as_deref() == Some(enroll::ALPN) {
             let Some(enroller) = self.enroller.clone() else {
                 conn.close(quinn::VarInt::from_u32(404), b"this cloud does not enrol nodes");
@@ -543,16 +608,21 @@ impl CloudSync {
             .push(conn.clone());
         let (mut send, mut recv) = conn.accept_bi().await?;
         let _online = SessionGuard::new(&self.sessions, &id.hall);
+        let device = device.unwrap_or_default();
         let (actor, bound) = {
             let s = lock(&self.store);
-            (s.actor().clone(), bound_actors(&s, &id.node))
+            (s.actor().clone(), binding_for(&s, &id.node, &device))
         };
         // Without the record of the node's actors, its hello cannot be checked.
         let bound = match bound {
             Ok(b) => b,
+            Err(LinkError::Identity(why)) => {
+                conn.close(quinn::VarInt::from_u32(403), why.as_bytes());
+                return Err(LinkError::Identity(why));
+            }
             Err(e) => {
                 conn.close(quinn::VarInt::from_u32(STORE_FAILED), b"the cloud cannot read its store");
-                return Err(e.into());
+                return Err(e);
             }
         };
         let side = Side::Cloud { node: id.node.clone(), hall: id.hall.clone() };
@@ -567,13 +637,16 @@ impl CloudSync {
         let node = id.node.clone();
         let traffic = Traffic::default();
         let clock = self.clock.clone();
+        let enroller = self.enroller.clone();
+        let quota = NodeQuota { node: id.node.clone(), usage: self.usage.clone(), clock: self.clock.clone() };
+        session = session.with_quota(Box::new(quota));
         let stream = Stream { send: &mut send, recv: &mut recv };
         let result = drive(&mut session, &self.store, &id.node, now.0, stream, &mut changes, &traffic, |e, store| {
             match e {
                 // A node's first hello binds its actor; an actor of another node ends the
                 // session before anything is answered.
                 SessionEvent::Greeted { peer_actor, peer_time_ms } => {
-                    bind_actor(&mut lock(store), &node, &peer_actor)?;
+                    bind_actor(&mut lock(store), &node, &device, &peer_actor)?;
                     // A hall's time may confirm a jump of the cloud's own clock.
                     if clock.offer_peer_time(Timestamp(peer_time_ms)) == PeerTime::Confirmed {
                         tracing::debug!(message = "A hall confirmed the cloud's clock.", node = %node);
@@ -582,10 +655,14 @@ impl CloudSync {
                 SessionEvent::Applied { doc } => {
                     let _ = changes_tx.send(doc);
                 }
-                SessionEvent::Refused { doc, reason, .. } => {
+                SessionEvent::Refused { doc, reason, by_peer: false } => {
                     tracing::warn!(message = "Refused a node's changes.", node = %node, doc = %doc, reason = %reason);
+                    if let Some(e) = enroller.clone() {
+                        let (node, what) = (node.clone(), format!("{doc}: {reason}"));
+                        tokio::task::spawn_blocking(move || e.incident(&node, &what));
+                    }
                 }
-                SessionEvent::Acknowledged { .. } => {}
+                SessionEvent::Refused { .. } | SessionEvent::Acknowledged { .. } | SessionEvent::CaughtUp => {}
             }
             Ok(())
         })
@@ -618,30 +695,83 @@ fn actor_key(node: &str) -> String {
     format!("actor-of-node:{node}")
 }
 
+fn device_key(node: &str) -> String {
+    format!("device-of-node:{node}")
+}
+
+fn retired_key(node: &str) -> String {
+    format!("retired-devices-of-node:{node}")
+}
+
 /// The actors bound to a node (`None` before its first hello). A store that cannot say is an
 /// error, never "none bound": that would let any actor in.
 fn bound_actors(store: &Store, node: &str) -> Result<Option<BTreeSet<ActorId>>, StoreError> {
     Ok(store.get_meta(&actor_key(node))?.map(|raw| raw.chunks(16).map(ActorId::from).collect()))
 }
 
-/// Binds a node's declared actor on its first hello; an actor already bound to another node
-/// is refused ([`LinkError::Identity`]); a store that fails is [`LinkError::Store`].
-fn bind_actor(store: &mut Store, node: &str, actor: &[u8]) -> Result<(), LinkError> {
-    let owner_key = format!("node-of-actor:{}", ActorId::from(actor));
-    match store.get_meta(&owner_key)? {
-        Some(owner) if owner != node.as_bytes() => {
-            return Err(LinkError::Identity(format!(
-                "actor {} already belongs to another node",
-                ActorId::from(actor)
-            )));
-        }
-        Some(_) => return Ok(()),
-        None => {}
+/// The devices a node had before IT approved a replacement: never again this node.
+fn retired_devices(store: &Store, node: &str) -> Result<Vec<String>, StoreError> {
+    let raw = store.get_meta(&retired_key(node))?.unwrap_or_default();
+    Ok(String::from_utf8_lossy(&raw).split('\n').filter(|d| !d.is_empty()).map(str::to_string).collect())
+}
+
+/// What a connecting node's hello is checked against: the actors bound to it when it is the
+/// device they were bound for (or a record from before devices were kept); `None` (bind at
+/// the hello) for a new node or a replacement device approved by IT since. A device replaced
+/// since is refused ([`LinkError::Identity`]).
+fn binding_for(store: &Store, node: &str, device: &str) -> Result<Option<BTreeSet<ActorId>>, LinkError> {
+    if !device.is_empty() && retired_devices(store, node)?.iter().any(|d| d == device) {
+        return Err(LinkError::Identity(format!(
+            "device {device} was replaced as node {node}: it may not sync any more"
+        )));
     }
-    let mut actors = store.get_meta(&actor_key(node))?.unwrap_or_default();
-    actors.extend_from_slice(actor);
-    store.put_meta(&actor_key(node), &actors)?;
-    store.put_meta(&owner_key, node.as_bytes())?;
+    match store.get_meta(&device_key(node))? {
+        Some(bound) if bound != device.as_bytes() => Ok(None),
+        _ => Ok(bound_actors(store, node)?),
+    }
+}
+
+/// Binds a node's declared actor on its hello ([`binding_for`] said whether one is due). The
+/// cloud's own actor and an actor bound to another node are refused ([`LinkError::Identity`]);
+/// a new device of the node (a re-flashed Pi IT approved) gets its actor bound and the old
+/// device and its actors retired (they stay the node's: nobody else may claim them); a store
+/// that fails is [`LinkError::Store`].
+fn bind_actor(store: &mut Store, node: &str, device: &str, actor: &[u8]) -> Result<(), LinkError> {
+    let id = ActorId::from(actor);
+    if actor.len() != 16 {
+        return Err(LinkError::Identity(format!("an actor id of {} bytes (16 expected)", actor.len())));
+    }
+    if id == *store.actor() {
+        return Err(LinkError::Identity(format!("actor {id} is the cloud's own")));
+    }
+    let owner_key = format!("node-of-actor:{id}");
+    let owned = match store.get_meta(&owner_key)? {
+        Some(owner) if owner != node.as_bytes() => {
+            return Err(LinkError::Identity(format!("actor {id} already belongs to another node")));
+        }
+        Some(_) => true,
+        None => false,
+    };
+    let known_device = store.get_meta(&device_key(node))?;
+    let replaced = known_device.as_deref().is_some_and(|d| !device.is_empty() && d != device.as_bytes());
+    if replaced {
+        let old = String::from_utf8_lossy(known_device.as_deref().unwrap_or_default()).into_owned();
+        let mut retired = retired_devices(store, node)?;
+        retired.push(old.clone());
+        store.put_meta(&retired_key(node), retired.join("\n").as_bytes())?;
+        store.put_meta(&actor_key(node), actor)?;
+        tracing::info!(message = "A replacement device of a node: its actor bound, the old device retired.", node, device, old_device = %old, actor = %id);
+    } else if !owned {
+        let mut actors = store.get_meta(&actor_key(node))?.unwrap_or_default();
+        actors.extend_from_slice(actor);
+        store.put_meta(&actor_key(node), &actors)?;
+    }
+    if !device.is_empty() && (replaced || known_device.is_none()) {
+        store.put_meta(&device_key(node), device.as_bytes())?;
+    }
+    if !owned {
+        store.put_meta(&owner_key, node.as_bytes())?;
+    }
     Ok(())
 }
 
@@ -679,20 +809,47 @@ mod tests {
         let mut store = Store::open_in_memory().unwrap();
         let (a, b) = ([0xA1u8; 16], [0xB2u8; 16]);
         assert_eq!(bound_actors(&store, "main-pi-1").unwrap(), None);
-        bind_actor(&mut store, "main-pi-1", &a).unwrap();
+        bind_actor(&mut store, "main-pi-1", "DEV-A", &a).unwrap();
         assert_eq!(bound_actors(&store, "main-pi-1").unwrap(), Some([ActorId::from(a)].into()));
         // Another node declaring the same actor: a forged identity.
-        let e = bind_actor(&mut store, "east-pi-1", &a).unwrap_err();
+        let e = bind_actor(&mut store, "east-pi-1", "DEV-E", &a).unwrap_err();
         assert!(matches!(&e, LinkError::Identity(why) if why.contains("another node")), "{e}");
         assert!(e.store_error().is_none());
         // A full disk: the store's failure, not the node's fault; nothing is bound.
         store.simulate_full_disk(true).unwrap();
-        let e = bind_actor(&mut store, "east-pi-1", &b).unwrap_err();
+        let e = bind_actor(&mut store, "east-pi-1", "DEV-E", &b).unwrap_err();
         assert_eq!(e.store_error().map(StoreError::kind), Some(StoreFault::Full), "{e}");
         assert!(!matches!(e, LinkError::Identity(_)));
         store.simulate_full_disk(false).unwrap();
         assert_eq!(bound_actors(&store, "east-pi-1").unwrap(), None);
-        bind_actor(&mut store, "east-pi-1", &b).unwrap();
+        bind_actor(&mut store, "east-pi-1", "DEV-E", &b).unwrap();
         assert_eq!(bound_actors(&store, "east-pi-1").unwrap(), Some([ActorId::from(b)].into()));
+    }
+
+    #[test]
+    fn the_clouds_actor_is_reserved_and_a_replacement_device_rebinds() {
+        let mut store = Store::open_in_memory().unwrap();
+        let own = store.actor().to_bytes().to_vec();
+        let e = bind_actor(&mut store, "main-pi-1", "DEV-A", &own).unwrap_err();
+        assert!(matches!(&e, LinkError::Identity(why) if why.contains("cloud's own")), "{e}");
+        let e = bind_actor(&mut store, "main-pi-1", "DEV-A", &[1u8; 32]).unwrap_err();
+        assert!(matches!(&e, LinkError::Identity(why) if why.contains("32 bytes")), "{e}");
+        assert_eq!(bound_actors(&store, "main-pi-1").unwrap(), None, "nothing bound");
+
+        let (old, new) = ([0xA1u8; 16], [0xA2u8; 16]);
+        assert_eq!(binding_for(&store, "main-pi-1", "DEV-A").unwrap(), None);
+        bind_actor(&mut store, "main-pi-1", "DEV-A", &old).unwrap();
+        assert_eq!(binding_for(&store, "main-pi-1", "DEV-A").unwrap(), Some([ActorId::from(old)].into()));
+        // The Pi is re-flashed (a new key, so a new device) and IT approves it: its hello is
+        // not held to the old actor, and binds its own.
+        assert_eq!(binding_for(&store, "main-pi-1", "DEV-B").unwrap(), None);
+        bind_actor(&mut store, "main-pi-1", "DEV-B", &new).unwrap();
+        assert_eq!(binding_for(&store, "main-pi-1", "DEV-B").unwrap(), Some([ActorId::from(new)].into()));
+        // The old card, its certificate still valid, may not come back.
+        let e = binding_for(&store, "main-pi-1", "DEV-A").unwrap_err();
+        assert!(matches!(&e, LinkError::Identity(why) if why.contains("was replaced")), "{e}");
+        // Its actor stays the node's: nobody else claims it.
+        let e = bind_actor(&mut store, "east-pi-1", "DEV-E", &old).unwrap_err();
+        assert!(matches!(&e, LinkError::Identity(why) if why.contains("another node")), "{e}");
     }
 }

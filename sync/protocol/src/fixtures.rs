@@ -172,3 +172,73 @@ pub fn sample_catalog() -> Catalog {
     );
     c
 }
+
+/// Appends `v` as unsigned LEB128.
+pub fn leb(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// An Automerge chunk of `kind` around `data`, with its checksum.
+pub fn chunk(kind: u8, data: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let mut body = vec![kind];
+    leb(&mut body, data.len() as u64);
+    body.extend_from_slice(data);
+    let digest = sha2::Sha256::digest(&body);
+    let mut out = vec![0x85, 0x6f, 0x4a, 0x83];
+    out.extend_from_slice(&digest[..4]);
+    out.extend_from_slice(&body);
+    out
+}
+
+/// A V1 sync message with no heads, needs or haves, carrying `entries`.
+pub fn sync_message_with(entries: &[Vec<u8>]) -> Vec<u8> {
+    let mut m = vec![0x42, 0, 0, 0];
+    leb(&mut m, entries.len() as u64);
+    for e in entries {
+        leb(&mut m, e.len() as u64);
+        m.extend_from_slice(e);
+    }
+    m
+}
+
+/// A sync message well under a megabyte on the wire whose one document chunk has a column
+/// that inflates to `mib` MiB of zeros: what a hostile node would send.
+pub fn compression_bomb(mib: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..mib {
+        enc.write_all(&zeros).expect("deflate in memory");
+    }
+    let bomb = enc.finish().expect("deflate in memory");
+    let mut data = vec![0, 0]; // no actors, no heads
+    data.push(1); // one change column: the sequence column, deflated
+    leb(&mut data, 0x03 | 0x08);
+    leb(&mut data, bomb.len() as u64);
+    data.push(0); // no operation columns
+    data.extend_from_slice(&bomb);
+    sync_message_with(&[chunk(0, &data)])
+}
+
+/// `saved` (a saved document) with its first head replaced by another hash and the checksum
+/// made again: a header that reads well over a body that does not match it.
+pub fn forged_whole_document(saved: &[u8]) -> (Vec<u8>, automerge::ChangeHash) {
+    use sha2::Digest;
+    let header = crate::wholedoc::read_header(saved).expect("a saved document");
+    let forged_head = automerge::ChangeHash([0xAB; 32]);
+    let at = saved.windows(32).position(|w| w == header.heads[0].0).expect("the head in the header");
+    let mut forged = saved.to_vec();
+    forged[at..at + 32].copy_from_slice(&forged_head.0);
+    let digest = sha2::Sha256::digest(&forged[8..]);
+    forged[4..8].copy_from_slice(&digest[..4]);
+    (forged, forged_head)
+}

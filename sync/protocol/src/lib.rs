@@ -9,6 +9,7 @@
 //! - [`seed`]: the catalogue's TOML file;
 //! - [`booking_token`]: the cloud-signed booking tokens a hall verifies offline;
 //! - [`wire`]: the length-prefixed frames of the sync protocol;
+//! - [`inspect`]: a peer's sync message measured and its authors read before it is applied;
 //! - [`wholedoc`]: a whole document's chunk read without loading it;
 //! - [`session`]: the sans-IO sync session, who may write what, and the [`session::Docs`] it
 //!   syncs ([`session::MemDocs`] in memory; the store's is in `onestop-store`).
@@ -27,6 +28,7 @@ pub mod docid;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod hlc;
+pub mod inspect;
 pub mod seed;
 pub mod session;
 pub mod wholedoc;

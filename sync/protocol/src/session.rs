@@ -19,6 +19,7 @@
 //! shared heads, so nothing in flight in the lost session is assumed delivered.
 
 use crate::docid::DocId;
+use crate::inspect;
 use crate::wire::{DocHeads, Frame, PROTOCOL_VERSION};
 use automerge::sync::{Message, State};
 use automerge::{ActorId, Automerge, Change, ChangeHash, sync::SyncDoc};
@@ -160,6 +161,9 @@ pub enum SessionEvent {
     Acknowledged { doc: DocId },
     /// A message was refused (by us, or by the peer about our changes).
     Refused { doc: DocId, reason: String, by_peer: bool },
+    /// This side now holds every change the peer's hello listed (once a session): a new or
+    /// replaced node has today's record back and may open its day.
+    CaughtUp,
 }
 
 /// The documents a session syncs: the store on a node or the cloud, a map in tests.
@@ -210,9 +214,24 @@ pub struct Session {
     offer_from: Option<onestop_model::Day>,
     /// The documents the peer listed in its hello.
     peer_docs: BTreeSet<DocId>,
+    /// What the peer's hello listed that this side may hold and does not hold yet (heads);
+    /// `None` once caught up and told.
+    behind: Option<BTreeMap<DocId, Vec<ChangeHash>>>,
     states: BTreeMap<DocId, State>,
     refused: BTreeSet<DocId>,
     out: VecDeque<Frame>,
+    /// What one message from the peer may hold.
+    limits: inspect::Limits,
+    /// What the peer may still send (the cloud's per-node quotas); none on the edge.
+    quota: Option<Box<dyn Quota>>,
+}
+
+/// What a peer may still send, across its sessions (kept by the shell: the cloud's per-node
+/// quotas of documents and bytes a day).
+pub trait Quota: Send {
+    /// Admits a message of `bytes` bringing changes to `doc` (`new_doc`: one this side does
+    /// not hold yet); an error is the refusal's reason.
+    fn admit(&mut self, doc: &DocId, new_doc: bool, bytes: u64) -> Result<(), String>;
 }
 
 impl Session {
@@ -226,10 +245,25 @@ impl Session {
             peer_actor: None,
             offer_from: None,
             peer_docs: BTreeSet::new(),
+            behind: Some(BTreeMap::new()),
             states: BTreeMap::new(),
             refused: BTreeSet::new(),
             out: VecDeque::new(),
+            limits: inspect::Limits::default(),
+            quota: None,
         }
+    }
+
+    /// Other limits on one message from the peer.
+    pub fn with_limits(mut self, limits: inspect::Limits) -> Session {
+        self.limits = limits;
+        self
+    }
+
+    /// Quotas on what the peer sends (the cloud, per node).
+    pub fn with_quota(mut self, quota: Box<dyn Quota>) -> Session {
+        self.quota = Some(quota);
+        self
     }
 
     /// Offers the peer only documents current from `day` on (see [`authority::current`]):
@@ -318,7 +352,19 @@ impl Session {
                 if version != PROTOCOL_VERSION {
                     return Err(SessionError::Version(version));
                 }
+                if self.peer_actor.is_some() {
+                    return Err(SessionError::Actor("a second hello in one session".into()));
+                }
+                if actor.len() != 16 {
+                    return Err(SessionError::Actor(format!(
+                        "an actor id of {} bytes (16 expected)",
+                        actor.len()
+                    )));
+                }
                 let peer = ActorId::from(actor.as_slice());
+                if peer == self.actor {
+                    return Err(SessionError::Actor(format!("actor {peer} is this side's own")));
+                }
                 if let Some(bound) = &self.bound
                     && !bound.contains(&peer)
                 {
@@ -353,7 +399,16 @@ impl Session {
                 for id in wanted {
                     self.sync_doc(docs, &id)?;
                 }
-                Ok(vec![SessionEvent::Greeted { peer_time_ms: time_ms, peer_actor: actor }])
+                self.behind = Some(
+                    theirs
+                        .into_iter()
+                        .filter(|d| authority::may_hold(&self.side, &d.id) && !d.heads.is_empty())
+                        .map(|d| (d.id, d.heads))
+                        .collect(),
+                );
+                let mut events = vec![SessionEvent::Greeted { peer_time_ms: time_ms, peer_actor: actor }];
+                events.extend(self.caught_up(docs)?);
+                Ok(events)
             }
             Frame::Sync { doc, message } => {
                 let Some(peer) = self.peer_actor.clone() else {
@@ -367,11 +422,15 @@ impl Session {
                         if !answered {
                             self.sync_doc(docs, &doc)?;
                         }
-                        Ok(vec![if applied {
+                        let mut events = vec![if applied {
                             SessionEvent::Applied { doc }
                         } else {
                             SessionEvent::Acknowledged { doc }
-                        }])
+                        }];
+                        if applied {
+                            events.extend(self.caught_up(docs)?);
+                        }
+                        Ok(events)
                     }
                     Err(Refusal::Store(e)) => Err(SessionError::Docs(DocsError::Store(e))),
                     Err(Refusal::Policy(reason)) => {
@@ -388,6 +447,41 @@ impl Session {
                 Ok(vec![SessionEvent::Refused { doc, reason, by_peer: true }])
             }
         }
+    }
+
+    /// [`SessionEvent::CaughtUp`] the first time this side holds every change the peer's
+    /// hello listed (documents it refused aside).
+    fn caught_up(&mut self, docs: &mut dyn Docs) -> Result<Option<SessionEvent>, SessionError> {
+        let Some(behind) = self.behind.as_mut() else { return Ok(None) };
+        let refused = &self.refused;
+        let mut done = Vec::new();
+        for (id, theirs) in behind.iter() {
+            if refused.contains(id) {
+                done.push(id.clone());
+                continue;
+            }
+            let mut ours = docs.heads(id)?.unwrap_or_default();
+            ours.sort();
+            let mut wanted = theirs.clone();
+            wanted.sort();
+            // Equal heads are the same changes; otherwise every head of theirs must be here.
+            let held = ours == wanted
+                || (!ours.is_empty()
+                    && docs.doc(id)?.is_some_and(|d| {
+                        wanted.iter().all(|h| automerge::ReadDoc::get_change_by_hash(d, h).is_some())
+                    }));
+            if held {
+                done.push(id.clone());
+            }
+        }
+        for id in done {
+            behind.remove(&id);
+        }
+        if behind.is_empty() && self.peer_actor.is_some() {
+            self.behind = None;
+            return Ok(Some(SessionEvent::CaughtUp));
+        }
+        Ok(None)
     }
 
     /// The catalogue and the card directory belong to the cloud: a copy this node wrote itself
@@ -423,6 +517,22 @@ impl Session {
                 Side::Edge { hall } => format!("{id} does not belong to hall {hall}"),
             }));
         }
+        // Measured and its authors read before anything in it is decoded, inflated or applied.
+        let inspected = inspect::message(message, &self.limits)
+            .map_err(|e| Refusal::Policy(format!("sync message refused: {e}")))?;
+        if inspected.changes > 0 {
+            authority::may_write(&self.side, id).map_err(Refusal::Policy)?;
+            if matches!(self.side, Side::Cloud { .. }) {
+                // The change chunks' authors; a document chunk's new changes are checked below.
+                let authors: Vec<ActorId> =
+                    inspected.authors.iter().map(|a| ActorId::from(a.as_slice())).collect();
+                authority::changes_by(peer, authors.iter()).map_err(Refusal::Policy)?;
+            }
+            if let Some(quota) = self.quota.as_mut() {
+                let new_doc = docs.heads(id)?.is_none();
+                quota.admit(id, new_doc, message.len() as u64).map_err(Refusal::Policy)?;
+            }
+        }
         let msg =
             Message::decode(message).map_err(|e| Refusal::Policy(format!("unreadable sync message: {e}")))?;
         let mut state = self.state(docs, id);
@@ -457,7 +567,9 @@ impl Session {
         }
         drop(new);
         if added > ADOPT_ABOVE {
-            let saved = if before.is_empty() { whole } else { None };
+            // The bytes as they came are the saved form only if every change in them applied
+            // (Automerge leaves out what it cannot apply, and would store it all the same).
+            let saved = if before.is_empty() && added as u64 == inspected.changes { whole } else { None };
             docs.adopt(id, copy, saved)?;
         } else if added > 0 {
             docs.apply(id, copy.get_changes(&before))?;
@@ -469,9 +581,9 @@ impl Session {
     }
 
     /// A whole document for a document this side does not hold (a week's backlog, a hall's
-    /// history) is stored as it came, unread: its header names its authors and heads, which
-    /// is all the authority check and the answer need. Loading a busy day takes tens of
-    /// milliseconds; this takes a checksum. Does what `receive_sync_message` and then
+    /// history) is stored as it came, once loaded and checked against its header (heads and
+    /// authors): nothing is applied to a held document, no sync state is built by Automerge.
+    /// Does what `receive_sync_message` and then
     /// `generate_sync_message` would do to the sync state, and queues the same answer (our
     /// heads are theirs; nothing to send; an empty Bloom filter since the shared heads).
     /// `Ok(None)`: not such a message, or one this path does not take (the ordinary path
@@ -510,6 +622,18 @@ impl Session {
         if matches!(self.side, Side::Cloud { .. }) {
             authority::changes_by(peer, header.actors.iter()).map_err(Refusal::Policy)?;
         }
+        // Loaded and checked before it is stored: a body that does not match the header the
+        // sender computed (heads, authors) is refused, never kept to break every later read.
+        let loaded = Automerge::load(bytes)
+            .map_err(|e| Refusal::Policy(format!("the whole document does not load: {e}")))?;
+        if sorted(&loaded.get_heads()) != heads {
+            return Err(Refusal::Policy("the whole document's heads are not those its header states".into()));
+        }
+        if matches!(self.side, Side::Cloud { .. }) {
+            let meta = loaded.get_changes_meta(&[]);
+            authority::changes_by(peer, meta.iter().map(|c| c.actor.as_ref())).map_err(Refusal::Policy)?;
+        }
+        drop(loaded);
         docs.adopt_saved(id, bytes.to_vec(), heads.clone())?;
         // As receive_sync_message: the flags, the shared heads, what they have and need.
         state.in_flight = false;

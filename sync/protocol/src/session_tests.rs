@@ -38,8 +38,11 @@ fn cloud(h: &str, docs: MemDocs, bound: ActorId) -> End {
 fn pump(a: &mut End, b: &mut End, mut drop: impl FnMut(usize) -> bool) -> (usize, usize, Vec<SessionEvent>) {
     let (mut frames, mut bytes, mut n) = (0, 0, 0);
     let mut events = Vec::new();
-    a.session.open(&mut a.docs, 1_000).unwrap();
-    b.session.open(&mut b.docs, 2_000).unwrap();
+    // A session says hello once, when its connection opens.
+    if !a.session.is_greeted() {
+        a.session.open(&mut a.docs, 1_000).unwrap();
+        b.session.open(&mut b.docs, 2_000).unwrap();
+    }
     loop {
         let mut moved = false;
         for forward in [true, false] {
@@ -366,4 +369,164 @@ fn a_message_that_does_not_apply_is_refused_but_a_failing_store_ends_the_session
     );
     let frames: Vec<Frame> = std::iter::from_fn(|| c.session.poll_transmit()).collect();
     assert!(matches!(&frames[..], [Frame::Refused { doc, .. }] if *doc == day_id("main")), "{frames:?}");
+}
+
+/// A hello from the edge with `actor` declared, for the cloud to receive.
+fn hello_with(actor: Vec<u8>) -> Frame {
+    Frame::Hello { version: PROTOCOL_VERSION, time_ms: 0, actor, docs: Vec::new() }
+}
+
+#[test]
+fn the_clouds_actor_odd_actor_ids_and_a_second_hello_are_refused() {
+    // No actor bound yet (a node's first hello): still, the cloud's own actor is not for it.
+    let side = || Side::Cloud { node: "main-pi-1".into(), hall: hall("main") };
+    let mut docs = MemDocs::default();
+    let mut c = Session::new(side(), cloud_actor(), None);
+    let err = c.receive(&mut docs, hello_with(cloud_actor().to_bytes().to_vec())).unwrap_err();
+    assert!(err.to_string().contains("own"), "{err}");
+    // 32 bytes: once split into two 16-byte actors, one of them anybody's.
+    let mut two = edge_actor().to_bytes().to_vec();
+    two.extend_from_slice(cloud_actor().to_bytes());
+    let mut c = Session::new(side(), cloud_actor(), None);
+    assert!(c.receive(&mut docs, hello_with(two)).unwrap_err().to_string().contains("32 bytes"));
+    let mut c = Session::new(side(), cloud_actor(), None);
+    assert!(c.receive(&mut docs, hello_with(Vec::new())).is_err());
+    // A second hello (to rebind before the first is recorded) ends the session.
+    let mut c = Session::new(side(), cloud_actor(), None);
+    c.receive(&mut docs, hello_with(edge_actor().to_bytes().to_vec())).unwrap();
+    let other = ActorId::from([0x55u8; 16]).to_bytes().to_vec();
+    assert!(c.receive(&mut docs, hello_with(other)).unwrap_err().to_string().contains("second hello"));
+}
+
+/// A sync message bringing `bytes` as its one change entry, for a document the receiver does
+/// not hold.
+fn whole_message(bytes: Vec<u8>, heads: Vec<ChangeHash>) -> Vec<u8> {
+    use automerge::sync::{Have, MessageVersion};
+    Message {
+        heads,
+        need: Vec::new(),
+        have: vec![Have::default()],
+        changes: vec![bytes].into(),
+        flags: None,
+        version: MessageVersion::V2,
+    }
+    .encode()
+}
+
+#[test]
+fn a_forged_whole_document_is_refused_and_nothing_is_stored() {
+    let docs = edge_docs("main", &every_event());
+    let doc = &docs.docs[&day_id("main")];
+    let saved = doc.save();
+    let (forged, forged_head) = crate::fixtures::forged_whole_document(&saved);
+    assert_eq!(
+        crate::wholedoc::read_header(&forged).unwrap().heads,
+        vec![forged_head],
+        "a header that reads well"
+    );
+
+    let mut c = cloud("main", MemDocs::default(), edge_actor());
+    c.session.receive(&mut c.docs, hello_with(edge_actor().to_bytes().to_vec())).unwrap();
+    let frame = Frame::Sync { doc: day_id("main"), message: whole_message(forged, vec![forged_head]) };
+    let events = c.session.receive(&mut c.docs, frame).unwrap();
+    assert!(
+        matches!(&events[..], [SessionEvent::Refused { reason, .. }] if reason.contains("whole document")),
+        "{events:?}"
+    );
+    assert!(!c.docs.docs.contains_key(&day_id("main")), "nothing stored");
+
+    // The true document, in a fresh session, is taken whole.
+    let mut c = cloud("main", MemDocs::default(), edge_actor());
+    c.session.receive(&mut c.docs, hello_with(edge_actor().to_bytes().to_vec())).unwrap();
+    let frame = Frame::Sync { doc: day_id("main"), message: whole_message(saved, doc.get_heads()) };
+    let events = c.session.receive(&mut c.docs, frame).unwrap();
+    assert_eq!(events, vec![SessionEvent::Applied { doc: day_id("main") }]);
+    assert_eq!(heads(&c.docs, &day_id("main")), heads(&docs, &day_id("main")));
+}
+
+#[test]
+fn a_message_beyond_the_limits_or_the_quota_is_refused_before_it_is_applied() {
+    // Limits: a day of many events in one message, against a small limit.
+    let mut e = edge("main", edge_docs("main", &every_event()));
+    let side = Side::Cloud { node: "main-pi-1".into(), hall: hall("main") };
+    let limits = inspect::Limits { ops: 5, ..inspect::Limits::default() };
+    let session = Session::new(side.clone(), cloud_actor(), Some([edge_actor()].into())).with_limits(limits);
+    let mut c = End { session, docs: MemDocs::default() };
+    let (_, _, events) = pump(&mut e, &mut c, |_| false);
+    assert!(
+        events
+            .iter()
+            .any(|ev| matches!(ev, SessionEvent::Refused { reason, .. } if reason.contains("operations"))),
+        "{events:?}"
+    );
+    assert!(!c.docs.docs.contains_key(&day_id("main")));
+
+    // A quota of one new document: the second is refused, the first kept.
+    struct OneNewDoc(usize);
+    impl Quota for OneNewDoc {
+        fn admit(&mut self, _doc: &DocId, new_doc: bool, _bytes: u64) -> Result<(), String> {
+            if new_doc {
+                self.0 += 1;
+            }
+            if self.0 > 1 {
+                Err("the node's quota of new documents for today is used up".into())
+            } else {
+                Ok(())
+            }
+        }
+    }
+    let mut docs = edge_docs("main", &every_event());
+    let other_day = DocId::Day { hall: hall("main"), day: d().next() };
+    docs.docs.insert(other_day.clone(), docs.docs[&day_id("main")].fork());
+    let mut e = edge("main", docs);
+    let session =
+        Session::new(side, cloud_actor(), Some([edge_actor()].into())).with_quota(Box::new(OneNewDoc(0)));
+    let mut c = End { session, docs: MemDocs::default() };
+    let (_, _, events) = pump(&mut e, &mut c, |_| false);
+    let refused: Vec<_> = events
+        .iter()
+        .filter(|ev| matches!(ev, SessionEvent::Refused { reason, by_peer: false, .. } if reason.contains("quota")))
+        .collect();
+    assert_eq!(refused.len(), 1, "{events:?}");
+    assert_eq!(c.docs.docs.len(), 1, "one new document kept");
+}
+
+#[test]
+fn a_fresh_node_is_caught_up_only_once_it_holds_what_the_cloud_listed() {
+    // The cloud holds the hall's day (from the card the node replaces) and the catalogue.
+    let mut cdocs = cloud_docs();
+    let day = edge_docs("main", &every_event()).docs.remove(&day_id("main")).unwrap();
+    cdocs.docs.insert(day_id("main"), day);
+    let mut c = cloud("main", cdocs, ActorId::from([0x31u8; 16]));
+    let fresh = ActorId::from([0x31u8; 16]);
+    let mut e = End {
+        session: Session::new(Side::Edge { hall: hall("main") }, fresh, None),
+        docs: MemDocs::default(),
+    };
+    // By hand, to tell the edge's events from the cloud's.
+    e.session.open(&mut e.docs, 1_000).unwrap();
+    c.session.open(&mut c.docs, 2_000).unwrap();
+    let mut edge_events = Vec::new();
+    loop {
+        let mut moved = false;
+        while let Some(f) = e.session.poll_transmit() {
+            moved = true;
+            c.session.receive(&mut c.docs, f).unwrap();
+        }
+        while let Some(f) = c.session.poll_transmit() {
+            moved = true;
+            let before = e.docs.docs.contains_key(&day_id("main"));
+            for ev in e.session.receive(&mut e.docs, f).unwrap() {
+                if ev == SessionEvent::CaughtUp {
+                    assert!(before || e.docs.docs.contains_key(&day_id("main")), "caught up without the day");
+                }
+                edge_events.push(ev);
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    assert_eq!(edge_events.iter().filter(|ev| **ev == SessionEvent::CaughtUp).count(), 1, "{edge_events:?}");
+    assert_eq!(heads(&e.docs, &day_id("main")), heads(&c.docs, &day_id("main")));
 }
