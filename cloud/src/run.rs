@@ -45,6 +45,11 @@ impl Running {
     }
 }
 
+/// What the cloud keeps loaded of its documents: today's documents of a campus's halls (a
+/// day, its bookings and its month's cases each) fit many times over; older ones reload on use.
+pub const DOCUMENT_CACHE: onestop_store::CacheLimit =
+    onestop_store::CacheLimit { docs: 256, bytes: 64 << 20 };
+
 /// The cloud's store in its data directory.
 pub fn store_path(data: &Path) -> std::path::PathBuf {
     data.join("cloud.sqlite")
@@ -56,7 +61,9 @@ pub async fn start(cfg: CloudConfig, clock: Arc<dyn Clock>) -> Result<Running> {
     let data = cfg.data.clone();
     std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
     let lock = crate::backup::serving_lock(&data)?;
-    let store = Store::open(&store_path(&data), Durability::Full)?;
+    let mut store = Store::open(&store_path(&data), Durability::Full)?;
+    // Every hall-day the cloud receives would otherwise stay loaded for good.
+    store.set_cache_limit(Some(DOCUMENT_CACHE));
     // The cloud's own clock is bounded like a hall's: a jump forward needs a hall's time to
     // confirm it, so a wrong clock here cannot carry every hall's bookings into another year.
     let floor = store.last_stamp().time();

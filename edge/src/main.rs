@@ -159,6 +159,17 @@ enum Cmd {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Check the node's store (SQLite's quick check, then the catalogue and every day of the
+    /// hall read back). With --set-aside, a damaged store is renamed so the next start makes a
+    /// new one and restores today from the cloud.
+    StoreCheck {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Move a damaged store aside (never a sound one).
+        #[arg(long)]
+        set_aside: bool,
+    },
     /// Show the node's time: the wall clock, the last time written and whether the clock is
     /// believed. With --reset, campus IT corrects a node whose stamps a wrong clock carried
     /// ahead (stop the node first; confirm the right time with another source).
@@ -750,6 +761,10 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::CheckConfig { config } => check_config(&config),
         Cmd::Clock { data, reset } => clock_command(&data, reset),
+        Cmd::StoreCheck { data, set_aside } => {
+            println!("{}", onestop_edge::nodedir::store_check(&data, set_aside, SystemClock.now().0 / 1000)?);
+            Ok(())
+        }
         Cmd::SelfTest => {
             let dir = std::env::temp_dir().join(format!("onestop-self-test-{}", std::process::id()));
             let result = onestop_edge::selftest::run(&dir, &mut std::io::stdout());

@@ -68,7 +68,10 @@ pub async fn start(config: RunConfig, clock: Arc<dyn Clock>) -> Result<Running> 
     let file = nodedir::read_node_toml(&config.data)?;
     let key = VisitorKey::from_hex(&file.visitor_key)
         .context("node.toml: visitor_key must be 64 hexadecimal digits")?;
-    let store = Store::open(&nodedir::store_path(&config.data), Durability::Full)?;
+    // A damaged store (a failing SD card) is found here, said plainly with what to do.
+    let store = Store::open(&nodedir::store_path(&config.data), Durability::Full)
+        .and_then(|s| s.check().map(|()| s))
+        .map_err(|e| nodedir::explain_damage(&config.data, e.into()))?;
     // The node, its link and its pages run on one bounded clock (see `ClockConfig`).
     let clock: Arc<dyn Clock> = node::bounded_clock(clock, &store, config.clock.bounds());
     let store = node::share(store);
@@ -123,7 +126,7 @@ pub async fn start(config: RunConfig, clock: Arc<dyn Clock>) -> Result<Running> 
                     let _ = s.refresh();
                 }
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(nodedir::explain_damage(&config.data, e.into())),
         }
     };
     let tx = changes.clone();

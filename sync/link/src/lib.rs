@@ -715,27 +715,24 @@ fn retired_devices(store: &Store, node: &str) -> Result<Vec<String>, StoreError>
     Ok(String::from_utf8_lossy(&raw).split('\n').filter(|d| !d.is_empty()).map(str::to_string).collect())
 }
 
-/// What a connecting node's hello is checked against: the actors bound to it when it is the
-/// device they were bound for (or a record from before devices were kept); `None` (bind at
-/// the hello) for a new node or a replacement device approved by IT since. A device replaced
-/// since is refused ([`LinkError::Identity`]).
+/// What a connecting node's hello is checked against before [`bind_actor`] decides: a device
+/// replaced since is refused ([`LinkError::Identity`]); any other device's hello is bound at
+/// the hello (`None`).
 fn binding_for(store: &Store, node: &str, device: &str) -> Result<Option<BTreeSet<ActorId>>, LinkError> {
     if !device.is_empty() && retired_devices(store, node)?.iter().any(|d| d == device) {
         return Err(LinkError::Identity(format!(
             "device {device} was replaced as node {node}: it may not sync any more"
         )));
     }
-    match store.get_meta(&device_key(node))? {
-        Some(bound) if bound != device.as_bytes() => Ok(None),
-        _ => Ok(bound_actors(store, node)?),
-    }
+    Ok(None)
 }
 
-/// Binds a node's declared actor on its hello ([`binding_for`] said whether one is due). The
-/// cloud's own actor and an actor bound to another node are refused ([`LinkError::Identity`]);
-/// a new device of the node (a re-flashed Pi IT approved) gets its actor bound and the old
-/// device and its actors retired (they stay the node's: nobody else may claim them); a store
-/// that fails is [`LinkError::Store`].
+/// Binds a node's declared actor on its hello, before anything of the session is applied.
+/// The cloud's own actor and an actor bound to another node are refused
+/// ([`LinkError::Identity`]). A new actor of the node (a store begun anew on its device after
+/// a damaged one was set aside, or a new device, a re-flashed Pi IT approved) replaces the
+/// bound one; the old actors stay the node's (nobody else may claim them) and a replaced device
+/// is retired. A store that fails is [`LinkError::Store`].
 fn bind_actor(store: &mut Store, node: &str, device: &str, actor: &[u8]) -> Result<(), LinkError> {
     let id = ActorId::from(actor);
     if actor.len() != 16 {
@@ -759,12 +756,14 @@ fn bind_actor(store: &mut Store, node: &str, device: &str, actor: &[u8]) -> Resu
         let mut retired = retired_devices(store, node)?;
         retired.push(old.clone());
         store.put_meta(&retired_key(node), retired.join("\n").as_bytes())?;
+        tracing::info!(message = "A replacement device of a node: the old device retired.", node, device, old_device = %old);
+    }
+    let bound = bound_actors(store, node)?.unwrap_or_default();
+    if !bound.contains(&id) {
+        if !bound.is_empty() {
+            tracing::info!(message = "A node's new actor bound in place of its old one.", node, device, actor = %id);
+        }
         store.put_meta(&actor_key(node), actor)?;
-        tracing::info!(message = "A replacement device of a node: its actor bound, the old device retired.", node, device, old_device = %old, actor = %id);
-    } else if !owned {
-        let mut actors = store.get_meta(&actor_key(node))?.unwrap_or_default();
-        actors.extend_from_slice(actor);
-        store.put_meta(&actor_key(node), &actors)?;
     }
     if !device.is_empty() && (replaced || known_device.is_none()) {
         store.put_meta(&device_key(node), device.as_bytes())?;
@@ -837,14 +836,16 @@ mod tests {
         assert_eq!(bound_actors(&store, "main-pi-1").unwrap(), None, "nothing bound");
 
         let (old, new) = ([0xA1u8; 16], [0xA2u8; 16]);
-        assert_eq!(binding_for(&store, "main-pi-1", "DEV-A").unwrap(), None);
         bind_actor(&mut store, "main-pi-1", "DEV-A", &old).unwrap();
-        assert_eq!(binding_for(&store, "main-pi-1", "DEV-A").unwrap(), Some([ActorId::from(old)].into()));
-        // The Pi is re-flashed (a new key, so a new device) and IT approves it: its hello is
-        // not held to the old actor, and binds its own.
+        assert_eq!(bound_actors(&store, "main-pi-1").unwrap(), Some([ActorId::from(old)].into()));
+        // The same card's store set aside after damage: a new actor, bound in place of the old.
+        let fresh = [0xA3u8; 16];
+        bind_actor(&mut store, "main-pi-1", "DEV-A", &fresh).unwrap();
+        assert_eq!(bound_actors(&store, "main-pi-1").unwrap(), Some([ActorId::from(fresh)].into()));
+        // The Pi is re-flashed (a new key, so a new device) and IT approves it.
         assert_eq!(binding_for(&store, "main-pi-1", "DEV-B").unwrap(), None);
         bind_actor(&mut store, "main-pi-1", "DEV-B", &new).unwrap();
-        assert_eq!(binding_for(&store, "main-pi-1", "DEV-B").unwrap(), Some([ActorId::from(new)].into()));
+        assert_eq!(bound_actors(&store, "main-pi-1").unwrap(), Some([ActorId::from(new)].into()));
         // The old card, its certificate still valid, may not come back.
         let e = binding_for(&store, "main-pi-1", "DEV-A").unwrap_err();
         assert!(matches!(&e, LinkError::Identity(why) if why.contains("was replaced")), "{e}");

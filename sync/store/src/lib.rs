@@ -60,6 +60,9 @@ pub enum StoreError {
     /// wrong, a newer schema): what a typed reader ([`crate::read::ReadDocs`]) says.
     #[error("文档 {doc} 无法读取 / document {doc} cannot be read: {source}")]
     Doc { doc: String, source: Box<onestop_protocol::codec::DocError> },
+    /// SQLite's own check found the file damaged (a failing SD card, a torn write).
+    #[error("数据库文件已损坏 / the store {path} is damaged: {detail}")]
+    Damaged { path: String, detail: String },
 }
 
 impl From<AutomergeError> for StoreError {
@@ -122,7 +125,7 @@ impl StoreError {
                 Some(C::DatabaseCorrupt | C::NotADatabase) => StoreFault::Corrupt,
                 _ => StoreFault::Internal,
             },
-            StoreError::Corrupt { .. } => StoreFault::Corrupt,
+            StoreError::Corrupt { .. } | StoreError::Damaged { .. } => StoreFault::Corrupt,
             StoreError::Rejected(_) => StoreFault::Refused,
             StoreError::NewerStore { .. }
             | StoreError::StampNotAfter { .. }
@@ -145,6 +148,18 @@ struct Slot {
     incremental_bytes: u64,
     /// The highest chunk id this copy holds: chunks above it were written by another process.
     seen: i64,
+    /// When it was last used (the store's use counter), for eviction.
+    used: u64,
+}
+
+/// How much a store keeps loaded in memory: beyond either bound, the documents used least
+/// recently are dropped (they reload from disk on next use). The cloud sets one: every
+/// hall-day it receives would otherwise stay in memory for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheLimit {
+    pub docs: usize,
+    /// Bytes of the documents' chunks on disk (their memory is a multiple of it).
+    pub bytes: u64,
 }
 
 /// Chunk sizes of one document, for compaction and benchmarks.
@@ -167,6 +182,12 @@ pub struct Store {
     appended: u64,
     /// The temporary database's page limit before [`Store::simulate_full_disk`] lowered it.
     full_disk: Option<i64>,
+    cache_limit: Option<CacheLimit>,
+    /// Uses so far (each document access ticks it).
+    uses: u64,
+    evictions: u64,
+    /// A write's batch is running: nothing may be evicted under it.
+    in_batch: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -256,6 +277,10 @@ impl Store {
             compactions: 0,
             appended: 0,
             full_disk: None,
+            cache_limit: None,
+            uses: 0,
+            evictions: 0,
+            in_batch: false,
         })
     }
 
@@ -325,8 +350,63 @@ impl Store {
         if !self.docs.contains_key(id) {
             let slot = self.load_slot(id)?;
             self.docs.insert(id.clone(), slot);
+            self.trim(Some(id));
         }
-        Ok(self.docs.get_mut(id).expect("just inserted"))
+        self.uses += 1;
+        let uses = self.uses;
+        let slot = self.docs.get_mut(id).expect("just inserted");
+        slot.used = uses;
+        Ok(slot)
+    }
+
+    /// SQLite's quick check of the whole file (pages, indexes, free lists; a second or so
+    /// for a year of a hall): [`StoreError::Damaged`] with SQLite's first findings.
+    pub fn check(&self) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare("PRAGMA quick_check(5)").map_err(self.sql())?;
+        let found: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(self.sql())?
+            .collect::<Result<_, _>>()
+            .map_err(self.sql())?;
+        if found.len() == 1 && found[0] == "ok" {
+            return Ok(());
+        }
+        Err(StoreError::Damaged { path: self.path.clone(), detail: found.join("; ") })
+    }
+
+    /// Bounds what stays loaded (see [`CacheLimit`]); `None` keeps everything (a hall's node,
+    /// whose documents are few).
+    pub fn set_cache_limit(&mut self, limit: Option<CacheLimit>) {
+        self.cache_limit = limit;
+        self.trim(None);
+    }
+
+    /// Documents loaded in memory now, and how many were dropped for the cache limit.
+    pub fn cache_figures(&self) -> (usize, u64) {
+        (self.docs.len(), self.evictions)
+    }
+
+    /// Drops the least recently used documents beyond the cache limit, never `keep` and
+    /// never while a write's batch runs.
+    fn trim(&mut self, keep: Option<&DocId>) {
+        let Some(limit) = self.cache_limit else { return };
+        if self.in_batch {
+            return;
+        }
+        let mut bytes: u64 = self.docs.values().map(|s| s.snapshot_bytes + s.incremental_bytes).sum();
+        while self.docs.len() > limit.docs || bytes > limit.bytes {
+            let victim = self
+                .docs
+                .iter()
+                .filter(|(id, _)| Some(*id) != keep)
+                .min_by_key(|(_, s)| s.used)
+                .map(|(id, _)| id.clone());
+            let Some(victim) = victim else { break };
+            if let Some(slot) = self.docs.remove(&victim) {
+                bytes -= slot.snapshot_bytes + slot.incremental_bytes;
+                self.evictions += 1;
+            }
+        }
     }
 
     fn load_slot(&self, id: &DocId) -> Result<Slot, StoreError> {
@@ -357,7 +437,7 @@ impl Store {
             Automerge::load(&bytes)
                 .map_err(|source| StoreError::Corrupt { doc: name, source: Box::new(source) })?
         };
-        Ok(Slot { doc: doc.with_actor(self.actor.clone()), snapshot_bytes, incremental_bytes, seen })
+        Ok(Slot { doc: doc.with_actor(self.actor.clone()), snapshot_bytes, incremental_bytes, seen, used: 0 })
     }
 
     /// The document, loaded from disk on first use; `None` if the store has never held it.
@@ -540,6 +620,7 @@ impl Store {
         if stamp <= self.hlc {
             return Err(StoreError::StampNotAfter { given: stamp, last: self.hlc });
         }
+        self.in_batch = true;
         let mut batch = Batch {
             store: self,
             stamp,
@@ -550,6 +631,22 @@ impl Store {
         };
         let result = f(&mut batch);
         let Batch { chunks, snapshots, touched, saved_heads, .. } = batch;
+        let out = self.finish_write(stamp, result, chunks, snapshots, touched, saved_heads);
+        self.in_batch = false;
+        self.trim(None);
+        out
+    }
+
+    /// The rest of [`Store::write`], once the batch has run.
+    fn finish_write<R>(
+        &mut self,
+        stamp: HlcStamp,
+        result: Result<R, StoreError>,
+        chunks: Vec<(DocId, Vec<u8>)>,
+        snapshots: Vec<(DocId, Vec<u8>)>,
+        touched: Vec<DocId>,
+        saved_heads: Vec<(DocId, Vec<ChangeHash>)>,
+    ) -> Result<R, StoreError> {
         let out = match result {
             Ok(out) => out,
             Err(e) => {

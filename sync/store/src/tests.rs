@@ -381,3 +381,50 @@ fn a_store_takes_in_what_another_process_wrote() {
     );
     assert!(linked.refresh().unwrap().is_empty(), "nothing new, nothing reloaded");
 }
+
+#[test]
+fn a_cache_limit_keeps_memory_bounded_and_every_document_whole() {
+    let mut store = Store::open_in_memory().unwrap();
+    store.set_cache_limit(Some(crate::CacheLimit { docs: 3, bytes: u64::MAX }));
+    let day_of = |i: u32| DocId::Day {
+        hall: hall(),
+        day: Day::from_days_since_epoch(d().days_since_epoch() + i as i32),
+    };
+    // One write touching five days: nothing is dropped under it, and every day's heads are
+    // kept right.
+    let stamp = store.next_stamp(at(0));
+    store
+        .write(stamp, |b| {
+            for i in 0..5 {
+                let day = Day::from_days_since_epoch(d().days_since_epoch() + i as i32);
+                b.edit(&day_of(i), |tx| Ok(day::append(tx, &hall(), day, 480, &every_event()[..2])?))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert!(store.cache_figures().0 <= 3, "trimmed after the write: {:?}", store.cache_figures());
+    for i in 0..5 {
+        let kept = store.heads(&day_of(i)).unwrap().unwrap();
+        store.evict(&day_of(i));
+        let loaded = store.doc(&day_of(i)).unwrap().unwrap().get_heads();
+        assert_eq!(kept, loaded, "day {i}");
+    }
+    // Reading twenty documents one after the other keeps at most three loaded.
+    for i in 5..25 {
+        let stamp = store.next_stamp(at(i as i64));
+        let day = Day::from_days_since_epoch(d().days_since_epoch() + i as i32);
+        store
+            .write(stamp, |b| {
+                b.edit(&day_of(i), |tx| Ok(day::append(tx, &hall(), day, 480, &every_event()[..1])?))
+            })
+            .unwrap();
+    }
+    for i in 0..25 {
+        assert!(store.doc(&day_of(i)).unwrap().is_some());
+        assert!(store.cache_figures().0 <= 3);
+    }
+    assert!(store.cache_figures().1 > 20, "documents were dropped: {:?}", store.cache_figures());
+    // A bound in bytes too.
+    store.set_cache_limit(Some(crate::CacheLimit { docs: 100, bytes: 1 }));
+    assert!(store.cache_figures().0 <= 1);
+}
