@@ -31,6 +31,7 @@
 use crate::config::CloudConfig;
 use anyhow::{Context, Result, bail};
 use onestop_model::Timestamp;
+use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
@@ -625,10 +626,21 @@ fn renew_actor(store: &Path) -> Result<()> {
         rusqlite::Connection::open(store).with_context(|| format!("cannot open {}", store.display()))?;
     let mut actor = [0u8; 16];
     getrandom::fill(&mut actor).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
-    let changed = conn.execute("UPDATE meta SET value = ?1 WHERE key = 'actor'", [actor.to_vec()])?;
-    if changed != 1 {
+    let old: Option<Vec<u8>> =
+        conn.query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0)).optional()?;
+    let Some(old) = old else {
         bail!("{} has no actor: it is not a cloud store", store.display());
-    }
+    };
+    // The old actor's changes after the backup come back from the halls: the link takes them
+    // (onestop_link::FORMER_ACTORS_META, kept as the store's own bookkeeping, `x:` keys).
+    let key = format!("x:{}", onestop_link::FORMER_ACTORS_META);
+    let mut former: Vec<u8> = conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| r.get(0))
+        .optional()?
+        .unwrap_or_default();
+    former.extend_from_slice(&old);
+    conn.execute("INSERT OR REPLACE INTO meta VALUES (?1, ?2)", rusqlite::params![key, former])?;
+    conn.execute("UPDATE meta SET value = ?1 WHERE key = 'actor'", [actor.to_vec()])?;
     // Back to one file: the WAL folded in, nothing beside it.
     conn.pragma_update(None, "journal_mode", "DELETE")?;
     conn.close().map_err(|(_, e)| e)?;

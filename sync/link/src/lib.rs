@@ -625,6 +625,7 @@ impl CloudSync {
                 return Err(e);
             }
         };
+        let former = former_actors(&lock(&self.store));
         let side = Side::Cloud { node: id.node.clone(), hall: id.hall.clone() };
         // Offer a node what is current: not years of its hall's history. From the day before
         // the earliest business day any time zone can be on now (UTC-12), so a campus
@@ -639,7 +640,7 @@ impl CloudSync {
         let clock = self.clock.clone();
         let enroller = self.enroller.clone();
         let quota = NodeQuota { node: id.node.clone(), usage: self.usage.clone(), clock: self.clock.clone() };
-        session = session.with_quota(Box::new(quota));
+        session = session.with_quota(Box::new(quota)).with_former_actors(former);
         let stream = Stream { send: &mut send, recv: &mut recv };
         let result = drive(&mut session, &self.store, &id.node, now.0, stream, &mut changes, &traffic, |e, store| {
             match e {
@@ -693,6 +694,20 @@ const STORE_FAILED: u32 = 500;
 
 fn actor_key(node: &str) -> String {
     format!("actor-of-node:{node}")
+}
+
+/// The store's bookkeeping key listing the cloud's actors before it was restored from a
+/// backup (16 bytes each; `onestop-cloud restore` appends).
+pub const FORMER_ACTORS_META: &str = "former-actors";
+
+/// The cloud's former actors (none if unreadable: their changes are then refused, as any).
+fn former_actors(store: &Store) -> Vec<ActorId> {
+    store
+        .get_meta(FORMER_ACTORS_META)
+        .ok()
+        .flatten()
+        .map(|raw| raw.chunks_exact(16).map(ActorId::from).collect())
+        .unwrap_or_default()
 }
 
 fn device_key(node: &str) -> String {

@@ -102,7 +102,16 @@ pub mod authority {
         actor: &ActorId,
         authors: impl IntoIterator<Item = &'a ActorId>,
     ) -> Result<(), String> {
-        match authors.into_iter().find(|a| *a != actor) {
+        changes_by_one_of(std::slice::from_ref(actor), authors)
+    }
+
+    /// Every author is one of `allowed` (the node's actor, and the cloud's former actors: see
+    /// [`Session::with_former_actors`]).
+    pub fn changes_by_one_of<'a>(
+        allowed: &[ActorId],
+        authors: impl IntoIterator<Item = &'a ActorId>,
+    ) -> Result<(), String> {
+        match authors.into_iter().find(|a| !allowed.contains(a)) {
             None => Ok(()),
             Some(other) => Err(format!("a change by actor {other} which is not this node's")),
         }
@@ -224,6 +233,9 @@ pub struct Session {
     limits: inspect::Limits,
     /// What the peer may still send (the cloud's per-node quotas); none on the edge.
     quota: Option<Box<dyn Quota>>,
+    /// The cloud's own actors before a restore from a backup: their changes may come back
+    /// from a node (see [`Session::with_former_actors`]).
+    former: Vec<ActorId>,
 }
 
 /// What a peer may still send, across its sessions (kept by the shell: the cloud's per-node
@@ -251,7 +263,25 @@ impl Session {
             out: VecDeque::new(),
             limits: inspect::Limits::default(),
             quota: None,
+            former: Vec::new(),
         }
+    }
+
+    /// On the cloud: its actors before it was restored from a backup. A node holds the changes
+    /// they made after the backup (bookings, case steps it received) and sends them back; in
+    /// the documents the node may write anyway (its hall's days, bookings and cases; never
+    /// the catalogue or the card directory) they are taken as if the node had written them.
+    /// The cloud's current actor is never taken from a node.
+    pub fn with_former_actors(mut self, former: Vec<ActorId>) -> Session {
+        self.former = former.into_iter().filter(|a| *a != self.actor).collect();
+        self
+    }
+
+    /// Who may author the changes a peer sends: the peer, and the cloud's former actors.
+    fn allowed_authors(&self, peer: &ActorId) -> Vec<ActorId> {
+        let mut allowed = self.former.clone();
+        allowed.push(peer.clone());
+        allowed
     }
 
     /// Other limits on one message from the peer.
@@ -526,7 +556,8 @@ impl Session {
                 // The change chunks' authors; a document chunk's new changes are checked below.
                 let authors: Vec<ActorId> =
                     inspected.authors.iter().map(|a| ActorId::from(a.as_slice())).collect();
-                authority::changes_by(peer, authors.iter()).map_err(Refusal::Policy)?;
+                authority::changes_by_one_of(&self.allowed_authors(peer), authors.iter())
+                    .map_err(Refusal::Policy)?;
             }
             if let Some(quota) = self.quota.as_mut() {
                 let new_doc = docs.heads(id)?.is_none();
@@ -562,7 +593,11 @@ impl Session {
         if added > 0 {
             authority::may_write(&self.side, id).map_err(Refusal::Policy)?;
             if matches!(self.side, Side::Cloud { .. }) {
-                authority::changes_by(peer, new.iter().map(|c| c.actor.as_ref())).map_err(Refusal::Policy)?;
+                authority::changes_by_one_of(
+                    &self.allowed_authors(peer),
+                    new.iter().map(|c| c.actor.as_ref()),
+                )
+                .map_err(Refusal::Policy)?;
             }
         }
         drop(new);
@@ -620,7 +655,8 @@ impl Session {
         }
         authority::may_write(&self.side, id).map_err(Refusal::Policy)?;
         if matches!(self.side, Side::Cloud { .. }) {
-            authority::changes_by(peer, header.actors.iter()).map_err(Refusal::Policy)?;
+            authority::changes_by_one_of(&self.allowed_authors(peer), header.actors.iter())
+                .map_err(Refusal::Policy)?;
         }
         // Loaded and checked before it is stored: a body that does not match the header the
         // sender computed (heads, authors) is refused, never kept to break every later read.
@@ -631,7 +667,8 @@ impl Session {
         }
         if matches!(self.side, Side::Cloud { .. }) {
             let meta = loaded.get_changes_meta(&[]);
-            authority::changes_by(peer, meta.iter().map(|c| c.actor.as_ref())).map_err(Refusal::Policy)?;
+            authority::changes_by_one_of(&self.allowed_authors(peer), meta.iter().map(|c| c.actor.as_ref()))
+                .map_err(Refusal::Policy)?;
         }
         drop(loaded);
         docs.adopt_saved(id, bytes.to_vec(), heads.clone())?;
