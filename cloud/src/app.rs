@@ -28,8 +28,13 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // The peer's address is what the rate limits count (see `ui::client::ClientIp`).
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer's address (each request's `ConnectInfo`) is what the rate limits count (see
+    // `ui::client::ClientIp`); headers in time, connections capped, per client too.
+    // A reverse proxy carries every visitor's connections from its one address: held only to
+    // the cap in all (loopback, and the proxies cloud.toml trusts).
+    let mut uncapped =
+        vec![std::net::IpAddr::from([127, 0, 0, 1]), std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)];
+    uncapped.extend(state.trusted_proxies.iter().copied());
+    let limits = onestop_serve::Limits { uncapped, ..onestop_serve::Limits::default() };
+    onestop_serve::serve(listener, app(state), limits, shutdown).await
 }

@@ -160,17 +160,11 @@ pub async fn start(config: RunConfig, clock: Arc<dyn Clock>) -> Result<Running> 
     tracing::info!(message = "Hall pages served.", %addr, hall = %file.hall);
     let app = web::app(web_state);
     let mut web_stop = stopped.clone();
-    // No Nagle delay: a call event must not wait behind the view event sent just before it.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = web_stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    // Strangers share the hall's LAN: headers in time, connections capped (per client too).
+    let server =
+        tokio::spawn(onestop_serve::serve(listener, app, onestop_serve::Limits::default(), async move {
+            let _ = web_stop.wait_for(|s| *s).await;
+        }));
     let hall2 = hall.clone();
     let done = tokio::spawn(async move {
         let mut stopped = stopped;
