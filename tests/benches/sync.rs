@@ -8,7 +8,10 @@
 //! - outage: a 5,000-ticket-a-day hall offline for 7 days reconnects: time to converge and
 //!   bytes on the wire, next to the compacted size of the documents it had to send;
 //! - halls: 50 halls, each with a busy morning unsent, reconnect to one cloud at once;
-//! - live: one event from the edge to the cloud's store, p50 and p99.
+//! - live: one event from the edge to the cloud's store, p50 and p99;
+//! - year (by name only): four halls each send the cloud a year of days (250 days of 1,000
+//!   tickets; `ONESTOP_YEAR_DAYS` and `ONESTOP_YEAR_TICKETS` change them): the process's
+//!   resident memory after each hall, with the cloud's document cache as it runs.
 
 use onestop_edge::clock::ManualClock;
 use onestop_edge::node::{self, Node, SharedStore};
@@ -200,6 +203,84 @@ async fn live() {
     println!("  p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms", p(0.5), p(0.99), p(1.0));
 }
 
+/// This process's resident memory now and at its peak, in MiB.
+fn rss_mib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0)
+            / 1024
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+async fn year() {
+    let env =
+        |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let (n_days, tickets) =
+        (env("ONESTOP_YEAR_DAYS", 250) as u32, env("ONESTOP_YEAR_TICKETS", 1_000) as usize);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Campus CA");
+    let cloud = start_cloud(&ca, dir.path());
+    cloud.store.lock().unwrap().set_cache_limit(Some(onestop_cloud::run::DOCUMENT_CACHE));
+    let halls: Vec<HallId> = (0..4).map(|i| HallId::new(format!("hall-{i}"))).collect();
+    let mut catalog = Catalog::default();
+    for h in &halls {
+        let c = sim::campus_catalog(h, 8);
+        catalog.departments = c.departments;
+        catalog.services = c.services;
+        catalog.staff = c.staff;
+        catalog.halls.extend(c.halls);
+    }
+    node::publish_catalog(&mut cloud.store.lock().unwrap(), &catalog, days::tomorrow().start(480)).unwrap();
+    // The halls' years, made first (the halls' own stores keep a bounded cache too).
+    let t = Instant::now();
+    let mut stores = Vec::new();
+    for h in &halls {
+        let store = open(&dir.path().join(format!("{h}.sqlite")), Durability::Normal);
+        store.lock().unwrap().set_cache_limit(Some(onestop_store::CacheLimit { docs: 8, bytes: 16 << 20 }));
+        seed_catalog(&cloud.store, &store);
+        let plan = Days {
+            hall: h.clone(),
+            first: days::tomorrow(),
+            days: n_days,
+            tickets,
+            windows: 8,
+            hours: 8.0,
+            notify: None,
+            pace: None,
+        };
+        days::run(&store, &plan);
+        store.lock().unwrap().evict_all();
+        stores.push(store);
+    }
+    println!(
+        "year: 4 halls x {n_days} days x {tickets} tickets (generated in {:.0} s); the cloud keeps at most {} documents / {} MiB of chunks loaded",
+        t.elapsed().as_secs_f64(),
+        onestop_cloud::run::DOCUMENT_CACHE.docs,
+        onestop_cloud::run::DOCUMENT_CACHE.bytes >> 20
+    );
+    let (rss, _) = rss_mib();
+    println!("  before the halls connect: resident {rss} MiB");
+    for (h, store) in halls.iter().zip(&stores) {
+        let started = Instant::now();
+        let edge =
+            start_edge(&ca, &ca.node(h.as_str(), &format!("{h}-pi")), h.as_str(), cloud.addr, store.clone());
+        wait_converged(store, &cloud.store, Duration::from_secs(3_600)).await;
+        let _ = edge.kill();
+        store.lock().unwrap().evict_all();
+        let (rss, peak) = rss_mib();
+        let (loaded, dropped) = cloud.store.lock().unwrap().cache_figures();
+        println!(
+            "  {h} converged in {:>6.1} s: resident {rss} MiB (peak {peak} MiB); cloud holds {loaded} documents loaded, dropped {dropped}",
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
+
 fn main() {
     let which: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wants = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
@@ -213,6 +294,10 @@ fn main() {
         }
         if wants("outage") {
             outage().await;
+        }
+        // Long: only when asked for by name.
+        if which.iter().any(|w| w == "year") {
+            year().await;
         }
     });
 }

@@ -271,9 +271,19 @@ impl<'a> Tokens<'a> {
 pub fn decode(raw: &str, origin: Timestamp, what: &str) -> Result<DayEvent, DocError> {
     let mut t = Tokens { raw, what, parts: raw.split_ascii_whitespace() };
     let code = t.next("kind")?;
-    let secs: i64 = t.num("time")?;
-    let at = origin.plus_ms(secs * 1000);
-    let time = |s: i64| origin.plus_ms(s * 1000);
+    // Times are seconds from the day's start: anything beyond a year either way is no time of
+    // this day (and would overflow).
+    let time = |s: i64| -> Result<Timestamp, DocError> {
+        if s.abs() > 366 * 86_400 {
+            return Err(DocError::BadValue {
+                what: what.to_string(),
+                field: "event",
+                value: format!("{raw} (time {s} s from the day's start is out of range)"),
+            });
+        }
+        Ok(origin.plus_ms(s * 1000))
+    };
+    let at = time(t.num("time")?)?;
     Ok(match code {
         "I" => {
             let ticket = t.ticket()?;
@@ -291,8 +301,8 @@ pub fn decode(raw: &str, origin: Timestamp, what: &str) -> Result<DayEvent, DocE
                 "c" => Source::Card(t.visitor()?.ok_or_else(|| t.bad("a card ticket without its visitor"))?),
                 "b" => {
                     let booking = BookingId::new(t.text("booking")?);
-                    let slot_start = time(t.num("slot start")?);
-                    let slot_end = time(t.num("slot end")?);
+                    let slot_start = time(t.num("slot start")?)?;
+                    let slot_end = time(t.num("slot end")?)?;
                     Source::Booking { booking, slot_start, slot_end, visitor: t.visitor()? }
                 }
                 other => return Err(t.bad(&format!("source '{other}'"))),
