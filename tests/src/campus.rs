@@ -262,7 +262,8 @@ impl Campus {
     }
 
     /// Stops the cloud (SIGKILL) and starts it again from its files with `env` added (e.g.
-    /// [`crate::faketime`]); returns once it serves the sync link again.
+    /// [`crate::faketime`]); returns once it serves the sync link again (and its website, when
+    /// it has one).
     pub fn restart_cloud(&mut self, env: &[(String, String)]) {
         let _ = self.cloud.kill();
         let _ = self.cloud.wait();
@@ -270,8 +271,9 @@ impl Campus {
         let mut command = Command::new(bin("onestop-cloud"));
         command.envs(env.iter().cloned());
         let log = self.dir.join("cloud.log");
-        let before =
-            std::fs::read_to_string(&log).unwrap_or_default().matches("Serving the halls' sync link").count();
+        let serving = |line: &str| std::fs::read_to_string(&log).unwrap_or_default().matches(line).count();
+        let before = serving("Serving the halls' sync link");
+        let web_before = serving("Serving the public website");
         let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
         self.cloud = command
             .args(["serve", "--config", s(&config)])
@@ -280,11 +282,8 @@ impl Campus {
             .spawn()
             .expect("onestop-cloud runs");
         let started = Instant::now();
-        while std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .matches("Serving the halls' sync link")
-            .count()
-            <= before
+        while serving("Serving the halls' sync link") <= before
+            || (self.web.is_some() && serving("Serving the public website") <= web_before)
         {
             assert!(
                 started.elapsed() < Duration::from_secs(60),

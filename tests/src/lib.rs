@@ -74,6 +74,7 @@ pub mod campus;
 pub mod days;
 pub mod fuzz;
 pub mod hall;
+pub mod kill_loop;
 pub mod net;
 pub mod pki;
 pub mod proxy;
