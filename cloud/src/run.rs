@@ -143,6 +143,19 @@ async fn start_website(
         registry.clone(),
         clock.clone(),
     )?);
+    // A cut between a booking's document and its office row leaves the row missing: put it
+    // back from the documents (the truth) before anyone books.
+    match crate::core::booking::reconcile_office(&core) {
+        Ok((0, 0)) => {}
+        Ok((added, removed)) => tracing::warn!(
+            message = "Office booking rows put back in line with the documents.",
+            added,
+            removed
+        ),
+        Err(error) => {
+            tracing::error!(message = "Cannot check the office's bookings against the documents.", %error)
+        }
+    }
     // Halls hold the booking key before they are ever offline.
     if let Err(error) = crate::core::booking::publish_key(&core) {
         tracing::warn!(message = "Cannot publish the booking key.", %error);
@@ -160,7 +173,17 @@ async fn start_website(
         registry,
         clock,
     };
-    tokio::spawn(crate::site::follow(cache.clone(), sources, sync.changes.subscribe(), stopped.clone()));
+    // Pages are served once the first cache is built: before, every hall looked unknown (a
+    // booking right after a restart was told there is no such hall).
+    let (ready, built) = tokio::sync::oneshot::channel();
+    tokio::spawn(crate::site::follow(
+        cache.clone(),
+        sources,
+        sync.changes.subscribe(),
+        stopped.clone(),
+        Some(ready),
+    ));
+    let _ = built.await;
     let bound = listener.local_addr()?;
     tracing::info!(message = "Serving the public website.", web = %bound);
     let state = AppState { cache, core: core.clone(), stats, trusted_proxies: trusted_proxies.into() };

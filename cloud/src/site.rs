@@ -370,6 +370,7 @@ pub async fn follow(
     sources: Sources,
     mut changes: broadcast::Receiver<DocId>,
     mut stop: watch::Receiver<bool>,
+    ready: Option<tokio::sync::oneshot::Sender<()>>,
 ) {
     let refresher = Arc::new(Mutex::new(Refresher { cache, sources, registry: None, versions: 0 }));
     let run = |only: Option<BTreeSet<HallId>>| {
@@ -390,6 +391,10 @@ pub async fn follow(
         }
     };
     run(None).await;
+    // The first cache is built: pages may be served (before, every hall looked unknown).
+    if let Some(ready) = ready {
+        let _ = ready.send(());
+    }
     let mut all = tokio::time::interval(REBUILD_ALL);
     all.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     all.tick().await;

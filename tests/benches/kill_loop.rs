@@ -25,7 +25,7 @@ fn main() {
     }
     options.seed = match args.get(1) {
         Some(s) => s.parse().expect("a seed"),
-        None => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64,
+        None => onestop_model::clock::Clock::now(&onestop_model::clock::SystemClock).0 as u64,
     };
     let dir = tempfile::tempdir().expect("a temporary directory");
     println!(

@@ -117,24 +117,7 @@ impl std::fmt::Display for Figures {
     }
 }
 
-/// xorshift64*: enough to spread kill times and services, and repeatable from a seed.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.max(1))
-    }
-    pub fn draw(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    /// Uniform in `lo..=hi`.
-    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.draw() % (hi - lo + 1)
-    }
-}
+pub use crate::fuzz::Rng;
 
 /// A standalone hall node in a directory, started and killed again and again.
 pub struct Node {
@@ -265,7 +248,7 @@ pub fn run(dir: &Path, options: &Options) -> Figures {
             let mut rng = Rng::new(options.seed.wrapping_add(1 + c as u64));
             std::thread::spawn(move || {
                 while !stop.load(Relaxed) {
-                    let service = &services[rng.draw() as usize % services.len()];
+                    let service = &services[rng.next_u64() as usize % services.len()];
                     let answer = crate::hall::request(
                         addr,
                         "POST",

@@ -208,13 +208,19 @@ impl From<StoreError> for Refusal {
     }
 }
 
+impl From<rusqlite::Error> for Refusal {
+    fn from(e: rusqlite::Error) -> Refusal {
+        Refusal::Failed(e.into())
+    }
+}
+
 /// Checks the slot's places and the visitor's other bookings and writes the booking and its
 /// office row, in one write under the store's lock.
 pub fn make(core: &Core, b: &mut Booking, capacity: u32) -> Result<(), Refusal> {
     let now = core.now();
     let id = DocId::Bookings { hall: b.hall.clone(), day: b.day };
     let visitor = b.visitor.as_ref().map(|v| v.id.to_string()).unwrap_or_default();
-    core.write_doc(std::slice::from_ref(&id), |batch| {
+    core.write_doc_with_office(std::slice::from_ref(&id), |batch, db| {
         let known = batch.bookings(&b.hall, b.day)?;
         let taken = known
             .iter()
@@ -223,7 +229,6 @@ pub fn make(core: &Core, b: &mut Booking, capacity: u32) -> Result<(), Refusal> 
         if taken as u32 >= capacity {
             return Err(Refusal::Full);
         }
-        let db = core.db();
         let failed = |e: rusqlite::Error| Refusal::Failed(e.into());
         let twice: Option<String> = db
             .query_row(
@@ -249,7 +254,9 @@ pub fn make(core: &Core, b: &mut Booking, capacity: u32) -> Result<(), Refusal> 
             b.code = random_code(6);
         }
         batch.edit(&id, |tx| Ok(bookings::put(tx, b)?))?;
-        // Inside the write: if the row cannot be written, neither is the booking.
+        // In the office transaction, committed only once the document is: if either cannot be
+        // written, neither is kept (a cut between the two leaves the document, and the row is
+        // put back from it at the next start: `reconcile_office`).
         db.execute(
             "INSERT INTO bookings (code, id, hall, day, service, visitor, slot_start_ms, made_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -267,6 +274,57 @@ pub fn make(core: &Core, b: &mut Booking, capacity: u32) -> Result<(), Refusal> 
         .map_err(failed)?;
         Ok(())
     })
+}
+
+/// Puts the office's booking rows of yesterday on back in line with the bookings documents
+/// (the truth): a booking whose row is missing (a cut between the document's commit and the
+/// row's) gets it, a row whose booking is in no document goes. Returns (added, removed).
+pub fn reconcile_office(core: &Core) -> Result<(usize, usize), Error> {
+    let from = onestop_model::Day::from_days_since_epoch(
+        core.now().day(core.catalog()?.campus_offset()).days_since_epoch() - 1,
+    );
+    let ids: Vec<DocId> = core
+        .store()
+        .list_docs()?
+        .into_iter()
+        .filter(|id| matches!(id, DocId::Bookings { day, .. } if *day >= from))
+        .collect();
+    let mut in_docs = Vec::new();
+    for id in &ids {
+        let DocId::Bookings { hall, day } = id else { continue };
+        let mut store = core.store();
+        in_docs.extend(store.bookings(hall, *day)?);
+        store.evict(id);
+    }
+    let db = core.db();
+    let mut added = 0;
+    for b in &in_docs {
+        let made = b.history.first().map_or(0, |s| s.at.0);
+        let cancelled = b.history.iter().find(|s| s.status == BookingStatus::Cancelled).map(|s| s.at.0);
+        let visitor = b.visitor.as_ref().map(|v| v.id.to_string()).unwrap_or_default();
+        added += db.execute(
+            "INSERT OR IGNORE INTO bookings (code, id, hall, day, service, visitor, slot_start_ms, made_ms, cancelled_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![b.code, b.id.as_str(), b.hall.as_str(), b.day.to_string(), b.service.as_str(), visitor, b.slot_start.0, made, cancelled],
+        )?;
+        // A cancellation whose row was not marked (a cut after the document's commit).
+        if let Some(at) = cancelled {
+            db.execute(
+                "UPDATE bookings SET cancelled_ms = ?1 WHERE id = ?2 AND cancelled_ms IS NULL",
+                params![at, b.id.as_str()],
+            )?;
+        }
+    }
+    let known: std::collections::BTreeSet<&str> = in_docs.iter().map(|b| b.id.as_str()).collect();
+    let rows: Vec<String> = db
+        .prepare("SELECT id FROM bookings WHERE day >= ?1")?
+        .query_map(params![from.to_string()], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut removed = 0;
+    for row in rows.iter().filter(|r| !known.contains(r.as_str())) {
+        removed += db.execute("DELETE FROM bookings WHERE id = ?1", params![row])?;
+    }
+    Ok((added, removed))
 }
 
 /// The visitor a card stands for; `None` when the cloud's card directory does not know it.
@@ -299,6 +357,12 @@ impl From<StoreError> for CancelRefusal {
     }
 }
 
+impl From<rusqlite::Error> for CancelRefusal {
+    fn from(e: rusqlite::Error) -> CancelRefusal {
+        CancelRefusal::Failed(e.into())
+    }
+}
+
 /// Cancels the booking with `code` made with `visitor`'s card.
 pub fn cancel(core: &Core, code: &str, visitor: &str) -> Result<Booking, CancelRefusal> {
     let now = core.now();
@@ -323,7 +387,7 @@ pub fn cancel(core: &Core, code: &str, visitor: &str) -> Result<Booking, CancelR
         CancelRefusal::Failed(Error::Internal(format!("the office row of booking {code} has day {day}")))
     })?;
     let doc = DocId::Bookings { hall: hall.clone(), day };
-    core.write_doc(std::slice::from_ref(&doc), |batch| {
+    core.write_doc_with_office(std::slice::from_ref(&doc), |batch, db| {
         let b = batch
             .bookings(&hall, day)?
             .into_iter()
@@ -345,9 +409,7 @@ pub fn cancel(core: &Core, code: &str, visitor: &str) -> Result<Booking, CancelR
         }
         let step = BookingStep { at: now, status: BookingStatus::Cancelled, by: "web".into() };
         batch.edit(&doc, |tx| Ok(bookings::add_step(tx, &b.id, &step)?))?;
-        core.db()
-            .execute("UPDATE bookings SET cancelled_ms = ?1 WHERE code = ?2", params![now.0, code])
-            .map_err(|e| CancelRefusal::Failed(e.into()))?;
+        db.execute("UPDATE bookings SET cancelled_ms = ?1 WHERE code = ?2", params![now.0, code])?;
         Ok(b)
     })
 }

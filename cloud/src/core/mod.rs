@@ -227,6 +227,48 @@ impl Core {
         Ok(out)
     }
 
+    /// [`Core::write_doc`] with the office database in one transaction beside it: `f` gets
+    /// the batch and the office connection; the office's changes are committed only once the
+    /// documents are (and rolled back if either fails). Locks the store, then the office, as
+    /// every write does.
+    pub fn write_doc_with_office<R, E: From<StoreError> + From<rusqlite::Error>>(
+        &self,
+        ids: &[DocId],
+        f: impl FnOnce(&mut onestop_store::Batch<'_>, &Connection) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let now = self.now();
+        let out = {
+            let mut store = self.store();
+            let db = self.db();
+            db.execute_batch("BEGIN IMMEDIATE")?;
+            let stamp = store.next_stamp(now);
+            let mut refused = None;
+            let written = store.write(stamp, |b| match f(b, &db) {
+                Ok(r) => Ok(r),
+                Err(e) => {
+                    refused = Some(e);
+                    Err(StoreError::rejected("refused"))
+                }
+            });
+            let out = match (written, refused) {
+                (_, Some(e)) => Err(e),
+                (Err(e), None) => Err(e.into()),
+                (Ok(r), None) => Ok(r),
+            };
+            match &out {
+                Ok(_) => db.execute_batch("COMMIT")?,
+                Err(_) => {
+                    let _ = db.execute_batch("ROLLBACK");
+                }
+            }
+            out?
+        };
+        for id in ids {
+            let _ = self.changes.send(id.clone());
+        }
+        Ok(out)
+    }
+
     /// The catalogue as published (empty before the first).
     pub fn catalog(&self) -> Result<Catalog, Error> {
         Ok(self.store().catalog()?.unwrap_or_default())

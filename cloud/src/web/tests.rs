@@ -342,7 +342,7 @@ async fn the_cache_follows_the_store() {
         registry: None,
         clock: Arc::new(onestop_protocol::clock::SystemClock),
     };
-    let task = tokio::spawn(crate::site::follow(cache.clone(), sources, rx, stopped));
+    let task = tokio::spawn(crate::site::follow(cache.clone(), sources, rx, stopped, None));
     let wait_for = |what: &'static str, check: Box<dyn Fn(&Site) -> bool + Send>| {
         let cache = cache.clone();
         async move {

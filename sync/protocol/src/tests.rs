@@ -174,7 +174,8 @@ fn schema_versions_are_checked_and_older_documents_load() {
 #[test]
 fn an_event_time_beyond_reason_is_refused_not_overflowed() {
     // Found by the fuzzer: these panicked (an overflow) instead of being refused.
-    for raw in ["T 2940029162940029160 A0010 A0 5", "F 30000730003000007", "CI 289202916892029160 A00 A00100"] {
+    for raw in ["T 2940029162940029160 A0010 A0 5", "F 30000730003000007", "CI 289202916892029160 A00 A00100"]
+    {
         let err = day::decode(raw, d().start(480), "fuzz").unwrap_err();
         assert!(err.to_string().contains("out of range") || err.to_string().contains("event"), "{err}");
     }
