@@ -185,10 +185,120 @@ pub fn session(core: &super::Core, token: &str) -> Result<Option<(Account, Strin
 }
 
 /// Checks a login and password at the core's time; starts a session (its token) when right.
-pub fn log_in(core: &super::Core, login: &str, password: &str) -> Result<(Account, String), AccountError> {
-    let acc = check_login(&core.db(), login, password, core.now().0)?;
+pub fn log_in(
+    core: &super::Core,
+    login: &str,
+    password: &str,
+    client: &str,
+) -> Result<(Account, String), AccountError> {
+    let now = core.now().0;
+    let guard = &core.logins;
+    guard.admit(login, client, now)?;
+    // The stored hash, read with the office database locked only for the read.
+    let hash: Option<String> = core
+        .db()
+        .query_row("SELECT password FROM accounts WHERE login = ?1", params![login], |r| r.get(0))
+        .optional()?;
+    // argon2 (tens of MiB, a good part of a second) outside any lock, two at most at once.
+    let right = guard.argon2(|| match &hash {
+        Some(h) => onestop_protocol::secrets::verify_password(h, password),
+        None => {
+            // The same work as a real check, so timing does not tell which logins exist.
+            let _ = onestop_protocol::secrets::verify_password(dummy_hash(), password);
+            false
+        }
+    });
+    if !right {
+        return Err(guard.failed(login, client, now));
+    }
+    guard.succeeded(login, client);
+    let acc = account(&core.db(), login)?.ok_or(AccountError::Wrong)?;
+    if acc.disabled {
+        return Err(AccountError::Disabled);
+    }
     let token = core.sessions.start(&acc.login, core.now());
     Ok((acc, token))
+}
+
+/// Wrong passwords slowed down where they come from. A login is locked for five minutes after
+/// five wrong passwords *from one client address* (so an outsider cannot lock a colleague out:
+/// the colleague's own address is not locked), a client address may fail ten times in ten
+/// minutes whatever the logins, and at most two password checks run at once (each is a large
+/// argon2 computation). In memory: a restart forgets them.
+#[derive(Default)]
+pub struct LoginGuard {
+    /// (login, client) → (wrong passwords in a row, locked until).
+    failed: Mutex<HashMap<(String, String), (u32, i64)>>,
+    clients: Mutex<Option<super::limit::Limiter>>,
+    running: Mutex<usize>,
+    done: std::sync::Condvar,
+}
+
+/// Password checks at once.
+const ARGON2_AT_ONCE: usize = 2;
+/// Wrong passwords a client address may send in [`CLIENT_WINDOW`].
+const CLIENT_FAILURES: usize = 10;
+const CLIENT_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
+
+impl LoginGuard {
+    fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// May `client` try `login` now?
+    fn admit(&self, login: &str, client: &str, now: i64) -> Result<(), AccountError> {
+        let mut clients = Self::lock(&self.clients);
+        let limiter =
+            clients.get_or_insert_with(|| super::limit::Limiter::new(CLIENT_FAILURES, CLIENT_WINDOW));
+        if let Some(until) = limiter.blocked_until(client, onestop_model::Timestamp(now)) {
+            return Err(AccountError::Locked((until.0 - now + 59_999) / 60_000));
+        }
+        drop(clients);
+        let failed = Self::lock(&self.failed);
+        if let Some((_, until)) = failed.get(&(login.to_string(), client.to_string()))
+            && *until > now
+        {
+            return Err(AccountError::Locked((until - now + 59_999) / 60_000));
+        }
+        Ok(())
+    }
+
+    fn argon2<T>(&self, f: impl FnOnce() -> T) -> T {
+        let mut running = Self::lock(&self.running);
+        while *running >= ARGON2_AT_ONCE {
+            running = self.done.wait(running).unwrap_or_else(|e| e.into_inner());
+        }
+        *running += 1;
+        drop(running);
+        let out = f();
+        *Self::lock(&self.running) -= 1;
+        self.done.notify_one();
+        out
+    }
+
+    /// A wrong password: what to answer.
+    fn failed(&self, login: &str, client: &str, now: i64) -> AccountError {
+        if let Some(l) = Self::lock(&self.clients).as_mut() {
+            l.hit(client, onestop_model::Timestamp(now));
+        }
+        let mut failed = Self::lock(&self.failed);
+        // Past locks go; and if very many addresses have failed, their partial runs too.
+        failed.retain(|_, (n, until)| *until > now || *n > 0);
+        if failed.len() > 10_000 {
+            failed.retain(|_, (_, until)| *until > now);
+        }
+        let entry = failed.entry((login.to_string(), client.to_string())).or_insert((0, 0));
+        entry.0 += 1;
+        if entry.0 >= MAX_FAILURES as u32 {
+            *entry = (0, now + LOCK_MS);
+            return AccountError::Locked(LOCK_MS / 60_000);
+        }
+        AccountError::Wrong
+    }
+
+    fn succeeded(&self, login: &str, client: &str) {
+        Self::lock(&self.failed).remove(&(login.to_string(), client.to_string()));
+    }
 }
 
 /// Every account, for the administrators' list.
@@ -306,46 +416,6 @@ pub fn account(db: &rusqlite::Connection, login: &str) -> Result<Option<Account>
         .optional()?)
 }
 
-/// Checks a login. Wrong passwords are counted; the sixth try within a lock is refused
-/// without checking the password (so guessing costs the guesser time, not the server CPU).
-pub fn check_login(
-    db: &rusqlite::Connection,
-    login: &str,
-    password: &str,
-    now_ms: i64,
-) -> Result<Account, AccountError> {
-    let row: Option<(String, i64, i64)> = db
-        .query_row(
-            "SELECT password, failures, locked_until_ms FROM accounts WHERE login = ?1",
-            params![login],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    let Some((hash, failures, locked_until)) = row else {
-        // The same work as a real check, so timing does not tell which logins exist.
-        let _ = onestop_protocol::secrets::verify_password(dummy_hash(), password);
-        return Err(AccountError::Wrong);
-    };
-    if locked_until > now_ms {
-        return Err(AccountError::Locked((locked_until - now_ms + 59_999) / 60_000));
-    }
-    if !onestop_protocol::secrets::verify_password(&hash, password) {
-        let failures = failures + 1;
-        let lock = if failures >= MAX_FAILURES { now_ms + LOCK_MS } else { 0 };
-        db.execute(
-            "UPDATE accounts SET failures = ?2, locked_until_ms = ?3 WHERE login = ?1",
-            params![login, if lock > 0 { 0 } else { failures }, lock],
-        )?;
-        return Err(if lock > 0 { AccountError::Locked(LOCK_MS / 60_000) } else { AccountError::Wrong });
-    }
-    db.execute("UPDATE accounts SET failures = 0, locked_until_ms = 0 WHERE login = ?1", params![login])?;
-    let acc = account(db, login)?.ok_or(AccountError::Wrong)?;
-    if acc.disabled {
-        return Err(AccountError::Disabled);
-    }
-    Ok(acc)
-}
-
 /// An argon2id hash of a random password: checked when a login does not exist.
 fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -406,6 +476,7 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn db() -> rusqlite::Connection {
         let c = rusqlite::Connection::open_in_memory().unwrap();
@@ -433,20 +504,33 @@ mod tests {
             create_account(&db, &acc("liu", Role::Admin), "short", 0),
             Err(AccountError::Password(_))
         ));
-        assert_eq!(check_login(&db, "wang", "correct horse battery", 1).unwrap().role, Role::Admin);
-        assert!(matches!(check_login(&db, "nobody", "x", 1), Err(AccountError::Wrong)));
+        // Logins through the core: wrong passwords are slowed per login and client address.
+        let clock = onestop_model::clock::ManualClock::new(Timestamp(1_000));
+        let core = super::super::Core::in_memory(Arc::new(clock.clone()));
+        create_account(&core.db(), &acc("wang", Role::Admin), "correct horse battery", 0).unwrap();
+        let attempt = |password: &str, client: &str| log_in(&core, "wang", password, client).map(|(a, _)| a);
+        assert_eq!(attempt("correct horse battery", "10.0.0.1").unwrap().role, Role::Admin);
+        assert!(matches!(log_in(&core, "nobody", "x", "10.0.0.1"), Err(AccountError::Wrong)));
         for _ in 0..4 {
-            assert!(matches!(check_login(&db, "wang", "wrong", 1), Err(AccountError::Wrong)));
+            assert!(matches!(attempt("wrong", "10.6.6.6"), Err(AccountError::Wrong)));
         }
-        assert!(matches!(check_login(&db, "wang", "wrong", 1), Err(AccountError::Locked(5))));
-        // Locked: even the right password waits.
-        assert!(matches!(check_login(&db, "wang", "correct horse battery", 2), Err(AccountError::Locked(_))));
-        assert!(check_login(&db, "wang", "correct horse battery", 1 + LOCK_MS).is_ok());
-        set_disabled(&db, "wang", true).unwrap();
+        assert!(matches!(attempt("wrong", "10.6.6.6"), Err(AccountError::Locked(5))));
+        // Locked for that address: even the right password waits there…
+        assert!(matches!(attempt("correct horse battery", "10.6.6.6"), Err(AccountError::Locked(_))));
+        // …but the colleague at their own desk is not locked out.
+        assert!(attempt("correct horse battery", "10.0.0.1").is_ok());
+        clock.advance_ms(LOCK_MS);
+        assert!(attempt("correct horse battery", "10.6.6.6").is_ok());
+        // One address guessing many logins is held to ten wrong passwords in ten minutes.
+        for i in 0..10 {
+            let _ = log_in(&core, &format!("guess{i}"), "x", "10.9.9.9");
+        }
         assert!(matches!(
-            check_login(&db, "wang", "correct horse battery", 1 + LOCK_MS),
-            Err(AccountError::Disabled)
+            log_in(&core, "wang", "correct horse battery", "10.9.9.9"),
+            Err(AccountError::Locked(_))
         ));
+        set_disabled(&core.db(), "wang", true).unwrap();
+        assert!(matches!(attempt("correct horse battery", "10.0.0.1"), Err(AccountError::Disabled)));
     }
 
     #[test]

@@ -100,6 +100,8 @@ pub struct Core {
     pub registry: Option<PathBuf>,
     /// Staff sessions of the back office, in memory (a restart asks staff to log in again).
     pub sessions: accounts::Sessions,
+    /// Wrong passwords slowed down, per login and client address, in memory.
+    pub logins: accounts::LoginGuard,
     /// The public forms' rate limits (case lookups, questions), in memory.
     pub limits: limit::Limits,
     /// Online reservations: the booking key and the booking limits.
@@ -151,6 +153,7 @@ impl Core {
                 .with_context(|| format!("{} is not 64 hex digits", data.join("visitor.key").display()))?,
             registry,
             sessions: accounts::Sessions::default(),
+            logins: accounts::LoginGuard::default(),
             limits: Default::default(),
             bookings: booking::Desk::new(crate::booking_key(data)?),
             clock,
@@ -167,6 +170,7 @@ impl Core {
             visitor_key: VisitorKey::new([7; 32]),
             registry: None,
             sessions: accounts::Sessions::default(),
+            logins: accounts::LoginGuard::default(),
             limits: Default::default(),
             bookings: booking::Desk::new(onestop_protocol::booking_token::BookingSigner::generate().0),
             clock,

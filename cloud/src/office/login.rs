@@ -61,6 +61,7 @@ pub async fn login(
     axum::extract::State(state): axum::extract::State<AppState>,
     lang: Lang,
     csrf: PublicCsrf,
+    client: crate::ui::client::ClientIp,
     axum::Form(form): axum::Form<LoginForm>,
 ) -> Response {
     if !csrf.check(&form.csrf) {
@@ -71,7 +72,7 @@ pub async fn login(
     let login = form.login.trim().to_lowercase();
     let checked = tokio::task::spawn_blocking({
         let login = login.clone();
-        move || log_in(&core, &login, &form.password)
+        move || log_in(&core, &login, &form.password, &client.key())
     })
     .await;
     match checked {
