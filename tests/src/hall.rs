@@ -177,3 +177,30 @@ pub fn csrf(page: &str) -> String {
     let at = page.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
     page[at..at + 32].to_string()
 }
+
+/// Window 1 of the hall at `addr`, its staff logged in with `cookie`, calls the next ticket,
+/// starts it and finishes it as a pending case; the case's number and its verification code,
+/// as the window announces them ("已登记办件 20261126-main-B001 · 查询码 K7QM2P / …").
+pub fn register_pending_case(addr: SocketAddr, cookie: &str) -> (String, String) {
+    for action in ["call-next", "start", "finish-pending"] {
+        let (_, page) = with_cookie(addr, "GET", "/counter/window/1", cookie, "");
+        let (status, answer) = with_cookie(
+            addr,
+            "POST",
+            &format!("/counter/window/1/{action}"),
+            cookie,
+            &format!("csrf={}", csrf(&page)),
+        );
+        assert_eq!(status, 303, "{action}: {answer}");
+    }
+    let (_, page) = with_cookie(addr, "GET", "/counter/window/1", cookie, "");
+    let message = page.split("已登记办件 ").nth(1).expect("the window announces the case");
+    let number = message.split_whitespace().next().expect("a case number").to_string();
+    let code = message
+        .split("查询码 ")
+        .nth(1)
+        .and_then(|m| m.split_whitespace().next())
+        .expect("a code")
+        .to_string();
+    (number, code)
+}

@@ -69,6 +69,21 @@ pub fn faketime(at: onestop_model::Timestamp) -> Vec<(String, String)> {
     ]
 }
 
+/// Waits until `f` holds, checking every 50 ms; after `limit`, prints `logs` and fails
+/// saying what was awaited.
+pub fn wait(what: &str, limit: std::time::Duration, mut f: impl FnMut() -> bool, logs: &[PathBuf]) {
+    let start = std::time::Instant::now();
+    while !f() {
+        if start.elapsed() > limit {
+            for l in logs {
+                eprintln!("--- {}:\n{}", l.display(), std::fs::read_to_string(l).unwrap_or_default());
+            }
+            panic!("timed out after {limit:?} waiting for: {what}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 pub mod browser;
 pub mod campus;
 pub mod days;

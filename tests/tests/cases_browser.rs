@@ -9,7 +9,7 @@
 use fantoccini::{Client, Locator};
 use onestop_tests::browser::{Driver, screenshot, wait_on};
 use onestop_tests::campus::{Campus, CloudOptions};
-use onestop_tests::hall::{csrf, issue_ticket, staff_cookie, with_cookie};
+use onestop_tests::hall::{issue_ticket, register_pending_case, staff_cookie, with_cookie};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -51,22 +51,7 @@ fn register_at_the_window(hall: SocketAddr) -> (String, String, String) {
     let (status, answer) = with_cookie(hall, "POST", "/counter/login", "", "window=1&staff=wang&pin=2468");
     assert_eq!(status, 303, "the login: {answer}");
     let cookie = staff_cookie(&answer).expect("a staff session");
-    for action in ["call-next", "start", "finish-pending"] {
-        let (_, page) = with_cookie(hall, "GET", "/counter/window/1", &cookie, "");
-        let (status, answer) = with_cookie(
-            hall,
-            "POST",
-            &format!("/counter/window/1/{action}"),
-            &cookie,
-            &format!("csrf={}", csrf(&page)),
-        );
-        assert_eq!(status, 303, "{action}: {answer}");
-    }
-    let (_, page) = with_cookie(hall, "GET", "/counter/window/1", &cookie, "");
-    // "已登记办件 20261126-main-B001 · 查询码 K7QM2P / …"
-    let message = page.split("已登记办件 ").nth(1).expect("the window announces the case");
-    let number = message.split_whitespace().next().unwrap().to_string();
-    let code = message.split("查询码 ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let (number, code) = register_pending_case(hall, &cookie);
     (cookie, number, code)
 }
 

@@ -11,7 +11,7 @@ use onestop_tests::{ok, run};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -37,18 +37,7 @@ fn converged(edge: &Path, cloud: &Path) -> bool {
     e.iter().any(|(id, _)| id.contains("/day/")) && e.iter().all(|d| c.contains(d))
 }
 
-fn wait(what: &str, limit: Duration, mut f: impl FnMut() -> bool, logs: &[PathBuf]) {
-    let start = Instant::now();
-    while !f() {
-        if start.elapsed() > limit {
-            for l in logs {
-                eprintln!("--- {}:\n{}", l.display(), std::fs::read_to_string(l).unwrap_or_default());
-            }
-            panic!("timed out after {limit:?} waiting for: {what}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use onestop_tests::wait;
 
 fn failed(args: &[&str]) -> String {
     let out = run("onestop-cloud", args);

@@ -17,7 +17,7 @@
 use onestop_model::{CaseNo, CaseStatus, Day, HallId};
 use onestop_store::{Durability, ReadDocs, Store};
 use onestop_tests::campus::{Campus, CloudOptions};
-use onestop_tests::hall::{csrf, issue_ticket, staff_cookie, with_cookie};
+use onestop_tests::hall::{issue_ticket, register_pending_case, staff_cookie, with_cookie};
 use onestop_tests::kill_loop::{self, Rng};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Read, Write};
@@ -131,20 +131,7 @@ fn register_cases(hall: SocketAddr, n: usize) -> Vec<String> {
     let mut numbers = Vec::new();
     for _ in 0..n {
         let ticket = issue_ticket(hall, SERVICE);
-        for action in ["call-next", "start", "finish-pending"] {
-            let (_, page) = with_cookie(hall, "GET", "/counter/window/1", &cookie, "");
-            let (status, answer) = with_cookie(
-                hall,
-                "POST",
-                &format!("/counter/window/1/{action}"),
-                &cookie,
-                &format!("csrf={}", csrf(&page)),
-            );
-            assert_eq!(status, 303, "{action}: {answer}");
-        }
-        let (_, page) = with_cookie(hall, "GET", "/counter/window/1", &cookie, "");
-        let message = page.split("已登记办件 ").nth(1).expect("the window announces the case");
-        let number = message.split_whitespace().next().unwrap().to_string();
+        let (number, _) = register_pending_case(hall, &cookie);
         assert!(number.ends_with(&format!("-main-{ticket}")), "{number}");
         numbers.push(number);
     }

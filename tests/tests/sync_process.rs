@@ -5,9 +5,9 @@ use onestop_protocol::DocId;
 use onestop_store::{Durability, Store};
 use onestop_tests::pki::TestCa;
 use onestop_tests::{bin, ok};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A child process killed with SIGKILL when dropped (also when the test fails).
 struct Proc(Child);
@@ -69,18 +69,7 @@ fn has(store: &Path, pred: impl Fn(&DocId) -> bool) -> bool {
         .is_some_and(|ids| ids.iter().any(pred))
 }
 
-fn wait(what: &str, limit: Duration, mut f: impl FnMut() -> bool, logs: &[PathBuf]) {
-    let start = Instant::now();
-    while !f() {
-        if start.elapsed() > limit {
-            for l in logs {
-                eprintln!("--- {}:\n{}", l.display(), std::fs::read_to_string(l).unwrap_or_default());
-            }
-            panic!("timed out after {limit:?} waiting for: {what}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use onestop_tests::wait;
 
 fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
