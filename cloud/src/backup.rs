@@ -34,7 +34,7 @@ use onestop_model::Timestamp;
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The manifest's file name in a backup folder.
@@ -227,7 +227,7 @@ pub fn backup(config: &Path, cfg: &CloudConfig, out: &Path, now: Timestamp) -> R
         } else {
             let bytes =
                 std::fs::read(&source).with_context(|| format!("cannot read {}", source.display()))?;
-            write_new_private(&dest, &bytes)?;
+            crate::write_private(&dest, &bytes)?;
         }
         set_mode(&dest, 0o600)?;
         std::fs::File::open(&dest)?.sync_all()?;
@@ -245,7 +245,7 @@ pub fn backup(config: &Path, cfg: &CloudConfig, out: &Path, now: Timestamp) -> R
         files,
     };
     let tmp = out.join(".manifest.json.tmp");
-    write_new_private(&tmp, serde_json::to_string_pretty(&manifest)?.as_bytes())?;
+    crate::write_private(&tmp, serde_json::to_string_pretty(&manifest)?.as_bytes())?;
     std::fs::rename(&tmp, out.join(MANIFEST))?;
     for dir in ["data", "tls", "enroll-ca", "."] {
         if out.join(dir).is_dir() {
@@ -518,7 +518,7 @@ pub fn restore(config: &Path, cfg: &CloudConfig, from: &Path, now: Timestamp) ->
             let _ = std::fs::remove_file(&tmp);
             let bytes = std::fs::read(from.join(&e.file))?;
             staged.push((e, target.clone(), tmp.clone()));
-            write_new_private(&tmp, &bytes)?;
+            crate::write_private(&tmp, &bytes)?;
             if e.role == Role::Store {
                 renew_actor(&tmp)?;
             }
@@ -706,19 +706,6 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .with_context(|| format!("cannot set the mode of {}", path.display()))
-}
-
-fn write_new_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    f.sync_all()?;
-    Ok(())
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {

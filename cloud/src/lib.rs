@@ -63,12 +63,13 @@ pub fn booking_key(data: &Path) -> Result<onestop_protocol::booking_token::Booki
             .with_context(|| format!("{} is not 64 hex digits", path.display()));
     }
     let (signer, seed) = BookingSigner::generate();
-    write_private(&path, &seed)?;
+    write_private(&path, seed.as_bytes())?;
     Ok(signer)
 }
 
-/// Writes a secret file readable by its owner only.
-fn write_private(path: &Path, text: &str) -> Result<()> {
+/// Writes a new secret file readable by its owner only, synced to disk (the keys, the
+/// backup's files); an existing file is an error, never overwritten.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     #[cfg(unix)]
     {
         use std::io::Write;
@@ -79,11 +80,11 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
             .mode(0o600)
             .open(path)
             .with_context(|| format!("cannot write {}", path.display()))?;
-        f.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+        f.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
         f.sync_all()?;
     }
     #[cfg(not(unix))]
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
