@@ -40,6 +40,29 @@ impl Default for CloudOptions {
     }
 }
 
+/// The demo catalogue in `dir/catalog.toml`, bookable all day every day in 5-minute slots,
+/// with `places` places a slot if given (the demo's own otherwise).
+pub fn bookable_catalog(dir: &Path, places: Option<u32>) -> PathBuf {
+    let demo =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/demo/catalog.toml")).unwrap();
+    let mut text = demo
+        .replace("periods = [\"08:30-11:30\", \"14:00-17:00\"]", "periods = [\"00:00-24:00\"]")
+        .replace("slot_minutes = 30", "slot_minutes = 5")
+        .replace("weekends = false", "weekends = true");
+    assert_ne!(text, demo, "the demo catalogue has a [hall.booking] table");
+    if let Some(places) = places {
+        text = text.replace("capacity = 4", &format!("capacity = {places}"));
+        assert_eq!(
+            text.matches(&format!("capacity = {places}")).count(),
+            1,
+            "the demo's [hall.booking] changed"
+        );
+    }
+    let path = dir.join("catalog.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().expect("a UTF-8 path")
 }

@@ -28,18 +28,8 @@ use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(40);
 
-/// The demo catalogue, bookable all day every day in 5-minute slots.
 fn catalog(dir: &Path) -> PathBuf {
-    let demo =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/demo/catalog.toml")).unwrap();
-    let text = demo
-        .replace("periods = [\"08:30-11:30\", \"14:00-17:00\"]", "periods = [\"00:00-24:00\"]")
-        .replace("slot_minutes = 30", "slot_minutes = 5")
-        .replace("weekends = false", "weekends = true");
-    assert_ne!(text, demo, "the demo catalogue has a [hall.booking] table");
-    let path = dir.join("catalog.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    onestop_tests::campus::bookable_catalog(dir, None)
 }
 
 fn campus(dir: &Path) -> Campus {

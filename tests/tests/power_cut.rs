@@ -51,17 +51,7 @@ const STEPS: [CaseStatus; 5] = [
 
 /// The demo catalogue, bookable all day every day in 5-minute slots of `PLACES` places.
 fn catalog(dir: &Path) -> PathBuf {
-    let demo =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/demo/catalog.toml")).unwrap();
-    let text = demo
-        .replace("periods = [\"08:30-11:30\", \"14:00-17:00\"]", "periods = [\"00:00-24:00\"]")
-        .replace("slot_minutes = 30", "slot_minutes = 5")
-        .replace("weekends = false", "weekends = true")
-        .replace("capacity = 4", &format!("capacity = {PLACES}"));
-    assert_eq!(text.matches(&format!("capacity = {PLACES}")).count(), 1, "the demo's [hall.booking] changed");
-    let path = dir.join("catalog.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    onestop_tests::campus::bookable_catalog(dir, Some(PLACES as u32))
 }
 
 /// One HTTP/1.1 request on loopback that may fail (the cloud may be dying): the status and
